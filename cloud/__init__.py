@@ -1,0 +1,1 @@
+"""indeklima cloud: ingest, stores, analytics, alerts, registry, API and settlement exports."""

@@ -1,0 +1,119 @@
+"""Registry of buildings, flats and gateways: which gateway serves which flats.
+
+Ingest refuses readings a gateway publishes for flats it does not serve. Kept as a TOML or JSON
+file for now (``registry.toml``); the web app later moves it into its database.
+
+Example::
+
+    [[buildings]]
+    id = "B1"
+    name = "Tranehaven blok 1"
+    heating_season_months = [1, 2, 3, 4, 5, 9, 10, 11, 12]
+
+    [[buildings.flats]]
+    id = "B1-01"
+    area_m2 = 72.5
+    floor = 0
+    position = ["ground", "gable"]
+    position_factor = 0.92
+
+    [[gateways]]
+    id = "gw-b1"
+    building = "B1"
+    flats = ["B1-01"]
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edge.wire import Identifier
+
+
+class Position(StrEnum):
+    """Exposed positions lose more heat through no fault of the resident (DOMAIN.md)."""
+
+    CORNER = "corner"
+    GABLE = "gable"
+    TOP = "top"
+    GROUND = "ground"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Flat(_Model):
+    id: Identifier
+    area_m2: Annotated[float, Field(gt=0, le=1000)]
+    floor: int = 0
+    position: tuple[Position, ...] = ()
+    position_factor: Annotated[float, Field(gt=0, le=2)] = 1.0
+    """Multiplier on the flat's share of the fixed part: < 1 for exposed flats."""
+    aconto_dkk: Annotated[float, Field(ge=0)] = 0.0
+    frsi: Annotated[float, Field(gt=0, lt=1)] = 0.70
+    """Temperature factor of the worst thermal bridge (DIN 4108-2 minimum 0.70)."""
+
+
+class Building(_Model):
+    id: Identifier
+    name: str = ""
+    flats: list[Flat] = []
+
+    @property
+    def flat_ids(self) -> frozenset[str]:
+        return frozenset(f.id for f in self.flats)
+
+
+class Gateway(_Model):
+    id: Identifier
+    building: Identifier
+    flats: list[Identifier]
+
+
+class Registry(_Model):
+    buildings: list[Building] = []
+    gateways: list[Gateway] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Registry:
+        buildings = {b.id: b for b in self.buildings}
+        for gw in self.gateways:
+            building = buildings.get(gw.building)
+            if building is None:
+                raise ValueError(f"gateway {gw.id} serves unknown building {gw.building}")
+            unknown = sorted(set(gw.flats) - building.flat_ids)
+            if unknown:
+                raise ValueError(f"gateway {gw.id} serves flats {unknown} not in {gw.building}")
+        return self
+
+    def building(self, building_id: str) -> Building:
+        for b in self.buildings:
+            if b.id == building_id:
+                return b
+        raise KeyError(f"building {building_id!r} is not in the registry")
+
+    def gateway(self, gateway_id: str) -> Gateway | None:
+        for gw in self.gateways:
+            if gw.id == gateway_id:
+                return gw
+        return None
+
+    def serves(self, gateway_id: str, building: str, flat: str) -> bool:
+        gw = self.gateway(gateway_id)
+        return gw is not None and gw.building == building and flat in gw.flats
+
+    @classmethod
+    def load(cls, path: Path) -> Registry:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        return cls.model_validate(data)
+
+    def dump_json(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")

@@ -1,0 +1,99 @@
+"""The time-series store interface both implementations pass (tests/test_store_contract.py).
+
+A point's key is (measurement, tags, time): writing the same key again overwrites the fields,
+so a redelivered reading stores once (at-least-once delivery, exactly-once storage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final, Literal, Protocol
+
+from edge.wire import Reading
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CLIMATE: Final = "climate"
+"""Measurement of the readings; tags building, flat, room, sensor; fields named with units."""
+READING_TAGS: Final = ("building", "flat", "room", "sensor")
+
+FieldValue = float | int | str | bool
+Aggregate = Literal["mean", "min", "max", "last", "count", "sum"]
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached or is overloaded now; retry later with the same points."""
+
+
+class StoreRejected(ValueError):
+    """The store will never accept these points (e.g. a field type conflict); dead-letter them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    measurement: str
+    tags: Mapping[str, str]
+    fields: Mapping[str, FieldValue]
+    time_ns: int
+    """UTC epoch nanoseconds."""
+
+
+def points_from_readings(readings: Iterable[Reading]) -> list[Point]:
+    """Readings as `CLIMATE` points; plausibility flags go in a string field ``flags``."""
+    points = []
+    for r in readings:
+        fields: dict[str, FieldValue] = dict(r.values)
+        if r.flags:
+            fields["flags"] = ",".join(r.flags)
+        points.append(
+            Point(
+                CLIMATE,
+                {"building": r.building, "flat": r.flat, "room": r.room, "sensor": r.sensor},
+                fields,
+                r.time_ms * 1_000_000,
+            )
+        )
+    return points
+
+
+class TimeSeriesStore(Protocol):
+    """What every store does. Times are timezone-aware UTC; DataFrames use a ``time`` column."""
+
+    def write(self, points: Sequence[Point]) -> None:
+        """Store points (idempotent per key). Raises StoreUnavailable or StoreRejected."""
+
+    def query(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        *,
+        where: Mapping[str, str] | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Points with start <= time < end as a frame: ``time`` (UTC), one column per tag and
+        per field (NaN where a point lacks a field), sorted by time then tags."""
+
+    def downsample(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        every: timedelta,
+        *,
+        where: Mapping[str, str] | None = None,
+        fields: Sequence[str] | None = None,
+        by: Sequence[str] = ("building", "flat"),
+        aggregate: Aggregate = "mean",
+    ) -> pd.DataFrame:
+        """Aggregates per `every`-long window (aligned to the epoch) per group of tags ``by``:
+        columns ``time`` (window start), the ``by`` tags and the fields; empty windows left out."""
+
+    def count(self, measurement: str, *, where: Mapping[str, str] | None = None) -> int:
+        """Distinct points (keys) stored in the measurement."""
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""

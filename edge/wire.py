@@ -1,0 +1,227 @@
+"""The wire contract between gateways and the cloud — the one copy both sides import.
+
+Topics (MQTT 3.1.1 and 5; see DESIGN.md "Contracts that both sides share")::
+
+    indeklima/v1/gw/<gateway-id>/readings            batches of readings, QoS 1
+    indeklima/v1/gw/<gateway-id>/status              retained; last will = offline
+    indeklima/v1/gw/<gateway-id>/ack                 ingest -> gateway: batches stored
+    indeklima/v1/gw/<gateway-id>/alerts              gateway health alerts (sensor silent, ...)
+    indeklima/v1/gw/<gateway-id>/windows/<id>/state  window position reports
+    indeklima/v1/gw/<gateway-id>/windows/<id>/cmd    cloud -> gateway, expiry in the payload
+    indeklima/v1/gw/<gateway-id>/config              retained set points, cloud -> gateway
+
+Payloads are JSON (orjson) with a schema version ``v``. Everything the system relies on
+(batch ids, command expiry) is carried in the payload so that MQTT 3.1.1 brokers work too.
+Readings carry the measured time as integer UTC epoch milliseconds (``time_ms``), set at the
+gateway; quantities carry their unit in their name (``temperature_c``, ``co2_ppm``, ...).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Final, Literal
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+SCHEMA_VERSION: Final = 1
+TOPIC_ROOT: Final = "indeklima/v1"
+SHARED_GROUP: Final = "ingest"
+MAX_MESSAGE_BYTES: Final = 1_048_576
+"""Messages larger than this are dead-lettered unread (and refused by the gateway)."""
+MAX_BATCH_READINGS: Final = 5_000
+EARLIEST_TIME_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z: anything older is a clock fault
+
+QUANTITIES: Final[frozenset[str]] = frozenset(
+    {
+        "temperature_c",
+        "humidity_pct",
+        "co2_ppm",
+        "pressure_hpa",
+        "battery_mv",
+        "battery_pct",
+        "pm1_ugm3",
+        "pm25_ugm3",
+        "pm4_ugm3",
+        "pm10_ugm3",
+        "voc_index",
+        "nox_index",
+        "illuminance_lux",
+        "surface_temperature_c",
+        "window_open_pct",
+        "rssi_dbm",
+    }
+)
+"""Every quantity a reading may carry. Units are in the names; adding one is a schema change."""
+
+_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=_ID_PATTERN)]
+"""Gateway, building, flat, room and sensor ids: safe in topics, tags and file names."""
+
+
+class WireError(ValueError):
+    """A payload that can never be accepted; ``reason`` is what goes into the dead letter."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_values(values: dict[str, float]) -> dict[str, float]:
+    if not values:
+        raise ValueError("a reading must carry at least one quantity")
+    unknown = sorted(set(values) - QUANTITIES)
+    if unknown:
+        raise ValueError(f"unknown quantities {unknown}; known: {sorted(QUANTITIES)}")
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} is not a finite number")
+    return values
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Reading(_Strict):
+    """One sensor's sample at one time. The store key is (building, flat, room, sensor, time)."""
+
+    time_ms: Annotated[int, Field(ge=EARLIEST_TIME_MS)]
+    building: Identifier
+    flat: Identifier
+    room: Identifier
+    sensor: Identifier
+    values: Annotated[dict[str, float], AfterValidator(_check_values)]
+    flags: tuple[str, ...] = ()
+    """Plausibility flags set at the gateway (``out_of_range:co2_ppm``, ``stuck:...``)."""
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.time_ms / 1000, tz=UTC)
+
+
+class ReadingsBatch(_Strict):
+    v: Literal[1]
+    gateway: Identifier
+    batch_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    readings: Annotated[list[Reading], Field(min_length=1, max_length=MAX_BATCH_READINGS)]
+
+
+class Ack(_Strict):
+    """End-to-end acknowledgement: these batches are in the store and may leave the outbox."""
+
+    v: Literal[1]
+    batch_ids: list[str]
+
+
+class SensorHealth(_Strict):
+    sensor: str
+    last_seen_ms: int | None
+    silent: bool
+    battery_mv: float | None = None
+
+
+class GatewayStatus(_Strict):
+    v: Literal[1]
+    gateway: Identifier
+    online: bool
+    time_ms: int
+    outbox_pending: int = 0
+    outbox_dropped: int = 0
+    """Readings dropped because the outbox was full (oldest first), since the outbox was made."""
+    sensors: list[SensorHealth] = []
+
+
+def _topic(gateway: str, *parts: str) -> str:
+    return "/".join((TOPIC_ROOT, "gw", gateway, *parts))
+
+
+def readings_topic(gateway: str) -> str:
+    return _topic(gateway, "readings")
+
+
+def status_topic(gateway: str) -> str:
+    return _topic(gateway, "status")
+
+
+def ack_topic(gateway: str) -> str:
+    return _topic(gateway, "ack")
+
+
+def alerts_topic(gateway: str) -> str:
+    return _topic(gateway, "alerts")
+
+
+def config_topic(gateway: str) -> str:
+    return _topic(gateway, "config")
+
+
+def window_state_topic(gateway: str, window: str) -> str:
+    return _topic(gateway, "windows", window, "state")
+
+
+def window_cmd_topic(gateway: str, window: str) -> str:
+    return _topic(gateway, "windows", window, "cmd")
+
+
+INGEST_SUBSCRIPTION: Final = f"$share/{SHARED_GROUP}/{TOPIC_ROOT}/gw/+/readings"
+"""Ingest processes share this subscription: the broker hands each message to one of them."""
+
+_READINGS_TOPIC_RE: Final = re.compile(rf"^{re.escape(TOPIC_ROOT)}/gw/([^/]+)/readings$")
+
+
+def gateway_of_readings_topic(topic: str) -> str:
+    """The gateway id in a readings topic (the broker's ACL ties it to the client's user)."""
+    match = _READINGS_TOPIC_RE.match(topic)
+    if match is None:
+        raise WireError(f"topic {topic!r} is not a readings topic ({readings_topic('<gateway>')})")
+    return match.group(1)
+
+
+def encode(message: BaseModel) -> bytes:
+    return orjson.dumps(message.model_dump(mode="json"))
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def decode_batch(payload: bytes) -> ReadingsBatch:
+    """Validate a readings payload strictly; raise `WireError` with a dead-letter reason."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise WireError(f"oversize: {len(payload)} bytes > {MAX_MESSAGE_BYTES}")
+    try:
+        return ReadingsBatch.model_validate_json(payload)
+    except ValidationError as exc:
+        error = exc
+    # Slow path, only for bad input: say the most useful reason.
+    try:
+        head = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise WireError(f"malformed JSON: {exc}") from None
+    if not isinstance(head, dict):
+        raise WireError("malformed: payload is not a JSON object")
+    version = head.get("v")
+    if version != SCHEMA_VERSION:
+        raise WireError(f"wrong schema version {version!r}; this ingest speaks v{SCHEMA_VERSION}")
+    raise WireError(f"schema: {_first_error(error)}")
+
+
+def decode_ack(payload: bytes) -> Ack:
+    try:
+        return Ack.model_validate_json(payload)
+    except ValidationError as exc:
+        raise WireError(f"ack: {_first_error(exc)}") from None
