@@ -1,0 +1,260 @@
+"""Ingest: MQTT (shared subscription, QoS 1, persistent session, manual acks) → store → ack.
+
+Guarantees (DESIGN.md "Delivery guarantees"):
+
+* a message is acknowledged to the broker only after the store accepted its readings, so a
+  killed ingest loses nothing: the broker redelivers to the next one;
+* after a store write, ingest publishes an end-to-end `edge.wire.Ack` on the gateway's ``…/ack``
+  topic, and only then may the gateway drop the batch;
+* what can never be stored (malformed, wrong schema, oversize, readings for flats the gateway does
+  not serve, points the store rejects) goes to the dead letters with a reason and is acked, so it
+  never blocks the stream;
+* while the store is down the messages stay unacked and the writer retries with backoff; the
+  number of messages in hand is bounded by MQTT 5 Receive Maximum and a bounded queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+import orjson
+import paho.mqtt.client as mqtt
+
+from cloud.deadletter import DeadLetter, DeadLetters
+from cloud.registry import Registry
+from cloud.store.base import Point, StoreRejected, StoreUnavailable, TimeSeriesStore
+from cloud.store.base import points_from_readings
+from edge.mqtt import Backoff, MqttConnection
+from edge.wire import (
+    INGEST_SUBSCRIPTION,
+    Ack,
+    Reading,
+    WireError,
+    ack_topic,
+    decode_batch,
+    encode,
+    gateway_of_readings_topic,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestStats:
+    messages: int = 0
+    readings_stored: int = 0
+    dead_letters: int = 0
+    store_retries: int = 0
+    writes: int = 0
+
+
+@dataclass(slots=True)
+class _Checked:
+    """One message after validation: what to store, what to dead-letter, whom to ack."""
+
+    message: mqtt.MQTTMessage
+    points: list[Point] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    gateway: str | None = None
+    batch_id: str | None = None
+
+
+def check_message(topic: str, payload: bytes, registry: Registry, now_s: float) -> tuple[
+    list[Reading], list[DeadLetter], str | None, str | None
+]:
+    """Validate one readings message (pure): (good readings, dead letters, gateway, batch id)."""
+    try:
+        gateway = gateway_of_readings_topic(topic)
+    except WireError as exc:
+        return [], [DeadLetter(now_s, topic, None, exc.reason, payload)], None, None
+    try:
+        batch = decode_batch(payload)
+    except WireError as exc:
+        return [], [DeadLetter(now_s, topic, gateway, exc.reason, payload)], gateway, None
+    if batch.gateway != gateway:
+        reason = f"batch claims gateway {batch.gateway!r} but was published by {gateway!r}"
+        return [], [DeadLetter(now_s, topic, gateway, reason, payload)], gateway, batch.batch_id
+    if registry.gateway(gateway) is None:
+        reason = f"gateway {gateway!r} is not in the registry; register it first"
+        return [], [DeadLetter(now_s, topic, gateway, reason, payload)], gateway, batch.batch_id
+    good: list[Reading] = []
+    dead: list[DeadLetter] = []
+    for reading in batch.readings:
+        if registry.serves(gateway, reading.building, reading.flat):
+            good.append(reading)
+        else:
+            reason = (
+                f"gateway {gateway!r} does not serve building {reading.building!r} "
+                f"flat {reading.flat!r}"
+            )
+            dead.append(
+                DeadLetter(now_s, topic, gateway, reason, orjson.dumps(reading.model_dump()))
+            )
+    return good, dead, gateway, batch.batch_id
+
+
+class Ingest:
+    """Owns an MQTT connection and one writer thread. ``close()`` drains what it holds."""
+
+    def __init__(
+        self,
+        store: TimeSeriesStore,
+        registry: Registry,
+        dead_letters: DeadLetters,
+        *,
+        mqtt_url: str,
+        client_id: str = "ingest-1",
+        batch_max_points: int = 20_000,
+        batch_max_age_s: float = 0.2,
+        receive_maximum: int = 2_000,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.dead_letters = dead_letters
+        self.batch_max_points = batch_max_points
+        self.batch_max_age_s = batch_max_age_s
+        self.stats = IngestStats()
+        self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=receive_maximum * 2)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.conn = MqttConnection(
+            mqtt_url,
+            client_id=client_id,
+            subscriptions=[(INGEST_SUBSCRIPTION, 1)],
+            on_message=self._queue.put,
+            manual_ack=True,
+            receive_maximum=receive_maximum,
+            username=username,
+            password=password,
+        )
+
+    def start(self) -> None:
+        self.conn.start()
+        self._thread = threading.Thread(target=self._run, name="ingest-writer")
+        self._thread.start()
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop: write and ack what is in hand (if the store takes it), then disconnect."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout_s)
+        self._thread = None
+        self.conn.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writer thread -------------------------------------------------------------------------
+    def _take(self) -> list[mqtt.MQTTMessage]:
+        """Up to batch_max_points readings' worth of messages, or what came in batch_max_age_s."""
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        messages = [first]
+        size = len(first.payload)
+        deadline = time.monotonic() + self.batch_max_age_s
+        # ~60 bytes per reading on the wire is a safe lower bound for the point count
+        while size < self.batch_max_points * 60:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                message = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            messages.append(message)
+            size += len(message.payload)
+        return messages
+
+    def _run(self) -> None:
+        backoff = Backoff(0.2, 10.0)
+        while True:
+            messages = self._take()
+            if not messages:
+                if self._stop.is_set():
+                    return
+                continue
+            checked = [self._check(m) for m in messages]
+            while not self._write(checked):
+                self.stats.store_retries += 1
+                if self._stop.is_set():
+                    log.warning("stopping with %d messages unstored; the broker will redeliver",
+                                len(messages))
+                    return
+                self._stop.wait(backoff.next_delay())
+            backoff.reset()
+            self._acknowledge(checked)
+
+    def _check(self, message: mqtt.MQTTMessage) -> _Checked:
+        good, dead, gateway, batch_id = check_message(
+            message.topic, message.payload, self.registry, time.time()
+        )
+        return _Checked(message, points_from_readings(good), dead, gateway, batch_id)
+
+    def _write(self, checked: list[_Checked]) -> bool:
+        """Store all points; False when the store is unavailable (retry the same set)."""
+        points = [p for c in checked for p in c.points]
+        try:
+            if points:
+                self.store.write(points)
+            self.stats.writes += 1
+            return True
+        except StoreUnavailable as exc:
+            log.warning("store unavailable (%s); holding %d points and retrying", exc, len(points))
+            return False
+        except StoreRejected:
+            return self._write_one_by_one(checked)
+
+    def _write_one_by_one(self, checked: list[_Checked]) -> bool:
+        """Isolate the message(s) the store rejects; they go to the dead letters."""
+        for item in checked:
+            if not item.points:
+                continue
+            try:
+                self.store.write(item.points)
+            except StoreUnavailable:
+                return False
+            except StoreRejected as exc:
+                reason = f"store rejected the readings: {exc}"
+                item.dead.append(DeadLetter(time.time(), item.message.topic, item.gateway,
+                                            reason, item.message.payload))
+                item.points = []
+        return True
+
+    def _acknowledge(self, checked: list[_Checked]) -> None:
+        dead = [d for c in checked for d in c.dead]
+        self.dead_letters.record(dead)
+        if dead:
+            for letter in dead[:5]:
+                log.warning("dead letter from %s: %s", letter.gateway or "?", letter.reason)
+        acks: dict[str, list[str]] = defaultdict(list)
+        for item in checked:
+            self.stats.messages += 1
+            self.stats.readings_stored += len(item.points)
+            if item.gateway is not None and item.batch_id is not None:
+                acks[item.gateway].append(item.batch_id)
+        self.stats.dead_letters += len(dead)
+        for gateway, batch_ids in acks.items():
+            self.conn.publish(ack_topic(gateway), encode(Ack(v=1, batch_ids=batch_ids)), qos=1)
+        for item in checked:
+            self.conn.ack(item.message)

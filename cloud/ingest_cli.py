@@ -1,0 +1,63 @@
+"""``indeklima ingest``: run one ingest process until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from cloud.store.open import add_store_arguments
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", metavar="URL")
+    parser.add_argument("--mqtt-user", metavar="USER")
+    parser.add_argument("--mqtt-password", metavar="PASSWORD")
+    parser.add_argument("--client-id", default="ingest-1",
+                        help="fixed per process: the broker keeps its session (default ingest-1)")
+    parser.add_argument("--registry", type=Path, required=True,
+                        help="registry of buildings, flats and gateways (TOML or JSON)")
+    parser.add_argument("--dead-letters", type=Path, default=Path("dead_letters.sqlite"),
+                        metavar="PATH", help="where unstorable messages go, with the reason")
+    parser.add_argument("--batch-max-points", type=int, default=20_000)
+    parser.add_argument("--batch-max-age", type=float, default=0.2, metavar="SECONDS")
+    add_store_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cloud.deadletter import DeadLetters
+    from cloud.ingest import Ingest
+    from cloud.registry import Registry
+    from cloud.store.open import store_from_args
+
+    try:
+        registry = Registry.load(args.registry)
+        store = store_from_args(args)
+    except (OSError, ValueError) as exc:
+        log.error("ingest cannot start: %s", exc)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with DeadLetters(args.dead_letters) as dead_letters:
+        ingest = Ingest(
+            store,
+            registry,
+            dead_letters,
+            mqtt_url=args.mqtt_url,
+            client_id=args.client_id,
+            batch_max_points=args.batch_max_points,
+            batch_max_age_s=args.batch_max_age,
+            username=args.mqtt_user,
+            password=args.mqtt_password,
+        )
+        with ingest:
+            log.info("ingest %s running", args.client_id)
+            stop.wait()
+            log.info("ingest %s stopping: %s", args.client_id, ingest.stats)
+    store.close()
+    return 0

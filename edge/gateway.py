@@ -1,0 +1,154 @@
+"""The gateway: samples from sensor drivers → readings → outbox (durable) → uplink.
+
+`Gateway.on_sample` is what every driver calls. Readings are group-committed: samples collect
+in a small bounded list and `flush()` commits them to the outbox in one transaction (every
+``commit_interval_s``, and at once when the list is full) — nothing else happens to a reading
+before that commit. Devices not in the config are never stored; each is listed once for
+commissioning.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from edge.config import GatewayConfig, SensorConfig
+from edge.outbox import Outbox
+from edge.sensors.model import Sample
+from edge.uplink import Uplink
+from edge.wire import GatewayStatus, Reading, SensorHealth
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_UNCOMMITTED = 1_000
+"""Bound of the group-commit list; reaching it commits at once (never drops)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, *, clock: Clock = utc_now,
+                 commit_interval_s: float = 0.2) -> None:
+        self.config = config
+        self.clock = clock
+        self.commit_interval_s = commit_interval_s
+        self.devices: dict[str, SensorConfig] = {s.device: s for s in config.sensors}
+        self.outbox = Outbox(config.outbox.path, config.gateway_id,
+                             max_readings=config.outbox.max_readings)
+        self.uplink = Uplink(config, self.outbox, self.status)
+        self.unknown_devices: dict[str, str] = {}
+        self.last_seen: dict[str, datetime] = {}
+        self.last_battery_mv: dict[str, float] = {}
+        self.samples_seen = 0
+        self._uncommitted: list[Reading] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._committer: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.uplink.start()
+        self._committer = threading.Thread(target=self._commit_loop, name="gateway-commit")
+        self._committer.start()
+
+    def close(self) -> None:
+        """Commit what is in hand, stop the uplink, close the outbox. Safe to call twice."""
+        if self._committer is not None:
+            self._stop.set()
+            self._committer.join(10)
+            self._committer = None
+        self.flush()
+        self.uplink.close()
+        self.outbox.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _commit_loop(self) -> None:
+        while not self._stop.wait(self.commit_interval_s):
+            try:
+                self.flush()
+            except Exception:
+                log.exception("committing readings to the outbox failed; retrying")
+
+    # -- samples -------------------------------------------------------------------------------
+    def on_sample(self, sample: Sample) -> None:
+        """Called by every driver (any thread)."""
+        sensor = self.devices.get(sample.device.upper()) or self.devices.get(sample.device)
+        if sensor is None:
+            if sample.device not in self.unknown_devices:
+                self.unknown_devices[sample.device] = str(sample.values.quantities())
+                log.info("unknown device %s (not in the config; not stored): %s",
+                         sample.device, self.unknown_devices[sample.device])
+            return
+        values = sample.values.quantities()
+        when = sample.time or self.clock()
+        self.samples_seen += 1
+        self.last_seen[sensor.device] = when
+        if sample.values.battery_mv is not None:
+            self.last_battery_mv[sensor.device] = sample.values.battery_mv
+        if not values:
+            return
+        reading = Reading(
+            time_ms=int(when.timestamp() * 1000),
+            building=sensor.building,
+            flat=sensor.flat,
+            room=sensor.room,
+            sensor=sensor.id,
+            values=values,
+        )
+        with self._lock:
+            self._uncommitted.append(reading)
+            full = len(self._uncommitted) >= MAX_UNCOMMITTED
+        if full:
+            self.flush()
+
+    def flush(self) -> int:
+        """Commit collected readings to the outbox; returns how many."""
+        with self._lock:
+            readings, self._uncommitted = self._uncommitted, []
+            if readings:
+                self.outbox.add(readings)
+        return len(readings)
+
+    # -- health --------------------------------------------------------------------------------
+    def status(self) -> GatewayStatus:
+        now = self.clock()
+        sensors = []
+        for device, sensor in self.devices.items():
+            seen = self.last_seen.get(device)
+            silent_after = sensor.expected_interval_s * self.config.watchdog.silent_after
+            silent = seen is None or (now - seen).total_seconds() > silent_after
+            sensors.append(
+                SensorHealth(
+                    sensor=sensor.id,
+                    last_seen_ms=int(seen.timestamp() * 1000) if seen else None,
+                    silent=silent,
+                    battery_mv=self.last_battery_mv.get(device),
+                )
+            )
+        return GatewayStatus(
+            v=1,
+            gateway=self.config.gateway_id,
+            online=True,
+            time_ms=int(now.timestamp() * 1000),
+            outbox_pending=self.outbox.pending,
+            outbox_dropped=self.outbox.dropped,
+            sensors=sensors,
+        )

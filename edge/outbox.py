@@ -1,0 +1,259 @@
+"""The gateway's durable outbox: every reading is committed here before anything else.
+
+SQLite in WAL mode with ``synchronous=FULL``: a commit returns only after the WAL is fsynced, so
+a reading that was accepted survives a power cut — the failure that matters on a Raspberry Pi
+with an SD card. (``NORMAL`` would survive a SIGKILL of the gateway but may lose the last
+transactions on power loss.) The cost is one fsync per commit; the gateway commits once per
+group of samples, not per reading, so it stays far below the sensors' rate.
+
+Readings leave only when ingest confirms their batch is stored (`confirm`). A batch keeps its id
+across re-sends, so the idempotent store absorbs repeats. The outbox is bounded: when it holds
+``max_readings`` the oldest are dropped, counted (`dropped`) and reported in the gateway status.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import orjson
+
+from edge.wire import SCHEMA_VERSION, Reading
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    payload BLOB NOT NULL,
+    batch TEXT
+);
+CREATE INDEX IF NOT EXISTS readings_batch ON readings(batch);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    sent_at REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch as stored: its readings are kept as the JSON they were committed as."""
+
+    id: str
+    payloads: list[bytes]
+    attempts: int
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def message(self, gateway_id: str) -> bytes:
+        """The wire message (edge/wire.py `ReadingsBatch`), assembled without re-encoding."""
+        head = orjson.dumps({"v": SCHEMA_VERSION, "gateway": gateway_id, "batch_id": self.id})
+        return head[:-1] + b',"readings":[' + b",".join(self.payloads) + b"]}"
+
+
+class Outbox:
+    """Thread-safe (one connection behind a lock): the sampler adds, the uplink sends/confirms."""
+
+    def __init__(self, path: Path, gateway_id: str, *, max_readings: int = 2_000_000) -> None:
+        self.path = path
+        self.gateway_id = gateway_id
+        self.max_readings = max_readings
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._pending = self._scalar("SELECT count(*) FROM readings")
+        self._unbatched = self._scalar("SELECT count(*) FROM readings WHERE batch IS NULL")
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError(f"outbox {self.path} is closed")
+        return self._db
+
+    def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
+        row = self._conn().execute(sql, params).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _counter(self, name: str) -> int:
+        return self._scalar("SELECT value FROM counters WHERE name = ?", (name,))
+
+    def _bump(self, name: str, by: int) -> int:
+        self._conn().execute(
+            "INSERT INTO counters(name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, by),
+        )
+        return self._counter(name)
+
+    # -- producer side -------------------------------------------------------------------------
+    def add(self, readings: Iterable[Reading]) -> int:
+        """Commit readings durably (one transaction); returns how many were added."""
+        rows = [(orjson.dumps(r.model_dump(mode="json")),) for r in readings]
+        if not rows:
+            return 0
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT INTO readings(payload) VALUES (?)", rows)
+                self._bump("added", len(rows))
+                self._pending += len(rows)
+                self._unbatched += len(rows)
+                overflow = self._pending - self.max_readings
+                if overflow > 0:
+                    self._drop_oldest(overflow)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                self._pending = self._scalar("SELECT count(*) FROM readings")
+                self._unbatched = self._scalar("SELECT count(*) FROM readings WHERE batch IS NULL")
+                raise
+        return len(rows)
+
+    def _drop_oldest(self, n: int) -> None:
+        db = self._conn()
+        db.execute(
+            "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)", (n,)
+        )
+        db.execute("DELETE FROM batches WHERE id NOT IN (SELECT DISTINCT batch FROM readings "
+                   "WHERE batch IS NOT NULL)")
+        self._bump("dropped", n)
+        self._pending -= n
+        self._unbatched = self._scalar("SELECT count(*) FROM readings WHERE batch IS NULL")
+
+    # -- uplink side ---------------------------------------------------------------------------
+    def next_batch(self, max_readings: int) -> Batch | None:
+        """Put the oldest unbatched readings into a new batch (id ``<gateway>-<seq>``)."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(
+                    "SELECT id, payload FROM readings WHERE batch IS NULL ORDER BY id LIMIT ?",
+                    (max_readings,),
+                ).fetchall()
+                if not rows:
+                    db.execute("COMMIT")
+                    return None
+                seq = self._bump("batch_seq", 1)
+                batch_id = f"{self.gateway_id}-{seq:010d}"
+                db.execute("INSERT INTO batches(id) VALUES (?)", (batch_id,))
+                db.executemany(
+                    "UPDATE readings SET batch = ? WHERE id = ?", [(batch_id, r[0]) for r in rows]
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._unbatched -= len(rows)
+        return Batch(batch_id, [bytes(r[1]) for r in rows], 0)
+
+    def due_batches(self, resend_after_s: float, *, now: float | None = None) -> list[Batch]:
+        """Unconfirmed batches never sent by this process or sent more than resend_after_s ago
+        (after a restart every unconfirmed batch is due at once: ``sent_at`` is wall time)."""
+        cutoff = (time.time() if now is None else now) - resend_after_s
+        with self._lock:
+            db = self._conn()
+            ids = db.execute(
+                "SELECT id, attempts FROM batches WHERE sent_at <= ? ORDER BY id", (cutoff,)
+            ).fetchall()
+            batches = []
+            for batch_id, attempts in ids:
+                rows = db.execute(
+                    "SELECT payload FROM readings WHERE batch = ? ORDER BY id", (batch_id,)
+                ).fetchall()
+                if rows:
+                    batches.append(Batch(batch_id, [bytes(r[0]) for r in rows], attempts))
+                else:
+                    db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+        return batches
+
+    def mark_sent(self, batch_id: str, *, now: float | None = None) -> None:
+        with self._lock:
+            self._conn().execute(
+                "UPDATE batches SET sent_at = ?, attempts = attempts + 1 WHERE id = ?",
+                (time.time() if now is None else now, batch_id),
+            )
+
+    def unconfirmed(self) -> int:
+        with self._lock:
+            return self._scalar("SELECT count(*) FROM batches")
+
+    def confirm(self, batch_ids: Iterable[str]) -> int:
+        """Ingest stored these batches: delete their readings. Unknown ids are ignored (a
+        repeated ack). Returns how many readings left the outbox."""
+        ids = [(b,) for b in batch_ids]
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                before = db.total_changes
+                db.executemany("DELETE FROM readings WHERE batch = ?", ids)
+                removed = db.total_changes - before
+                db.executemany("DELETE FROM batches WHERE id = ?", ids)
+                self._pending -= removed
+                self._bump("confirmed", removed)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return removed
+
+    # -- figures -------------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    @property
+    def unbatched(self) -> int:
+        """Readings not yet put into a batch."""
+        return self._unbatched
+
+    def resend_all(self) -> None:
+        """Make every unconfirmed batch due now (after a reconnect the broker may have lost
+        what it held)."""
+        with self._lock:
+            self._conn().execute("UPDATE batches SET sent_at = 0")
+
+    @property
+    def dropped(self) -> int:
+        with self._lock:
+            return self._counter("dropped")
+
+    @property
+    def added(self) -> int:
+        with self._lock:
+            return self._counter("added")
+
+    def flush(self) -> None:
+        """Every `add` is already durable when it returns; kept for the buffer protocol."""
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+

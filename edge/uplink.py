@@ -1,0 +1,180 @@
+"""The gateway's uplink: outbox → MQTT batches (QoS 1) → end-to-end ack → out of the outbox.
+
+A sender thread forms batches (bounded by size and age), publishes them, and re-sends
+unconfirmed ones with the same batch id after ``resend_after_s`` or right after a reconnect.
+Readings leave the outbox only on ingest's ack (`edge.wire.Ack` on ``…/ack``), never on PUBACK.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import paho.mqtt.client as mqtt
+
+from edge.config import GatewayConfig
+from edge.mqtt import Backoff, MqttConnection
+from edge.outbox import Outbox
+from edge.wire import (
+    GatewayStatus,
+    WireError,
+    ack_topic,
+    decode_ack,
+    encode,
+    readings_topic,
+    status_topic,
+)
+
+log = logging.getLogger(__name__)
+
+StatusSource = Callable[[], GatewayStatus]
+
+
+class Uplink:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        outbox: Outbox,
+        status: StatusSource,
+        *,
+        tick_s: float = 0.05,
+    ) -> None:
+        self.config = config
+        self.outbox = outbox
+        self._status = status
+        self._tick_s = tick_s
+        gw = config.gateway_id
+        offline = GatewayStatus(v=1, gateway=gw, online=False, time_ms=0)
+        self.conn = MqttConnection(
+            config.mqtt.url,
+            client_id=gw,
+            subscriptions=[(ack_topic(gw), 1)],
+            on_message=self._on_message,
+            on_connected=self._on_connected,
+            username=config.mqtt.username,
+            password=config.mqtt.password,
+            keepalive_s=config.mqtt.keepalive_s,
+            will=(status_topic(gw), encode(offline)),
+            backoff=Backoff(config.mqtt.reconnect_min_s, config.mqtt.reconnect_max_s),
+        )
+        self._stop = threading.Event()
+        self._reconnected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_batch_at = time.monotonic()
+        self._last_status_at = 0.0
+        self.batches_sent = 0
+        self.batches_resent = 0
+        self.acks_received = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.conn.start()
+        self._thread = threading.Thread(target=self._run, name="uplink-sender")
+        self._thread.start()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop sending, publish a clean offline status, disconnect. Safe to call twice."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout_s)
+        self._thread = None
+        if self.conn.connected:
+            status = self._status().model_copy(update={"online": False})
+            info = self.conn.publish(status_topic(self.config.gateway_id), encode(status),
+                                     retain=True)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                log.info("offline status not confirmed by the broker before close")
+        self.conn.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def wait_drained(self, timeout_s: float) -> bool:
+        """Wait until every reading in the outbox has been confirmed by ingest."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.outbox.pending == 0:
+                return True
+            time.sleep(0.05)
+        return self.outbox.pending == 0
+
+    # -- MQTT callbacks (network thread) -------------------------------------------------------
+    def _on_connected(self) -> None:
+        self._reconnected.set()
+        self._last_status_at = 0.0
+
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            ack = decode_ack(message.payload)
+        except WireError as exc:
+            log.warning("ignored a bad ack on %s: %s", message.topic, exc.reason)
+            return
+        removed = self.outbox.confirm(ack.batch_ids)
+        self.acks_received += 1
+        log.debug("ack for %d batches: %d readings left the outbox", len(ack.batch_ids), removed)
+
+    # -- sender thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.wait(self._tick_s):
+            try:
+                self.pump()
+            except Exception:
+                log.exception("uplink: sending failed; will retry")
+
+    def pump(self) -> None:
+        """One round: status if due, re-sends, then new batches while the window allows."""
+        if not self.conn.connected:
+            return
+        out = self.config.outbox
+        gw = self.config.gateway_id
+        now = time.monotonic()
+        if now - self._last_status_at >= self.config.status_interval_s:
+            self.conn.publish(status_topic(gw), encode(self._status()), retain=True)
+            self._last_status_at = now
+        if self._reconnected.is_set():
+            self._reconnected.clear()
+            self.outbox.resend_all()
+        for batch in self.outbox.due_batches(out.resend_after_s):
+            if not self.conn.connected:
+                return
+            self._publish(batch.id, batch.message(gw))
+            if batch.attempts:
+                self.batches_resent += 1
+        while (
+            self.conn.connected
+            and self.outbox.unbatched
+            and self.outbox.unconfirmed() < out.max_unconfirmed_batches
+            and (
+                self.outbox.unbatched >= out.batch_max_readings
+                or now - self._last_batch_at >= out.batch_max_age_s
+            )
+        ):
+            batch = self.outbox.next_batch(out.batch_max_readings)
+            if batch is None:
+                break
+            self._publish(batch.id, batch.message(gw))
+            self._last_batch_at = now
+
+    def _publish(self, batch_id: str, message: bytes) -> None:
+        info = self.conn.publish(readings_topic(self.config.gateway_id), message, qos=1)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self.outbox.mark_sent(batch_id)
+            self.batches_sent += 1
+        else:
+            log.info("publish of %s not queued (%s); retrying later", batch_id, info.rc)
