@@ -1,0 +1,302 @@
+"""`BleSource`: passive BLE scanning → decode → filter by the device registry → `Sample`s.
+
+Owns one bleak scanner; an async context manager. Never raises out of the advertisement
+callback: decode errors are counted per device and logged rate-limited; unknown devices are
+recorded once for commissioning and never passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final
+
+from bleak import BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+
+from edge.config import SensorConfig, SensorKind
+from edge.sensors.ble.dispatch import decode, parse_bind_key
+from edge.sensors.ble.model import BleFormat, Decoded, DecodeError, RawAdvert
+from edge.sensors.ble.recovery import (
+    AdapterRecovery,
+    backoff_delays,
+    recover_linux_adapter,
+    retryable_errors,
+)
+from edge.sensors.model import Sample
+
+_LOG = logging.getLogger(__name__)
+
+FORMAT_KIND: Final[Mapping[BleFormat, SensorKind]] = {
+    BleFormat.RUUVI_DF5: SensorKind.RUUVI,
+    BleFormat.RUUVI_DF6: SensorKind.RUUVI,
+    BleFormat.RUUVI_E1: SensorKind.RUUVI,
+    BleFormat.ARANET4: SensorKind.ARANET4,
+    BleFormat.BTHOME_V2: SensorKind.BTHOME,
+    BleFormat.ATC1441: SensorKind.XIAOMI_ATC,
+    BleFormat.PVVX: SensorKind.XIAOMI_ATC,
+}
+
+
+class AdapterError(RuntimeError):
+    """The Bluetooth adapter would not start scanning within the retry budget."""
+
+
+@dataclass
+class DeviceStats:
+    adverts: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    decode_errors: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class SourceStats:
+    adverts: int = 0
+    unknown_adverts: int = 0
+    start_failures: int = 0
+    stop_failures: int = 0
+    recoveries: int = 0
+    recoveries_failed: int = 0
+    callback_errors: int = 0
+    devices: dict[str, DeviceStats] = field(default_factory=dict)
+
+
+class BleSource:
+    """Scan passively and hand configured devices' decoded samples to ``on_sample``.
+
+    ``devices`` maps BLE address → `SensorConfig` (bind keys come from ``bind_key``).
+    ``backend`` is a bleak scanner backend class (e.g. `InjectedScanner`); ``None`` means the
+    platform's. ``recover`` resets an adapter; by default a real Linux adapter is reset via
+    `bluetooth-auto-recovery` and an injected backend is not reset.
+    """
+
+    def __init__(
+        self,
+        devices: Mapping[str, SensorConfig],
+        on_sample: Callable[[Sample], None],
+        *,
+        backend: type[BaseBleakScanner] | None = None,
+        adapter: str = "hci0",
+        start_attempts: int = 5,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        recover: AdapterRecovery | None = None,
+        error_log_interval_s: float = 300.0,
+    ) -> None:
+        if start_attempts < 1:
+            raise ValueError("start_attempts must be at least 1")
+        self._devices = {addr.upper(): cfg for addr, cfg in devices.items()}
+        self._keys: dict[str, bytes] = {}
+        for addr, cfg in self._devices.items():
+            if cfg.bind_key is not None:
+                try:
+                    self._keys[addr] = parse_bind_key(cfg.bind_key)
+                except ValueError as exc:
+                    raise ValueError(f"sensor {cfg.id} ({addr}): {exc}") from None
+        self._on_sample = on_sample
+        self._backend = backend
+        self.adapter = adapter
+        self._start_attempts = start_attempts
+        self._backoff = (backoff_initial_s, backoff_max_s)
+        self._recover = (
+            recover if recover is not None else (recover_linux_adapter if backend is None else None)
+        )
+        self._error_log_interval_s = error_log_interval_s
+        self._last_seq: dict[str, int] = {}
+        self._last_error_log: dict[str, float] = {}
+        self._scanner: BleakScanner | None = None
+        self._lock = asyncio.Lock()
+        self.unknown_devices: dict[str, str] = {}
+        """Address → what it decoded as, for commissioning; each logged once."""
+        self.stats = SourceStats()
+
+    async def __aenter__(self) -> BleSource:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._scanner is not None
+
+    async def start(self) -> None:
+        """Start passive scanning; retries with capped jittered backoff and adapter resets.
+        Raises `AdapterError` when the budget is spent."""
+        async with self._lock:
+            if self._scanner is None:
+                self._scanner = await self._start_with_retry()
+
+    async def close(self) -> None:
+        """Stop scanning. Safe to call twice; a failing stop is counted, not raised."""
+        async with self._lock:
+            scanner, self._scanner = self._scanner, None
+            if scanner is not None:
+                await self._stop(scanner)
+
+    async def restart(self) -> None:
+        """Stop and start again (for a watchdog that finds the adapter silent)."""
+        await self.close()
+        await self.start()
+
+    async def _stop(self, scanner: BleakScanner) -> None:
+        try:
+            await scanner.stop()
+        except retryable_errors() as exc:
+            self.stats.stop_failures += 1
+            _LOG.warning("Bluetooth adapter %s: stopping the scan failed: %s", self.adapter, exc)
+
+    def _new_scanner(self) -> BleakScanner:
+        return BleakScanner(
+            self._on_advert,
+            scanning_mode="passive",
+            bluez={"adapter": self.adapter},
+            backend=self._backend,
+        )
+
+    async def _start_with_retry(self) -> BleakScanner:
+        delays = backoff_delays(self._start_attempts - 1, *self._backoff)
+        last: BaseException | None = None
+        for attempt in range(self._start_attempts):
+            scanner = self._new_scanner()
+            try:
+                await scanner.start()
+            except retryable_errors() as exc:
+                last = exc
+                self.stats.start_failures += 1
+                _LOG.warning(
+                    "Bluetooth-adapter %s kunne ikke starte scanning (forsøg %d/%d) / "
+                    "adapter would not start scanning: %s",
+                    self.adapter,
+                    attempt + 1,
+                    self._start_attempts,
+                    exc,
+                )
+                if attempt + 1 == self._start_attempts:
+                    break
+                await self._try_recover()
+                await asyncio.sleep(delays[attempt])
+            else:
+                return scanner
+        raise AdapterError(
+            f"Bluetooth-adapter {self.adapter} startede ikke efter {self._start_attempts} forsøg"
+            f" / adapter {self.adapter} would not start scanning after {self._start_attempts}"
+            f" attempts ({last}) — check `bluetoothctl show`, then power-cycle the adapter"
+        )
+
+    async def _try_recover(self) -> None:
+        if self._recover is None:
+            return
+        try:
+            ok = await self._recover(self.adapter)
+        except Exception:
+            _LOG.warning("adapter %s: reset raised", self.adapter, exc_info=True)
+            ok = False
+        if ok:
+            self.stats.recoveries += 1
+        else:
+            self.stats.recoveries_failed += 1
+
+    # -- advertisements -------------------------------------------------------------------
+
+    def _on_advert(self, device: BLEDevice, adv: AdvertisementData) -> None:
+        try:
+            self.handle(
+                RawAdvert(
+                    address=device.address,
+                    rssi=adv.rssi,
+                    manufacturer_data=adv.manufacturer_data,
+                    service_data=adv.service_data,
+                    local_name=adv.local_name,
+                )
+            )
+        except Exception:  # never raise into bleak's loop
+            self.stats.callback_errors += 1
+            _LOG.exception("BLE advertisement handler failed")
+
+    def handle(self, advert: RawAdvert) -> None:
+        """Decode one advertisement and pass it on if it is a configured device's new sample."""
+        self.stats.adverts += 1
+        address = advert.address.upper()
+        config = self._devices.get(address)
+        if config is None:
+            self._note_unknown(address, advert)
+            return
+        dstats = self.stats.devices.setdefault(address, DeviceStats())
+        dstats.adverts += 1
+        result = decode(advert, self._keys.get(address))
+        if isinstance(result, DecodeError):
+            self._decode_failed(config, address, dstats, result.message)
+            return
+        expected = FORMAT_KIND[result.format]
+        if expected is not config.kind:
+            self._decode_failed(
+                config,
+                address,
+                dstats,
+                f"{address} sends {result.format} but is configured as {config.kind} — "
+                "fix `kind` in the gateway config",
+            )
+            return
+        if self._is_duplicate(address, result):
+            dstats.duplicates += 1
+            return
+        dstats.samples += 1
+        self._on_sample(
+            Sample(
+                device=address, values=result.values, sequence=result.sequence, rssi_dbm=advert.rssi
+            )
+        )
+
+    def _is_duplicate(self, address: str, result: Decoded) -> bool:
+        if result.sequence is None:
+            return False
+        if self._last_seq.get(address) == result.sequence:
+            return True
+        self._last_seq[address] = result.sequence
+        return False
+
+    def _decode_failed(
+        self, config: SensorConfig, address: str, dstats: DeviceStats, message: str
+    ) -> None:
+        dstats.decode_errors += 1
+        dstats.last_error = message
+        now = time.monotonic()
+        last = self._last_error_log.get(address)
+        if last is None or now - last >= self._error_log_interval_s:
+            self._last_error_log[address] = now
+            _LOG.warning(
+                "sensor %s (%s/%s/%s): %s [%d decode errors so far]",
+                config.id,
+                config.building,
+                config.flat,
+                config.room,
+                message,
+                dstats.decode_errors,
+            )
+
+    def _note_unknown(self, address: str, advert: RawAdvert) -> None:
+        self.stats.unknown_adverts += 1
+        if address in self.unknown_devices:
+            return
+        result = decode(advert)
+        if isinstance(result, DecodeError) and result.format is None:
+            return  # not a sensor format we know: not worth listing
+        what = str(result.format) if isinstance(result, Decoded) else str(result)
+        self.unknown_devices[address] = what
+        _LOG.info(
+            "ukendt sensor / unknown sensor %s (%s) — not in the gateway config", address, what
+        )

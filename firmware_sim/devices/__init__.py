@@ -1,0 +1,1 @@
+"""Device emulators that speak the real wire formats (BLE advertisement bytes, serial frames)."""
