@@ -29,8 +29,13 @@ import paho.mqtt.client as mqtt
 
 from cloud.deadletter import DeadLetter, DeadLetters
 from cloud.registry import Registry
-from cloud.store.base import Point, StoreRejected, StoreUnavailable, TimeSeriesStore
-from cloud.store.base import points_from_readings
+from cloud.store.base import (
+    Point,
+    StoreRejected,
+    StoreUnavailable,
+    TimeSeriesStore,
+    points_from_readings,
+)
 from edge.mqtt import Backoff, MqttConnection
 from edge.wire import (
     INGEST_SUBSCRIPTION,
@@ -66,9 +71,9 @@ class _Checked:
     batch_id: str | None = None
 
 
-def check_message(topic: str, payload: bytes, registry: Registry, now_s: float) -> tuple[
-    list[Reading], list[DeadLetter], str | None, str | None
-]:
+def check_message(
+    topic: str, payload: bytes, registry: Registry, now_s: float
+) -> tuple[list[Reading], list[DeadLetter], str | None, str | None]:
     """Validate one readings message (pure): (good readings, dead letters, gateway, batch id)."""
     try:
         gateway = gateway_of_readings_topic(topic)
@@ -198,8 +203,10 @@ class Ingest:
             while not self._write(checked):
                 self.stats.store_retries += 1
                 if self._stop.is_set():
-                    log.warning("stopping with %d messages unstored; the broker will redeliver",
-                                len(messages))
+                    log.warning(
+                        "stopping with %d messages unstored; the broker will redeliver",
+                        len(messages),
+                    )
                     return
                 self._stop.wait(backoff.next_delay())
             backoff.reset()
@@ -207,7 +214,7 @@ class Ingest:
 
     def _check(self, message: mqtt.MQTTMessage) -> _Checked:
         good, dead, gateway, batch_id = check_message(
-            message.topic, message.payload, self.registry, time.time()
+            message.topic, bytes(message.payload), self.registry, time.time()
         )
         return _Checked(message, points_from_readings(good), dead, gateway, batch_id)
 
@@ -236,8 +243,15 @@ class Ingest:
                 return False
             except StoreRejected as exc:
                 reason = f"store rejected the readings: {exc}"
-                item.dead.append(DeadLetter(time.time(), item.message.topic, item.gateway,
-                                            reason, item.message.payload))
+                item.dead.append(
+                    DeadLetter(
+                        time.time(),
+                        item.message.topic,
+                        item.gateway,
+                        reason,
+                        bytes(item.message.payload),
+                    )
+                )
                 item.points = []
         return True
 

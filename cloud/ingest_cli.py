@@ -17,12 +17,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", metavar="URL")
     parser.add_argument("--mqtt-user", metavar="USER")
     parser.add_argument("--mqtt-password", metavar="PASSWORD")
-    parser.add_argument("--client-id", default="ingest-1",
-                        help="fixed per process: the broker keeps its session (default ingest-1)")
-    parser.add_argument("--registry", type=Path, required=True,
-                        help="registry of buildings, flats and gateways (TOML or JSON)")
-    parser.add_argument("--dead-letters", type=Path, default=Path("dead_letters.sqlite"),
-                        metavar="PATH", help="where unstorable messages go, with the reason")
+    parser.add_argument(
+        "--client-id",
+        default="ingest-1",
+        help="fixed per process: the broker keeps its session (default ingest-1)",
+    )
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        required=True,
+        help="registry of buildings, flats and gateways (TOML or JSON)",
+    )
+    parser.add_argument(
+        "--dead-letters",
+        type=Path,
+        default=Path("dead_letters.sqlite"),
+        metavar="PATH",
+        help="where unstorable messages go, with the reason",
+    )
     parser.add_argument("--batch-max-points", type=int, default=20_000)
     parser.add_argument("--batch-max-age", type=float, default=0.2, metavar="SECONDS")
     add_store_arguments(parser)

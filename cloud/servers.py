@@ -61,7 +61,9 @@ class _ChildServer:
 
     def __init__(self, folder: Path | None = None) -> None:
         self._own_folder = folder is None
-        self.folder = Path(tempfile.mkdtemp(prefix=f"indeklima-{self.name}-")) if folder is None else folder
+        self.folder = (
+            Path(tempfile.mkdtemp(prefix=f"indeklima-{self.name}-")) if folder is None else folder
+        )
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -218,7 +220,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         return [_find("influxd", "/usr/bin"), "run", "-config", str(conf)]
 
     def _ready(self) -> bool:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
-                return int(response.status) == 204
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response,
+        ):
+            return int(response.status) == 204
         return False

@@ -34,14 +34,16 @@ def utc_now() -> datetime:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, *, clock: Clock = utc_now,
-                 commit_interval_s: float = 0.2) -> None:
+    def __init__(
+        self, config: GatewayConfig, *, clock: Clock = utc_now, commit_interval_s: float = 0.2
+    ) -> None:
         self.config = config
         self.clock = clock
         self.commit_interval_s = commit_interval_s
         self.devices: dict[str, SensorConfig] = {s.device: s for s in config.sensors}
-        self.outbox = Outbox(config.outbox.path, config.gateway_id,
-                             max_readings=config.outbox.max_readings)
+        self.outbox = Outbox(
+            config.outbox.path, config.gateway_id, max_readings=config.outbox.max_readings
+        )
         self.uplink = Uplink(config, self.outbox, self.status)
         self.unknown_devices: dict[str, str] = {}
         self.last_seen: dict[str, datetime] = {}
@@ -94,8 +96,11 @@ class Gateway:
         if sensor is None:
             if sample.device not in self.unknown_devices:
                 self.unknown_devices[sample.device] = str(sample.values.quantities())
-                log.info("unknown device %s (not in the config; not stored): %s",
-                         sample.device, self.unknown_devices[sample.device])
+                log.info(
+                    "unknown device %s (not in the config; not stored): %s",
+                    sample.device,
+                    self.unknown_devices[sample.device],
+                )
             return
         values = sample.values.quantities()
         when = sample.time or self.clock()

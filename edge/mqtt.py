@@ -43,7 +43,9 @@ class BrokerAddress:
         """``mqtt://host:1883`` or ``mqtts://host:8883``."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
-            raise ValueError(f"MQTT URL {url!r} must look like mqtt://host:1883 or mqtts://host:8883")
+            raise ValueError(
+                f"MQTT URL {url!r} must look like mqtt://host:1883 or mqtts://host:8883"
+            )
         tls = parts.scheme == "mqtts"
         return cls(parts.hostname, parts.port or (8883 if tls else 1883), tls)
 
@@ -180,11 +182,18 @@ class MqttConnection:
         return "5" if self._use_v5 else "3.1.1"
 
     # -- operations (thread-safe in paho) ---------------------------------------------------
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
-                expiry_s: int | None = None) -> mqtt.MQTTMessageInfo:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        expiry_s: int | None = None,
+    ) -> mqtt.MQTTMessageInfo:
         properties = None
         if self._use_v5 and expiry_s is not None:
-            properties = Properties(PacketTypes.PUBLISH)
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             properties.MessageExpiryInterval = expiry_s
         return self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
 
@@ -196,7 +205,7 @@ class MqttConnection:
     def _connect_once(self) -> bool:
         properties = None
         if self._use_v5:
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = SESSION_EXPIRY_S
             if self._receive_maximum is not None:
                 properties.ReceiveMaximum = self._receive_maximum
@@ -209,8 +218,13 @@ class MqttConnection:
                 properties=properties,
             )
         except OSError as exc:
-            log.info("MQTT %s: cannot reach %s:%d (%s)", self.client_id, self.address.host,
-                     self.address.port, exc)
+            log.info(
+                "MQTT %s: cannot reach %s:%d (%s)",
+                self.client_id,
+                self.address.host,
+                self.address.port,
+                exc,
+            )
             return False
         return code == MQTTErrorCode.MQTT_ERR_SUCCESS
 
@@ -229,12 +243,18 @@ class MqttConnection:
             self._stop.wait(delay)
         try:
             self.client.loop(timeout=0.01)
-        except Exception:  # noqa: BLE001 - shutting down; nothing to report to
+        except Exception:
             log.debug("ignored error while closing MQTT", exc_info=True)
         self.client.socket() and self.client.disconnect()
 
-    def _handle_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
-                        reason: ReasonCode, properties: Properties | None) -> None:
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         if reason.is_failure:
             if self._use_v5 and self._fallback_allowed and reason.value in (1, 132):
                 log.warning("broker does not speak MQTT 5; falling back to 3.1.1")
@@ -248,19 +268,29 @@ class MqttConnection:
         for topic, qos in self.subscriptions:
             client.subscribe(topic, qos)
         self._connected.set()
-        log.info("MQTT %s connected (MQTT %s, session present: %s)", self.client_id,
-                 self.protocol_name, flags.session_present)
+        log.info(
+            "MQTT %s connected (MQTT %s, session present: %s)",
+            self.client_id,
+            self.protocol_name,
+            flags.session_present,
+        )
         if self._on_connected is not None:
             self._on_connected()
 
-    def _handle_disconnect(self, client: mqtt.Client, userdata: Any,
-                           flags: mqtt.DisconnectFlags, reason: ReasonCode,
-                           properties: Properties | None) -> None:
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         self._connected.clear()
         if not self._stop.is_set():
             log.info("MQTT %s disconnected: %s", self.client_id, reason)
 
-    def _handle_message(self, client: mqtt.Client, userdata: Any,
-                        message: mqtt.MQTTMessage) -> None:
+    def _handle_message(
+        self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
+    ) -> None:
         if self._on_message is not None:
             self._on_message(message)

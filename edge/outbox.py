@@ -127,8 +127,10 @@ class Outbox:
         db.execute(
             "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?)", (n,)
         )
-        db.execute("DELETE FROM batches WHERE id NOT IN (SELECT DISTINCT batch FROM readings "
-                   "WHERE batch IS NOT NULL)")
+        db.execute(
+            "DELETE FROM batches WHERE id NOT IN (SELECT DISTINCT batch FROM readings "
+            "WHERE batch IS NOT NULL)"
+        )
         self._bump("dropped", n)
         self._pending -= n
         self._unbatched = self._scalar("SELECT count(*) FROM readings WHERE batch IS NULL")
@@ -256,4 +258,3 @@ class Outbox:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-

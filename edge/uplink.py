@@ -85,8 +85,9 @@ class Uplink:
         self._thread = None
         if self.conn.connected:
             status = self._status().model_copy(update={"online": False})
-            info = self.conn.publish(status_topic(self.config.gateway_id), encode(status),
-                                     retain=True)
+            info = self.conn.publish(
+                status_topic(self.config.gateway_id), encode(status), retain=True
+            )
             try:
                 info.wait_for_publish(timeout=2)
             except (RuntimeError, ValueError):
@@ -121,7 +122,7 @@ class Uplink:
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         try:
-            ack = decode_ack(message.payload)
+            ack = decode_ack(bytes(message.payload))
         except WireError as exc:
             log.warning("ignored a bad ack on %s: %s", message.topic, exc.reason)
             return
@@ -165,10 +166,10 @@ class Uplink:
                 or now - self._last_batch_at >= out.batch_max_age_s
             )
         ):
-            batch = self.outbox.next_batch(out.batch_max_readings)
-            if batch is None:
+            fresh = self.outbox.next_batch(out.batch_max_readings)
+            if fresh is None:
                 break
-            self._publish(batch.id, batch.message(gw))
+            self._publish(fresh.id, fresh.message(gw))
             self._last_batch_at = now
 
     def _publish(self, batch_id: str, message: bytes) -> None:

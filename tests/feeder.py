@@ -25,8 +25,11 @@ START = datetime(2026, 1, 5, tzinfo=UTC)
 
 def sample(i: int, sensors: int) -> Sample:
     device = f"AA:BB:CC:DD:00:{i % sensors:02X}"
-    return Sample(device, SensorValues(temperature_c=20.0 + (i % 100) / 100, co2_ppm=400.0 + i % 997),
-                  time=START + timedelta(seconds=10 * i))
+    return Sample(
+        device,
+        SensorValues(temperature_c=20.0 + (i % 100) / 100, co2_ppm=400.0 + i % 997),
+        time=START + timedelta(seconds=10 * i),
+    )
 
 
 def main() -> int:
@@ -50,8 +53,12 @@ def main() -> int:
                     time.sleep(lag)
         gateway.flush()
         drained = gateway.uplink.wait_drained(args.drain_timeout)
-        report = {"added": gateway.outbox.added, "dropped": gateway.outbox.dropped,
-                  "drained": drained, "pending": gateway.outbox.pending}
+        report = {
+            "added": gateway.outbox.added,
+            "dropped": gateway.outbox.dropped,
+            "drained": drained,
+            "pending": gateway.outbox.pending,
+        }
     sys.stdout.write(orjson.dumps(report).decode() + "\n")
     return 0 if drained else 1
 

@@ -21,10 +21,14 @@ SENSORS = 10
 
 def write_registry(path: Path) -> Path:
     flats = [{"id": f"F{n}", "area_m2": 60.0} for n in range(SENSORS)]
-    path.write_text(json.dumps({
-        "buildings": [{"id": "B1", "flats": flats}],
-        "gateways": [{"id": "gw-1", "building": "B1", "flats": [f["id"] for f in flats]}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "buildings": [{"id": "B1", "flats": flats}],
+                "gateways": [{"id": "gw-1", "building": "B1", "flats": [f["id"] for f in flats]}],
+            }
+        )
+    )
     return path
 
 
@@ -46,8 +50,12 @@ def write_gateway_config(path: Path, mqtt_url: str, outbox: Path, **outbox_opts:
     for n in range(SENSORS):
         lines += [
             "[[sensors]]",
-            f'id = "s{n}"', 'kind = "ruuvi"', 'building = "B1"', f'flat = "F{n}"',
-            'room = "living"', f'address = "AA:BB:CC:DD:00:{n:02X}"',
+            f'id = "s{n}"',
+            'kind = "ruuvi"',
+            'building = "B1"',
+            f'flat = "F{n}"',
+            'room = "living"',
+            f'address = "AA:BB:CC:DD:00:{n:02X}"',
         ]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -91,10 +99,26 @@ class Stack:
     def start_ingest(self, client_id: str = "ingest-1") -> None:
         with (self.folder / f"{client_id}.log").open("ab") as log:
             self.ingests[client_id] = subprocess.Popen(
-                [sys.executable, "-m", "cloud.cli", "-v", "ingest", "--mqtt-url",
-                 self.broker.url, "--client-id", client_id, "--registry", str(self.registry),
-                 "--dead-letters", str(self.folder / "dead.sqlite"), *self.store_args()],
-                stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=ROOT,
+                [
+                    sys.executable,
+                    "-m",
+                    "cloud.cli",
+                    "-v",
+                    "ingest",
+                    "--mqtt-url",
+                    self.broker.url,
+                    "--client-id",
+                    client_id,
+                    "--registry",
+                    str(self.registry),
+                    "--dead-letters",
+                    str(self.folder / "dead.sqlite"),
+                    *self.store_args(),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_env(),
+                cwd=ROOT,
             )
 
     def stop_ingest(self, client_id: str = "ingest-1", *, kill: bool = False) -> None:
@@ -105,9 +129,23 @@ class Stack:
     def start_feeder(self, total: int, rate: float) -> None:
         with (self.folder / "feeder.log").open("ab") as log:
             self.feeder = subprocess.Popen(
-                [sys.executable, "-m", "tests.feeder", "--config", str(self.gateway_config),
-                 "--total", str(total), "--rate", str(rate), "--drain-timeout", "240"],
-                stdout=subprocess.PIPE, stderr=log, env=_env(), cwd=ROOT,
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.feeder",
+                    "--config",
+                    str(self.gateway_config),
+                    "--total",
+                    str(total),
+                    "--rate",
+                    str(rate),
+                    "--drain-timeout",
+                    "240",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=_env(),
+                cwd=ROOT,
             )
 
     def kill_feeder(self) -> None:
@@ -137,8 +175,9 @@ class Stack:
 
         store = self.open_store()
         try:
-            frame = store.query(CLIMATE, datetime(2000, 1, 1, tzinfo=UTC),
-                                datetime(2100, 1, 1, tzinfo=UTC))
+            frame = store.query(
+                CLIMATE, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+            )
         finally:
             store.close()
         out: dict[str, list[int]] = {}
@@ -154,7 +193,7 @@ class Stack:
 
 
 def expected_times(total: int) -> dict[str, list[int]]:
-    from tests.feeder import START, sample
+    from tests.feeder import sample
 
     out: dict[str, list[int]] = {}
     for i in range(total):

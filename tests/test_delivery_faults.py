@@ -99,8 +99,9 @@ def test_gateway_killed_mid_batch_and_restarted(stack: Stack) -> None:
     assert_exactly_once(stack, TOTAL)
 
 
-def test_everything_arrives_with_sqlite_store_too(tmp_path: Path,
-                                                  mosquitto: MosquittoServer) -> None:
+def test_everything_arrives_with_sqlite_store_too(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
     stack = Stack(tmp_path, mosquitto)
     try:
         stack.start_ingest()

@@ -97,3 +97,40 @@ class TimeSeriesStore(Protocol):
 
     def close(self) -> None:
         """Release connections; safe to call twice."""
+
+
+def tag_order(keys: Iterable[str]) -> list[str]:
+    """Tag columns in a stable order: `READING_TAGS` first as listed there, then others sorted."""
+    keys = set(keys)
+    return [k for k in READING_TAGS if k in keys] + sorted(keys.difference(READING_TAGS))
+
+
+def points_frame(
+    time_ns: Sequence[int],
+    tags: Mapping[str, Sequence[str]],
+    fields: Mapping[str, Sequence[FieldValue | None]],
+) -> pd.DataFrame:
+    """The frame both stores return, from columns of equal length: ``time`` (UTC), the tags in
+    `tag_order` (``""`` where a point lacks the tag), then the fields in the given order — float64
+    where every value is a number or missing (NaN), object otherwise — sorted by time then tags."""
+    import numpy as np
+    import pandas as pd
+
+    data: dict[str, object] = {
+        "time": pd.to_datetime(np.asarray(time_ns, dtype=np.int64), unit="ns", utc=True)
+    }
+    tag_keys = tag_order(tags)
+    for key in tag_keys:
+        data[key] = pd.Series(tags[key], dtype=object).fillna("")
+    for key, values in fields.items():
+        column = pd.Series(values, dtype=object)
+        if column.isna().all():
+            data[key] = np.full(len(column), np.nan)
+            continue
+        inferred = pd.Series(values)
+        if inferred.dtype.kind in "iuf":
+            data[key] = inferred.astype(np.float64)
+        else:
+            data[key] = column.where(column.notna(), np.nan)
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(time_ns)))
+    return frame.sort_values(["time", *tag_keys], kind="stable", ignore_index=True)
