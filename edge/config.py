@@ -23,6 +23,11 @@ class SensorKind(StrEnum):
 
 
 SERIAL_KINDS = frozenset({SensorKind.SCD30, SensorKind.SENSEAIR_S8, SensorKind.MHZ19B})
+DEFAULT_MODBUS_ADDRESS: dict[SensorKind, int] = {
+    SensorKind.SCD30: 0x61,  # Sensirion SCD30 Modbus interface description
+    SensorKind.SENSEAIR_S8: 0xFE,  # Senseair TDE2067: 0xFE answers on any address
+    SensorKind.MHZ19B: 0,  # Winsen 9-byte protocol: no address
+}
 
 
 class _Model(BaseModel):
@@ -53,6 +58,8 @@ class SensorConfig(_Model):
         if self.kind in SERIAL_KINDS:
             if not self.port:
                 raise ValueError(f"sensor {self.id}: a {self.kind} sensor needs `port`")
+            if self.modbus_address is None:
+                object.__setattr__(self, "modbus_address", DEFAULT_MODBUS_ADDRESS[self.kind])
         elif not self.address:
             raise ValueError(f"sensor {self.id}: a {self.kind} sensor needs its BLE `address`")
         if self.address is not None:
@@ -63,7 +70,7 @@ class SensorConfig(_Model):
     def device(self) -> str:
         """The key drivers use in `Sample.device`."""
         if self.kind in SERIAL_KINDS:
-            return f"{self.port}@{self.modbus_address if self.modbus_address is not None else 0}"
+            return f"{self.port}@{self.modbus_address}"
         assert self.address is not None
         return self.address
 

@@ -16,11 +16,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
+import orjson
+
 from edge.config import GatewayConfig, SensorConfig
 from edge.outbox import Outbox
+from edge.sensors.health import PlausibilityChecker, SilenceEvent, Watchdog
 from edge.sensors.model import Sample
 from edge.uplink import Uplink
-from edge.wire import GatewayStatus, Reading, SensorHealth
+from edge.wire import GatewayStatus, Reading, alerts_topic
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +49,10 @@ class Gateway:
         )
         self.uplink = Uplink(config, self.outbox, self.status)
         self.unknown_devices: dict[str, str] = {}
-        self.last_seen: dict[str, datetime] = {}
-        self.last_battery_mv: dict[str, float] = {}
+        self.watchdog = Watchdog(config.sensors, config.watchdog, clock())
+        self.plausibility = PlausibilityChecker()
         self.samples_seen = 0
+        self.readings_flagged = 0
         self._uncommitted: list[Reading] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -86,6 +90,7 @@ class Gateway:
         while not self._stop.wait(self.commit_interval_s):
             try:
                 self.flush()
+                self.check_health()
             except Exception:
                 log.exception("committing readings to the outbox failed; retrying")
 
@@ -104,12 +109,14 @@ class Gateway:
             return
         values = sample.values.quantities()
         when = sample.time or self.clock()
-        self.samples_seen += 1
-        self.last_seen[sensor.device] = when
-        if sample.values.battery_mv is not None:
-            self.last_battery_mv[sensor.device] = sample.values.battery_mv
+        with self._lock:
+            self.samples_seen += 1
+            self.watchdog.seen(sensor.device, when, sample.values.battery_mv)
+            flags = self.plausibility.check(sensor.device, when, values) if values else ()
         if not values:
             return
+        if flags:
+            self.readings_flagged += 1
         reading = Reading(
             time_ms=int(when.timestamp() * 1000),
             building=sensor.building,
@@ -117,6 +124,7 @@ class Gateway:
             room=sensor.room,
             sensor=sensor.id,
             values=values,
+            flags=flags,
         )
         with self._lock:
             self._uncommitted.append(reading)
@@ -132,27 +140,39 @@ class Gateway:
                 self.outbox.add(readings)
         return len(readings)
 
-    # -- health --------------------------------------------------------------------------------
-    def status(self) -> GatewayStatus:
-        now = self.clock()
-        sensors = []
-        for device, sensor in self.devices.items():
-            seen = self.last_seen.get(device)
-            silent_after = sensor.expected_interval_s * self.config.watchdog.silent_after
-            silent = seen is None or (now - seen).total_seconds() > silent_after
-            sensors.append(
-                SensorHealth(
-                    sensor=sensor.id,
-                    last_seen_ms=int(seen.timestamp() * 1000) if seen else None,
-                    silent=silent,
-                    battery_mv=self.last_battery_mv.get(device),
+    # -- health -------------------------------------------------------------------------------
+    def check_health(self) -> list[SilenceEvent]:
+        """Run the silence watchdog; each change is logged and published on ``…/alerts``."""
+        with self._lock:
+            events = self.watchdog.check(self.clock())
+        for event in events:
+            log.warning("%s", event.message_en)
+            payload = {
+                "v": 1,
+                "kind": "sensor_silent" if event.silent else "sensor_back",
+                "sensor": event.sensor,
+                "building": event.building,
+                "flat": event.flat,
+                "room": event.room,
+                "time_ms": int(event.time.timestamp() * 1000),
+                "battery_mv": event.battery_mv,
+                "message_da": event.message_da,
+                "message_en": event.message_en,
+            }
+            if self.uplink.conn.connected:
+                self.uplink.conn.publish(
+                    alerts_topic(self.config.gateway_id), orjson.dumps(payload), qos=1
                 )
-            )
+        return events
+
+    def status(self) -> GatewayStatus:
+        with self._lock:
+            sensors = self.watchdog.health()
         return GatewayStatus(
             v=1,
             gateway=self.config.gateway_id,
             online=True,
-            time_ms=int(now.timestamp() * 1000),
+            time_ms=int(self.clock().timestamp() * 1000),
             outbox_pending=self.outbox.pending,
             outbox_dropped=self.outbox.dropped,
             sensors=sensors,
