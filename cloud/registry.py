@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import tomllib
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -99,15 +100,18 @@ class Registry(_Model):
                 return b
         raise KeyError(f"building {building_id!r} is not in the registry")
 
+    @cached_property
+    def _served(self) -> dict[str, tuple[Gateway, frozenset[str]]]:
+        return {gw.id: (gw, frozenset(gw.flats)) for gw in self.gateways}
+
     def gateway(self, gateway_id: str) -> Gateway | None:
-        for gw in self.gateways:
-            if gw.id == gateway_id:
-                return gw
-        return None
+        entry = self._served.get(gateway_id)
+        return None if entry is None else entry[0]
 
     def serves(self, gateway_id: str, building: str, flat: str) -> bool:
-        gw = self.gateway(gateway_id)
-        return gw is not None and gw.building == building and flat in gw.flats
+        """Whether this gateway may publish readings for this building and flat."""
+        entry = self._served.get(gateway_id)
+        return entry is not None and entry[0].building == building and flat in entry[1]
 
     @classmethod
     def load(cls, path: Path) -> Registry:

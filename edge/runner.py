@@ -9,24 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Sequence
 
 from bleak.backends.scanner import BaseBleakScanner
 
-from edge.config import SERIAL_KINDS, GatewayConfig, SensorConfig
+from edge.config import SERIAL_KINDS, GatewayConfig
 from edge.gateway import Clock, Gateway, utc_now
 
 log = logging.getLogger(__name__)
-
-
-def serial_buses(sensors: Sequence[SensorConfig]) -> dict[str, list[SensorConfig]]:
-    """Serial sensors grouped by port: sensors on one RS-485 bus share a connection."""
-    buses: dict[str, list[SensorConfig]] = defaultdict(list)
-    for sensor in sensors:
-        if sensor.kind in SERIAL_KINDS and sensor.port is not None:
-            buses[sensor.port].append(sensor)
-    return dict(buses)
 
 
 async def run_gateway(
@@ -39,7 +28,7 @@ async def run_gateway(
 ) -> Gateway:
     """Run until ``stop`` is set; returns the (closed) gateway for its figures."""
     from edge.sensors.ble.source import BleSource
-    from edge.sensors.serial.poller import SerialPoller
+    from edge.sensors.serial.poller import SerialPoller, group_by_port
 
     gateway = Gateway(config, clock=clock)
     with gateway:
@@ -49,7 +38,7 @@ async def run_gateway(
                 await drivers.enter_async_context(
                     BleSource(ble, gateway.on_sample, backend=ble_backend, adapter=ble_adapter)
                 )
-            for port, sensors in serial_buses(config.sensors).items():
+            for port, sensors in group_by_port(config.sensors).items():
                 log.info("polling %d serial sensors on %s", len(sensors), port)
                 await drivers.enter_async_context(SerialPoller(sensors, gateway.on_sample))
             log.info("gateway %s running with %d sensors", config.gateway_id, len(config.sensors))

@@ -1,0 +1,177 @@
+"""Ingest throughput: Mosquitto → ingest → InfluxDB, beside the raw ceilings, in one run.
+
+Target (issue 2): at least 100,000 readings/s with batched messages on this 2-core machine.
+Measured, each `REPEATS` times (medians reported; the machine is shared and noisy):
+
+* ``influx_raw``  — InfluxDB's own line-protocol write rate from a plain HTTP client
+  (pre-formatted 5,000-line bodies, the same points): the store's ceiling;
+* ``mqtt_raw``    — a plain paho QoS 1 subscriber draining the same queued messages
+  (no parsing): the broker's ceiling;
+* ``ingest``      — `cloud.ingest.Ingest` draining them: parse, validate, check the registry,
+  write to InfluxDB, ack to the broker and publish end-to-end acks.
+
+The messages are queued in the broker for a persistent session first, so each consumer is
+timed from its first message to its last, alone on the machine with Mosquitto and InfluxDB.
+Run: ``python bench/bench_ingest.py [--readings N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import requests
+from paho.mqtt.enums import CallbackAPIVersion
+
+from cloud.deadletter import DeadLetters
+from cloud.ingest import Ingest
+from cloud.registry import Registry
+from cloud.servers import InfluxServer, MosquittoServer
+from cloud.store.base import points_from_readings
+from cloud.store.influx import InfluxStore
+from cloud.store.lineprotocol import encode_lines
+from edge.mqtt import MqttConnection
+from edge.wire import INGEST_SUBSCRIPTION, Reading, ReadingsBatch, encode, readings_topic
+
+BATCH = 500
+FLATS = 100
+REPEATS = 3
+
+
+def make_messages(total: int) -> list[bytes]:
+    t0 = 1_767_225_600_000  # 2026-01-01
+    messages = []
+    for b in range(total // BATCH):
+        readings = [
+            Reading(time_ms=t0 + (b * BATCH + i) * 1000, building="B1", flat=f"F{i % FLATS}",
+                    room="living", sensor=f"s{i % FLATS}",
+                    values={"temperature_c": 21.5, "humidity_pct": 45.2, "co2_ppm": 812.0})
+            for i in range(BATCH)
+        ]
+        messages.append(encode(ReadingsBatch(v=1, gateway="gw-1", batch_id=f"b{b}",
+                                             readings=readings)))
+    return messages
+
+
+def registry() -> Registry:
+    flats = [{"id": f"F{n}", "area_m2": 60.0} for n in range(FLATS)]
+    return Registry.model_validate({
+        "buildings": [{"id": "B1", "flats": flats}],
+        "gateways": [{"id": "gw-1", "building": "B1", "flats": [f["id"] for f in flats]}],
+    })
+
+
+def create_session(url: str, client_id: str) -> None:
+    """Connect once with a persistent session and the shared subscription, then leave."""
+    with MqttConnection(url, client_id, subscriptions=[(INGEST_SUBSCRIPTION, 1)],
+                        manual_ack=True) as conn:
+        conn.wait_connected(10)
+        time.sleep(0.3)
+
+
+def queue_messages(url: str, messages: list[bytes]) -> None:
+    with MqttConnection(url, "bench-publisher") as conn:
+        conn.wait_connected(10)
+        infos = [conn.publish(readings_topic("gw-1"), m, qos=1) for m in messages]
+        for info in infos:
+            info.wait_for_publish(60)
+
+
+def mqtt_raw(url: str, messages: list[bytes]) -> float:
+    client_id = "bench-raw"
+    create_session(url, client_id)
+    queue_messages(url, messages)
+    got = 0
+    first = last = 0.0
+    done = threading.Event()
+
+    def on_message(message: mqtt.MQTTMessage) -> None:
+        nonlocal got, first, last
+        if got == 0:
+            first = time.perf_counter()
+        got += 1
+        conn.ack(message)
+        if got == len(messages):
+            last = time.perf_counter()
+            done.set()
+
+    conn = MqttConnection(url, client_id, subscriptions=[(INGEST_SUBSCRIPTION, 1)],
+                          on_message=on_message, manual_ack=True, receive_maximum=2000)
+    with conn:
+        if not done.wait(300):
+            raise RuntimeError(f"raw subscriber got {got}/{len(messages)} messages")
+    return len(messages) * BATCH / (last - first)
+
+
+def ingest_rate(url: str, influx: InfluxServer, db: str, messages: list[bytes],
+                folder: Path) -> float:
+    client_id = f"bench-ingest-{db}"
+    create_session(url, client_id)
+    queue_messages(url, messages)
+    total = len(messages) * BATCH
+    with InfluxStore(influx.url, db) as store, DeadLetters(folder / f"{db}.sqlite") as dead:
+        ingest = Ingest(store, registry(), dead, mqtt_url=url, client_id=client_id)
+        with ingest:
+            deadline = time.monotonic() + 600
+            while ingest.stats.readings_stored == 0 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            first = ingest.stats.first_message_s
+            while ingest.stats.readings_stored < total and time.monotonic() < deadline:
+                time.sleep(0.005)
+            last = ingest.stats.last_stored_s
+        if ingest.stats.readings_stored != total:
+            raise RuntimeError(f"ingest stored {ingest.stats.readings_stored}/{total}")
+        stored = store.count("climate")
+        if stored != total:
+            raise RuntimeError(f"InfluxDB holds {stored} of {total} readings")
+    return total / (last - first)
+
+
+def influx_raw(influx: InfluxServer, db: str, messages: list[bytes]) -> float:
+    from edge.wire import decode_batch
+
+    readings = [r for m in messages for r in decode_batch(m).readings]
+    lines = encode_lines(points_from_readings(readings))
+    bodies = ["\n".join(lines[i:i + 5000]).encode() for i in range(0, len(lines), 5000)]
+    session = requests.Session()
+    session.post(f"{influx.url}/query", params={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
+    t = time.perf_counter()
+    for body in bodies:
+        session.post(f"{influx.url}/write", params={"db": db, "precision": "ns"},
+                     data=body).raise_for_status()
+    return len(lines) / (time.perf_counter() - t)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=500_000)
+    args = parser.parse_args()
+    messages = make_messages(args.readings)
+    results: dict[str, list[float]] = {"influx_raw": [], "mqtt_raw": [], "ingest": []}
+    with tempfile.TemporaryDirectory() as tmp, MosquittoServer(Path(tmp) / "mq") as broker, \
+            InfluxServer(Path(tmp) / "influx") as influx:
+        for r in range(REPEATS):
+            results["influx_raw"].append(influx_raw(influx, f"raw{r}", messages))
+            results["mqtt_raw"].append(mqtt_raw(broker.url, messages))
+            results["ingest"].append(ingest_rate(broker.url, influx, f"ingest{r}", messages,
+                                                 Path(tmp)))
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in
+                                                  results.items()), file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"readings per run: {args.readings:,} in messages of {BATCH}")
+    for key, value in med.items():
+        print(f"{key:11s} median {value:>10,.0f} readings/s")
+    print(f"ingest / influx_raw = {med['ingest'] / med['influx_raw']:.2f}")
+    print(f"ingest / mqtt_raw   = {med['ingest'] / med['mqtt_raw']:.2f}")
+    print(f"target 100,000 readings/s: {'met' if med['ingest'] >= 100_000 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scheduled analytics jobs per building: mould model, comfort index, alerts."""

@@ -1,0 +1,133 @@
+"""``indeklima jobs run [--once]``: the analytics jobs per building (cloud/jobs/runner.py).
+
+Without ``--once`` the jobs run every ``--every`` minutes (default 60) until SIGINT/SIGTERM.
+Each run prints a one-line JSON summary on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cloud.store.open import add_store_arguments
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import paho.mqtt.client as mqtt
+
+    from cloud.analytics.alerts import Alert
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+    run_parser = sub.add_parser("run", help="run the jobs (once, or on a schedule)")
+    run_parser.add_argument("--once", action="store_true", help="one run, then exit")
+    run_parser.add_argument("--every", type=float, default=60.0, metavar="MINUTES")
+    run_parser.add_argument(
+        "--now",
+        type=_utc_time,
+        metavar="ISO-TIME",
+        help="with --once: run as if it were this time, e.g. 2026-01-31T12:00Z (catch-up, tests)",
+    )
+    run_parser.add_argument("--registry", type=Path, required=True, help="registry.toml (or .json)")
+    run_parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("jobs-state"),
+        metavar="DIR",
+        help="model state between runs and the default alert database (default ./jobs-state)",
+    )
+    run_parser.add_argument("--alerts-url", metavar="URL", help="SQLAlchemy URL of the alerts")
+    run_parser.add_argument("--mqtt-url", metavar="URL", help="publish alerts, mqtt://host:port")
+    run_parser.add_argument("--grafana-url", metavar="URL", help="push alerts as annotations")
+    run_parser.add_argument("--grafana-token", metavar="TOKEN")
+    run_parser.add_argument(
+        "--sensitivity",
+        default="sensitive",
+        choices=["very-sensitive", "sensitive", "medium-resistant", "resistant"],
+    )
+    run_parser.add_argument("--decline", type=float, default=0.5, metavar="CMAT")
+    add_store_arguments(run_parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cloud.analytics.vtt import Sensitivity
+    from cloud.jobs.runner import JobsConfig, run_jobs_once
+    from cloud.registry import Registry
+    from cloud.store.open import store_from_args
+
+    try:
+        registry = Registry.load(args.registry)
+        store = store_from_args(args)
+    except (OSError, ValueError) as exc:
+        log.error("jobs kan ikke starte / cannot start: %s", exc)
+        return 2
+    config = JobsConfig(
+        sensitivity=Sensitivity(args.sensitivity),
+        cmat=args.decline,
+        alerts_url=args.alerts_url,
+        grafana_url=args.grafana_url,
+        grafana_token=args.grafana_token,
+    )
+    stop = threading.Event()
+    if not args.once:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    client = _mqtt_client(args.mqtt_url) if args.mqtt_url else None
+
+    def publisher(alerts: Sequence[Alert]) -> None:
+        from cloud.analytics.alert_publish import publish_alerts
+
+        if client is not None:
+            publish_alerts(client, alerts)
+
+    try:
+        while True:
+            now = args.now if args.once and args.now else datetime.now(UTC)
+            summary = run_jobs_once(store, registry, args.state_dir, now, publisher, config=config)
+            sys.stdout.write(json.dumps(asdict(summary), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            if args.once or stop.wait(args.every * 60):
+                break
+    finally:
+        if client is not None:
+            client.loop_stop()
+            client.disconnect()
+        store.close()
+    return 0
+
+
+def _utc_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from exc
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone, e.g. {text}Z")
+    return moment.astimezone(UTC)
+
+
+def _mqtt_client(url: str) -> mqtt.Client:
+    from urllib.parse import urlparse
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    parsed = urlparse(url)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="indeklima-jobs")
+    if parsed.username:
+        client.username_pw_set(parsed.username, parsed.password)
+    client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883)
+    client.loop_start()
+    return client
