@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -34,8 +35,8 @@ from cloud.ingest import Ingest
 from cloud.registry import Registry
 from cloud.servers import InfluxServer, MosquittoServer
 from cloud.store.base import points_from_readings
-from cloud.store.influx import InfluxStore
 from cloud.store.lineprotocol import encode_lines
+from cloud.store.open import open_store
 from edge.mqtt import MqttConnection
 from edge.wire import INGEST_SUBSCRIPTION, Reading, ReadingsBatch, encode, readings_topic
 
@@ -49,30 +50,51 @@ def make_messages(total: int) -> list[bytes]:
     messages = []
     for b in range(total // BATCH):
         readings = [
-            Reading(time_ms=t0 + (b * BATCH + i) * 1000, building="B1", flat=f"F{i % FLATS}",
-                    room="living", sensor=f"s{i % FLATS}",
-                    values={"temperature_c": 21.5, "humidity_pct": 45.2, "co2_ppm": 812.0})
+            Reading(
+                time_ms=t0 + (b * BATCH + i) * 1000,
+                building="B1",
+                flat=f"F{i % FLATS}",
+                room="living",
+                sensor=f"s{i % FLATS}",
+                values={"temperature_c": 21.5, "humidity_pct": 45.2, "co2_ppm": 812.0},
+            )
             for i in range(BATCH)
         ]
-        messages.append(encode(ReadingsBatch(v=1, gateway="gw-1", batch_id=f"b{b}",
-                                             readings=readings)))
+        messages.append(
+            encode(ReadingsBatch(v=1, gateway="gw-1", batch_id=f"b{b}", readings=readings))
+        )
     return messages
 
 
 def registry() -> Registry:
     flats = [{"id": f"F{n}", "area_m2": 60.0} for n in range(FLATS)]
-    return Registry.model_validate({
-        "buildings": [{"id": "B1", "flats": flats}],
-        "gateways": [{"id": "gw-1", "building": "B1", "flats": [f["id"] for f in flats]}],
-    })
+    return Registry.model_validate(
+        {
+            "buildings": [{"id": "B1", "flats": flats}],
+            "gateways": [{"id": "gw-1", "building": "B1", "flats": [f["id"] for f in flats]}],
+        }
+    )
 
 
 def create_session(url: str, client_id: str) -> None:
     """Connect once with a persistent session and the shared subscription, then leave."""
-    with MqttConnection(url, client_id, subscriptions=[(INGEST_SUBSCRIPTION, 1)],
-                        manual_ack=True) as conn:
+    with MqttConnection(
+        url, client_id, subscriptions=[(INGEST_SUBSCRIPTION, 1)], manual_ack=True
+    ) as conn:
         conn.wait_connected(10)
         time.sleep(0.3)
+
+
+def drop_session(url: str, client_id: str) -> None:
+    """End a persistent session: a shared subscription also hands messages to offline sessions
+    of its group, so a finished consumer must not stay subscribed."""
+    host, port = url.removeprefix("mqtt://").split(":")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.connect(host, int(port), clean_start=True)
+    client.loop_start()
+    time.sleep(0.2)
+    client.disconnect()
+    client.loop_stop()
 
 
 def queue_messages(url: str, messages: list[bytes]) -> None:
@@ -101,21 +123,30 @@ def mqtt_raw(url: str, messages: list[bytes]) -> float:
             last = time.perf_counter()
             done.set()
 
-    conn = MqttConnection(url, client_id, subscriptions=[(INGEST_SUBSCRIPTION, 1)],
-                          on_message=on_message, manual_ack=True, receive_maximum=2000)
+    conn = MqttConnection(
+        url,
+        client_id,
+        subscriptions=[(INGEST_SUBSCRIPTION, 1)],
+        on_message=on_message,
+        manual_ack=True,
+        receive_maximum=2000,
+    )
     with conn:
         if not done.wait(300):
             raise RuntimeError(f"raw subscriber got {got}/{len(messages)} messages")
+    drop_session(url, client_id)
     return len(messages) * BATCH / (last - first)
 
 
-def ingest_rate(url: str, influx: InfluxServer, db: str, messages: list[bytes],
-                folder: Path) -> float:
+def ingest_rate(
+    url: str, influx: InfluxServer, db: str, messages: list[bytes], folder: Path
+) -> float:
     client_id = f"bench-ingest-{db}"
     create_session(url, client_id)
     queue_messages(url, messages)
     total = len(messages) * BATCH
-    with InfluxStore(influx.url, db) as store, DeadLetters(folder / f"{db}.sqlite") as dead:
+    store = open_store(influx_url=influx.url, influx_db=db)
+    with closing(store), DeadLetters(folder / f"{db}.sqlite") as dead:
         ingest = Ingest(store, registry(), dead, mqtt_url=url, client_id=client_id)
         with ingest:
             deadline = time.monotonic() + 600
@@ -127,6 +158,7 @@ def ingest_rate(url: str, influx: InfluxServer, db: str, messages: list[bytes],
             last = ingest.stats.last_stored_s
         if ingest.stats.readings_stored != total:
             raise RuntimeError(f"ingest stored {ingest.stats.readings_stored}/{total}")
+        drop_session(url, client_id)
         stored = store.count("climate")
         if stored != total:
             raise RuntimeError(f"InfluxDB holds {stored} of {total} readings")
@@ -138,13 +170,14 @@ def influx_raw(influx: InfluxServer, db: str, messages: list[bytes]) -> float:
 
     readings = [r for m in messages for r in decode_batch(m).readings]
     lines = encode_lines(points_from_readings(readings))
-    bodies = ["\n".join(lines[i:i + 5000]).encode() for i in range(0, len(lines), 5000)]
+    bodies = ["\n".join(lines[i : i + 5000]).encode() for i in range(0, len(lines), 5000)]
     session = requests.Session()
     session.post(f"{influx.url}/query", params={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
     t = time.perf_counter()
     for body in bodies:
-        session.post(f"{influx.url}/write", params={"db": db, "precision": "ns"},
-                     data=body).raise_for_status()
+        session.post(
+            f"{influx.url}/write", params={"db": db, "precision": "ns"}, data=body
+        ).raise_for_status()
     return len(lines) / (time.perf_counter() - t)
 
 
@@ -154,15 +187,21 @@ def main() -> int:
     args = parser.parse_args()
     messages = make_messages(args.readings)
     results: dict[str, list[float]] = {"influx_raw": [], "mqtt_raw": [], "ingest": []}
-    with tempfile.TemporaryDirectory() as tmp, MosquittoServer(Path(tmp) / "mq") as broker, \
-            InfluxServer(Path(tmp) / "influx") as influx:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        MosquittoServer(Path(tmp) / "mq") as broker,
+        InfluxServer(Path(tmp) / "influx") as influx,
+    ):
         for r in range(REPEATS):
             results["influx_raw"].append(influx_raw(influx, f"raw{r}", messages))
             results["mqtt_raw"].append(mqtt_raw(broker.url, messages))
-            results["ingest"].append(ingest_rate(broker.url, influx, f"ingest{r}", messages,
-                                                 Path(tmp)))
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in
-                                                  results.items()), file=sys.stderr)
+            results["ingest"].append(
+                ingest_rate(broker.url, influx, f"ingest{r}", messages, Path(tmp))
+            )
+            print(
+                f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in results.items()),
+                file=sys.stderr,
+            )
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"readings per run: {args.readings:,} in messages of {BATCH}")
     for key, value in med.items():

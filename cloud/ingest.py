@@ -125,7 +125,12 @@ class Ingest:
         receive_maximum: int = 2_000,
         username: str | None = None,
         password: str | None = None,
+        session_expiry_s: int = 3600,
     ) -> None:
+        """``session_expiry_s``: how long the broker keeps queueing for this ingest while it is
+        away. Mosquitto hands a shared subscription's messages to offline members too, so a
+        retired ingest must not hold a week-long session; what an expired session held is
+        re-sent by the gateways, whose outboxes keep every unconfirmed batch."""
         self.store = store
         self.registry = registry
         self.dead_letters = dead_letters
@@ -144,6 +149,7 @@ class Ingest:
             receive_maximum=receive_maximum,
             username=username,
             password=password,
+            session_expiry_s=session_expiry_s,
         )
 
     def start(self) -> None:

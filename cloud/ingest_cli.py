@@ -35,6 +35,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="where unstorable messages go, with the reason",
     )
+    parser.add_argument(
+        "--session-expiry",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="how long the broker queues for this ingest while it is away "
+        "(default 3600; gateways re-send anything older)",
+    )
     parser.add_argument("--batch-max-points", type=int, default=20_000)
     parser.add_argument("--batch-max-age", type=float, default=0.2, metavar="SECONDS")
     add_store_arguments(parser)
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             batch_max_age_s=args.batch_max_age,
             username=args.mqtt_user,
             password=args.mqtt_password,
+            session_expiry_s=args.session_expiry,
         )
         with ingest:
             log.info("ingest %s running", args.client_id)

@@ -91,6 +91,7 @@ class MqttConnection:
         protocol: Protocol = "auto",
         backoff: Backoff | None = None,
         receive_maximum: int | None = None,
+        session_expiry_s: int = SESSION_EXPIRY_S,
     ) -> None:
         self.address = BrokerAddress.parse(url)
         self.client_id = client_id
@@ -105,6 +106,7 @@ class MqttConnection:
         self._fallback_allowed = protocol == "auto"
         self._backoff = backoff or Backoff()
         self._receive_maximum = receive_maximum
+        self._session_expiry_s = session_expiry_s
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
@@ -206,7 +208,7 @@ class MqttConnection:
         properties = None
         if self._use_v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.SessionExpiryInterval = self._session_expiry_s
             if self._receive_maximum is not None:
                 properties.ReceiveMaximum = self._receive_maximum
         try:
