@@ -100,8 +100,12 @@ def drop_session(url: str, client_id: str) -> None:
 def queue_messages(url: str, messages: list[bytes]) -> None:
     with MqttConnection(url, "bench-publisher") as conn:
         conn.wait_connected(10)
-        infos = [conn.publish(readings_topic("gw-1"), m, qos=1) for m in messages]
-        for info in infos:
+        window = []
+        for message in messages:  # a bounded window in flight, as the gateway sends
+            window.append(conn.publish(readings_topic("gw-1"), message, qos=1))
+            if len(window) >= 20:
+                window.pop(0).wait_for_publish(60)
+        for info in window:
             info.wait_for_publish(60)
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
-import orjson
 import paho.mqtt.client as mqtt
 
 from cloud.deadletter import DeadLetter, DeadLetters
@@ -95,17 +94,20 @@ def check_message(
         return [], [DeadLetter(now_s, topic, gateway, reason, payload)], gateway, batch.batch_id
     good: list[Reading] = []
     dead: list[DeadLetter] = []
+    served: dict[tuple[str, str], bool] = {}
     for reading in batch.readings:
-        if registry.serves(gateway, reading.building, reading.flat):
+        where = (reading.building, reading.flat)
+        ok = served.get(where)
+        if ok is None:
+            ok = served[where] = registry.serves(gateway, *where)
+        if ok:
             good.append(reading)
         else:
             reason = (
                 f"gateway {gateway!r} does not serve building {reading.building!r} "
                 f"flat {reading.flat!r}"
             )
-            dead.append(
-                DeadLetter(now_s, topic, gateway, reason, orjson.dumps(reading.model_dump()))
-            )
+            dead.append(DeadLetter(now_s, topic, gateway, reason, encode(reading)))
     return good, dead, gateway, batch.batch_id
 
 
@@ -138,8 +140,11 @@ class Ingest:
         self.batch_max_age_s = batch_max_age_s
         self.stats = IngestStats()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=receive_maximum * 2)
+        self._checked: queue.Queue[list[_Checked]] = queue.Queue(maxsize=2)
+        """Parsed groups waiting for the writer: parsing the next group overlaps the store's
+        work on this one. Bounded: the parser waits when the writer is behind."""
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.conn = MqttConnection(
             mqtt_url,
             client_id=client_id,
@@ -154,16 +159,23 @@ class Ingest:
 
     def start(self) -> None:
         self.conn.start()
-        self._thread = threading.Thread(target=self._run, name="ingest-writer")
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._parse_loop, name="ingest-parse"),
+            threading.Thread(target=self._write_loop, name="ingest-write"),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop: write and ack what is in hand (if the store takes it), then disconnect."""
-        if self._thread is None:
+        if not self._threads:
             return
         self._stop.set()
-        self._thread.join(timeout_s)
-        self._thread = None
+        for thread in self._threads:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0f s", thread.name, timeout_s)
+        self._threads = []
         self.conn.close()
 
     def __enter__(self) -> Self:
@@ -201,8 +213,8 @@ class Ingest:
             size += len(message.payload)
         return messages
 
-    def _run(self) -> None:
-        backoff = Backoff(0.2, 10.0)
+    def _parse_loop(self) -> None:
+        """Stage 1: take messages, validate them, build points; hand groups to the writer."""
         while True:
             messages = self._take()
             if not messages:
@@ -211,18 +223,39 @@ class Ingest:
                 continue
             if not self.stats.first_message_s:
                 self.stats.first_message_s = time.perf_counter()
-            checked = [self._check(m) for m in messages]
-            while not self._write(checked):
+            group = [self._check(m) for m in messages]
+            while True:
+                try:
+                    self._checked.put(group, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self._stop.is_set() and not self._alive("ingest-write"):
+                        return  # unacked: the broker redelivers them
+
+    def _alive(self, name: str) -> bool:
+        return any(t.name == name and t.is_alive() for t in self._threads)
+
+    def _write_loop(self) -> None:
+        """Stage 2: store each group (retrying while the store is down), then acknowledge."""
+        backoff = Backoff(0.2, 10.0)
+        while True:
+            try:
+                group = self._checked.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set() and not self._alive("ingest-parse"):
+                    return
+                continue
+            while not self._write(group):
                 self.stats.store_retries += 1
                 if self._stop.is_set():
                     log.warning(
                         "stopping with %d messages unstored; the broker will redeliver",
-                        len(messages),
+                        len(group),
                     )
                     return
                 self._stop.wait(backoff.next_delay())
             backoff.reset()
-            self._acknowledge(checked)
+            self._acknowledge(group)
 
     def _check(self, message: mqtt.MQTTMessage) -> _Checked:
         good, dead, gateway, batch_id = check_message(

@@ -24,7 +24,7 @@ from typing import Self
 
 import orjson
 
-from edge.wire import SCHEMA_VERSION, Reading
+from edge.wire import SCHEMA_VERSION, Reading, encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -68,6 +68,7 @@ class Outbox:
         self.max_readings = max_readings
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._closed_counters: dict[str, int] = {}
         self._db: sqlite3.Connection | None = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None
         )
@@ -100,7 +101,7 @@ class Outbox:
     # -- producer side -------------------------------------------------------------------------
     def add(self, readings: Iterable[Reading]) -> int:
         """Commit readings durably (one transaction); returns how many were added."""
-        rows = [(orjson.dumps(r.model_dump(mode="json")),) for r in readings]
+        rows = [(encode(r),) for r in readings]
         if not rows:
             return 0
         with self._lock:
@@ -231,20 +232,26 @@ class Outbox:
 
     @property
     def dropped(self) -> int:
+        """Readings dropped (oldest first) because the outbox was full, ever."""
         with self._lock:
-            return self._counter("dropped")
+            return (
+                self._closed_counters["dropped"] if self._db is None else self._counter("dropped")
+            )
 
     @property
     def added(self) -> int:
+        """Readings ever committed to this outbox."""
         with self._lock:
-            return self._counter("added")
+            return self._closed_counters["added"] if self._db is None else self._counter("added")
 
     def flush(self) -> None:
         """Every `add` is already durable when it returns; kept for the buffer protocol."""
 
     def close(self) -> None:
+        """Close the database; the figures stay readable. Safe to call twice."""
         with self._lock:
             if self._db is not None:
+                self._closed_counters = {n: self._counter(n) for n in ("added", "dropped")}
                 self._db.close()
                 self._db = None
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+import msgspec
 import paho.mqtt.client as mqtt
 
 from edge.config import GatewayConfig
@@ -84,7 +85,7 @@ class Uplink:
         self._thread.join(timeout_s)
         self._thread = None
         if self.conn.connected:
-            status = self._status().model_copy(update={"online": False})
+            status = msgspec.structs.replace(self._status(), online=False)
             info = self.conn.publish(
                 status_topic(self.config.gateway_id), encode(status), retain=True
             )

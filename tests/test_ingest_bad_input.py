@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -62,14 +63,14 @@ BAD = [
     ("not an object", b"[1, 2, 3]", "not a JSON object"),
     ("wrong schema version", orjson.dumps({"v": 99, "gateway": "gw-a"}), "wrong schema version"),
     ("missing version", orjson.dumps({"gateway": "gw-a"}), "wrong schema version"),
-    ("wrong type", batch([{**reading(0), "time_ms": "yesterday"}]), "schema: readings.0.time_ms"),
+    ("wrong type", batch([{**reading(0), "time_ms": "yesterday"}]), "readings[0].time_ms"),
     ("string as number", batch([{**reading(0), "values": {"co2_ppm": "800"}}]), "schema"),
     ("unknown quantity", batch([{**reading(0), "values": {"radon_bq": 3.0}}]), "unknown quant"),
-    ("empty batch", batch([]), "schema: readings"),
-    ("extra field", batch([reading(0)], colour="red"), "schema: colour"),
+    ("empty batch", batch([]), "$.readings"),
+    ("extra field", batch([reading(0)], colour="red"), "unknown field `colour`"),
     ("oversize", b" " * (MAX_MESSAGE_BYTES + 1), "oversize"),
     ("claims another gateway", batch([reading(0)], gateway="gw-b"), "claims gateway"),
-    ("time before 2000", batch([{**reading(0), "time_ms": 5}]), "schema: readings.0.time_ms"),
+    ("time before 2000", batch([{**reading(0), "time_ms": 5}]), ">= 946684800000"),
 ]
 
 
@@ -164,7 +165,7 @@ def test_stream_keeps_flowing_past_bad_messages(
     ingest, store, dead = ingest_stack
     good_batches = []
     for n in range(5):
-        readings = [Reading.model_validate(reading(n * 10 + i)) for i in range(10)]
+        readings = [msgspec.convert(reading(n * 10 + i), Reading) for i in range(10)]
         good_batches.append(
             encode(ReadingsBatch(v=1, gateway="gw-a", batch_id=f"g{n}", readings=readings))
         )

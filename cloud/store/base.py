@@ -42,20 +42,27 @@ class Point:
 
 
 def points_from_readings(readings: Iterable[Reading]) -> list[Point]:
-    """Readings as `CLIMATE` points; plausibility flags go in a string field ``flags``."""
-    points = []
+    """Readings as `CLIMATE` points; plausibility flags go in a string field ``flags``.
+
+    Hot path of ingest: points of one series share one (read-only) tags mapping, and the
+    reading's own values mapping is used as the fields unless flags must be added."""
+    tags_of: dict[tuple[str, str, str, str], dict[str, str]] = {}
+    points: list[Point] = []
+    append = points.append
     for r in readings:
-        fields: dict[str, FieldValue] = dict(r.values)
+        key = (r.building, r.flat, r.room, r.sensor)
+        tags = tags_of.get(key)
+        if tags is None:
+            tags = tags_of[key] = {
+                "building": key[0],
+                "flat": key[1],
+                "room": key[2],
+                "sensor": key[3],
+            }
+        fields: Mapping[str, FieldValue] = r.values
         if r.flags:
-            fields["flags"] = ",".join(r.flags)
-        points.append(
-            Point(
-                CLIMATE,
-                {"building": r.building, "flat": r.flat, "room": r.room, "sensor": r.sensor},
-                fields,
-                r.time_ms * 1_000_000,
-            )
-        )
+            fields = {**r.values, "flags": ",".join(r.flags)}
+        append(Point(CLIMATE, tags, fields, r.time_ms * 1_000_000))
     return points
 
 

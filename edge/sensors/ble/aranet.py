@@ -13,6 +13,7 @@ from typing import Final
 from aranet4.client import Aranet4Advertisement, AranetType
 
 from edge.sensors.ble.model import (
+    ARANET_COMPANY_ID,
     BleFormat,
     Decoded,
     DecodeError,
@@ -23,7 +24,7 @@ from edge.sensors.ble.model import (
 from edge.sensors.ble.service_info import to_bleak
 from edge.sensors.model import SensorValues
 
-COMPANY_ID: Final = 0x0702
+COMPANY_ID: Final = ARANET_COMPANY_ID
 _INTEGRATIONS_BIT: Final = 1 << 5
 _NOT_AVAILABLE: Final = -1
 

@@ -16,10 +16,17 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from edge.sensors.ble.model import BleFormat, Decoded, DecodeError, DecodeReason, DecodeResult
+from edge.sensors.ble.model import (
+    ENV_SENSING_UUID16,
+    BleFormat,
+    Decoded,
+    DecodeError,
+    DecodeReason,
+    DecodeResult,
+)
 from edge.sensors.model import SensorValues
 
-SERVICE_UUID16: Final = 0x181A
+SERVICE_UUID16: Final = ENV_SENSING_UUID16
 ATC1441_LEN: Final = 13
 PVVX_LEN: Final = 15
 _ATC = struct.Struct(">6shBBHB")

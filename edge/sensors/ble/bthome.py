@@ -16,6 +16,7 @@ from bthome_ble.parser import EncryptionScheme
 from sensor_state_data import SensorUpdate
 
 from edge.sensors.ble.model import (
+    BTHOME_UUID16,
     BleFormat,
     Decoded,
     DecodeError,
@@ -26,7 +27,7 @@ from edge.sensors.ble.model import (
 from edge.sensors.ble.service_info import to_service_info
 from edge.sensors.model import SensorValues
 
-SERVICE_UUID16: Final = 0xFCD2
+SERVICE_UUID16: Final = BTHOME_UUID16
 _V2: Final = 2
 _ENCRYPTED_BIT: Final = 0x01
 _LOG = logging.getLogger(__name__)

@@ -2,16 +2,27 @@
 
 `decode` never raises: anything a decoder or library raises on hostile bytes becomes a
 `DecodeError` with the reason, so one bad advert can never stop the scanner loop.
+
+Each format's module — and with it its decoder library — is imported on first use (or up front
+by `import_decoders` for the configured kinds): `bthome-ble` pulls in habluetooth's scanner
+stack and cryptography, about 15 MB resident on a gateway that has no BTHome sensor
+(``python bench/bench_gateway.py`` prints the figures). `identify` names a format from the
+advert's framing alone, without loading any library.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
-from edge.sensors.ble import aranet, atc, bthome, ruuvi
 from edge.sensors.ble.model import (
+    ARANET_COMPANY_ID,
+    BTHOME_UUID16,
+    ENV_SENSING_UUID16,
+    RUUVI_COMPANY_ID,
+    BleFormat,
     Decoded,
     DecodeError,
     DecodeReason,
@@ -24,42 +35,96 @@ _LOG = logging.getLogger(__name__)
 
 PayloadDecoder = Callable[[RawAdvert, bytes, bytes | None], DecodeResult]
 
-RUUVI_FORMATS: Final[Mapping[int, Callable[[bytes], DecodeResult]]] = {
-    0x05: ruuvi.decode_df5,
-    0x06: ruuvi.decode_df6,
-    0xE1: ruuvi.decode_e1,
+RUUVI_FORMATS: Final[Mapping[int, BleFormat]] = {
+    0x05: BleFormat.RUUVI_DF5,
+    0x06: BleFormat.RUUVI_DF6,
+    0xE1: BleFormat.RUUVI_E1,
 }
+_RUUVI_DECODERS: Final[Mapping[BleFormat, str]] = {
+    BleFormat.RUUVI_DF5: "decode_df5",
+    BleFormat.RUUVI_DF6: "decode_df6",
+    BleFormat.RUUVI_E1: "decode_e1",
+}
+_ATC_LENGTHS: Final[Mapping[int, BleFormat]] = {13: BleFormat.ATC1441, 15: BleFormat.PVVX}
+MODULES: Final[Mapping[BleFormat, str]] = {
+    BleFormat.RUUVI_DF5: "edge.sensors.ble.ruuvi",
+    BleFormat.RUUVI_DF6: "edge.sensors.ble.ruuvi",
+    BleFormat.RUUVI_E1: "edge.sensors.ble.ruuvi",
+    BleFormat.ARANET4: "edge.sensors.ble.aranet",
+    BleFormat.BTHOME_V2: "edge.sensors.ble.bthome",
+    BleFormat.ATC1441: "edge.sensors.ble.atc",
+    BleFormat.PVVX: "edge.sensors.ble.atc",
+}
+"""The module (and so the decoder library) each format needs."""
+
+
+def import_decoders(formats: Iterable[BleFormat]) -> None:
+    """Load the decoders of these formats now (at startup, not in the first advert's callback).
+    Raises ImportError naming the missing library."""
+    for module in sorted({MODULES[f] for f in formats}):
+        importlib.import_module(module)
 
 
 def _ruuvi(_advert: RawAdvert, data: bytes, _key: bytes | None) -> DecodeResult:
+    from edge.sensors.ble import ruuvi
+
     if not data:
         return DecodeError(DecodeReason.TRUNCATED, "Ruuvi: empty manufacturer data")
-    decoder = RUUVI_FORMATS.get(data[0])
-    if decoder is None:
+    fmt = RUUVI_FORMATS.get(data[0])
+    if fmt is None:
         return DecodeError(
             DecodeReason.NOT_SUPPORTED,
             f"Ruuvi data format 0x{data[0]:02X} is not supported (5, 6 and E1 are) — "
             "update the tag's firmware",
         )
+    decoder: Callable[[bytes], DecodeResult] = getattr(ruuvi, _RUUVI_DECODERS[fmt])
     return decoder(data)
 
 
 def _aranet(advert: RawAdvert, data: bytes, _key: bytes | None) -> DecodeResult:
+    from edge.sensors.ble import aranet
+
     return aranet.decode(advert, data)
 
 
 def _atc(_advert: RawAdvert, data: bytes, _key: bytes | None) -> DecodeResult:
+    from edge.sensors.ble import atc
+
     return atc.decode(data)
 
 
+def _bthome(advert: RawAdvert, data: bytes, key: bytes | None) -> DecodeResult:
+    from edge.sensors.ble import bthome
+
+    return bthome.decode(advert, data, key)
+
+
 BY_COMPANY_ID: Final[Mapping[int, PayloadDecoder]] = {
-    ruuvi.COMPANY_ID: _ruuvi,
-    aranet.COMPANY_ID: _aranet,
+    RUUVI_COMPANY_ID: _ruuvi,
+    ARANET_COMPANY_ID: _aranet,
 }
 BY_SERVICE_UUID: Final[Mapping[str, PayloadDecoder]] = {
-    uuid16_to_128(bthome.SERVICE_UUID16): bthome.decode,
-    uuid16_to_128(atc.SERVICE_UUID16): _atc,
+    uuid16_to_128(BTHOME_UUID16): _bthome,
+    uuid16_to_128(ENV_SENSING_UUID16): _atc,
 }
+_BTHOME_UUID: Final = uuid16_to_128(BTHOME_UUID16)
+_ENV_SENSING_UUID: Final = uuid16_to_128(ENV_SENSING_UUID16)
+
+
+def identify(advert: RawAdvert) -> BleFormat | None:
+    """The format the advert is framed as (company id, UUID, format byte or length), without
+    decoding it or loading a library; None when it is none of ours. Same order as `decode`."""
+    for company_id, data in advert.manufacturer_data.items():
+        if company_id == RUUVI_COMPANY_ID:
+            return RUUVI_FORMATS.get(data[0]) if data else None
+        if company_id == ARANET_COMPANY_ID:
+            return BleFormat.ARANET4
+    for uuid, data in advert.service_data.items():
+        if uuid.lower() == _BTHOME_UUID:
+            return BleFormat.BTHOME_V2
+        if uuid.lower() == _ENV_SENSING_UUID:
+            return _ATC_LENGTHS.get(len(data))
+    return None
 
 
 def _guarded(
@@ -105,4 +170,14 @@ def parse_bind_key(text: str) -> bytes:
     return key
 
 
-__all__ = ["BY_COMPANY_ID", "BY_SERVICE_UUID", "DecodeError", "Decoded", "decode", "parse_bind_key"]
+__all__ = [
+    "BY_COMPANY_ID",
+    "BY_SERVICE_UUID",
+    "MODULES",
+    "DecodeError",
+    "Decoded",
+    "decode",
+    "identify",
+    "import_decoders",
+    "parse_bind_key",
+]

@@ -6,8 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Final
 
 from edge.sensors.model import SensorValues
+
+RUUVI_COMPANY_ID: Final = 0x0499
+ARANET_COMPANY_ID: Final = 0x0702
+BTHOME_UUID16: Final = 0xFCD2
+"""BTHome v2 service data, https://bthome.io/format/."""
+ENV_SENSING_UUID16: Final = 0x181A
+"""Environmental Sensing service data: ATC1441 / pvvx custom firmware."""
 
 _EMPTY_MFR: Mapping[int, bytes] = MappingProxyType({})
 _EMPTY_SVC: Mapping[str, bytes] = MappingProxyType({})

@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from habluetooth import BluetoothServiceInfoBleak
 
 from edge.sensors.ble.model import RawAdvert
+
+if TYPE_CHECKING:  # habluetooth (~10 MB resident with its scanner stack) only where needed
+    from habluetooth import BluetoothServiceInfoBleak
 
 _NO_RSSI = -127
 SOURCE = "indeklima"
@@ -33,7 +36,9 @@ def to_bleak(advert: RawAdvert) -> tuple[BLEDevice, AdvertisementData]:
 
 
 def to_service_info(advert: RawAdvert) -> BluetoothServiceInfoBleak:
-    """Home Assistant's view of the advertisement."""
+    """Home Assistant's view of the advertisement (loads habluetooth on first use)."""
+    from habluetooth import BluetoothServiceInfoBleak
+
     device, adv = to_bleak(advert)
     return BluetoothServiceInfoBleak.from_device_and_advertisement_data(
         device, adv, SOURCE, time.monotonic(), False

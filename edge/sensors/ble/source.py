@@ -2,7 +2,9 @@
 
 Owns one bleak scanner; an async context manager. Never raises out of the advertisement
 callback: decode errors are counted per device and logged rate-limited; unknown devices are
-recorded once for commissioning and never passed on.
+recorded once for commissioning and never passed on. Only the decoder libraries of the
+configured kinds are loaded (at construction); an unknown device of another kind is listed by
+its format without decoding, so a neighbour's gadget cannot pull a library into memory.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
 from edge.config import SensorConfig, SensorKind
-from edge.sensors.ble.dispatch import decode, parse_bind_key
+from edge.sensors.ble.dispatch import decode, identify, import_decoders, parse_bind_key
 from edge.sensors.ble.model import BleFormat, Decoded, DecodeError, RawAdvert
 from edge.sensors.ble.recovery import (
     AdapterRecovery,
@@ -100,6 +102,8 @@ class BleSource:
                     self._keys[addr] = parse_bind_key(cfg.bind_key)
                 except ValueError as exc:
                     raise ValueError(f"sensor {cfg.id} ({addr}): {exc}") from None
+        self._kinds = frozenset(cfg.kind for cfg in self._devices.values())
+        import_decoders(f for f, kind in FORMAT_KIND.items() if kind in self._kinds)
         self._on_sample = on_sample
         self._backend = backend
         self.adapter = adapter
@@ -291,6 +295,15 @@ class BleSource:
     def _note_unknown(self, address: str, advert: RawAdvert) -> None:
         self.stats.unknown_adverts += 1
         if address in self.unknown_devices:
+            return
+        fmt = identify(advert)
+        if fmt is None:
+            return  # not a sensor format we know: not worth listing
+        if FORMAT_KIND[fmt] not in self._kinds:  # listed by format; its library is not loaded
+            self.unknown_devices[address] = str(fmt)
+            _LOG.info(
+                "ukendt sensor / unknown sensor %s (%s) — not in the gateway config", address, fmt
+            )
             return
         result = decode(advert)
         if isinstance(result, DecodeError) and result.format is None:
