@@ -48,6 +48,8 @@ if TYPE_CHECKING:  # the child imports only what the gateway needs; the parent t
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTER = "bench0"
 BLE_MIX = (("ruuvi", 70), ("aranet4", 10), ("bthome", 10), ("xiaomi_atc", 10))
+NO_BTHOME_MIX = (("ruuvi", 80), ("aranet4", 10), ("xiaomi_atc", 10))
+"""A gateway without BTHome sensors does not load bthome-ble's stack: shown once, beside."""
 SERIAL_MIX = (("scd30", 4), ("senseair_s8", 3), ("mhz19b", 3))
 SENSORS = sum(n for _, n in BLE_MIX + SERIAL_MIX)
 TARGET_MB = 60.0
@@ -188,9 +190,9 @@ class Device:
         self.counter += 1
 
 
-def make_devices() -> list[Device]:
+def make_devices(ble_mix: tuple[tuple[str, int], ...] = BLE_MIX) -> list[Device]:
     devices: list[Device] = []
-    for kind, count in BLE_MIX + SERIAL_MIX:
+    for kind, count in ble_mix + SERIAL_MIX:
         for _ in range(count):
             n = len(devices)
             mac = f"C4:7C:8D:6A:{n >> 8:02X}:{n & 0xFF:02X}" if n < 100 else None
@@ -471,7 +473,7 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp, MosquittoServer(Path(tmp) / "mq") as broker, \
             SqliteStore(Path(tmp) / "store.sqlite") as store, \
             DeadLetters(Path(tmp) / "dead.sqlite") as dead:  # fmt: skip
-        ingest = Ingest(store, registry(2 * repeats + 1), dead, mqtt_url=broker.url,
+        ingest = Ingest(store, registry(2 * repeats + 2), dead, mqtt_url=broker.url,
                         client_id="bench-ingest")  # fmt: skip
         with ingest:
             bench = Bench(Path(tmp), broker.url, ingest)
@@ -488,12 +490,15 @@ def main(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             real = bench.gateway(bench.devices, 60.0, 10.0, real_s)
+            no_bthome = bench.gateway(make_devices(NO_BTHOME_MIX), 1.0, 5.0, window / 2)
             stored, dead_letters = store.count("climate"), dead.count()
-    report(runs, real, stored, dead_letters)
+    report(runs, real, no_bthome, stored, dead_letters)
     return 0
 
 
-def report(runs: dict[str, list[Figures]], real: Figures, stored: int, dead: int) -> None:
+def report(
+    runs: dict[str, list[Figures]], real: Figures, no_bthome: Figures, stored: int, dead: int
+) -> None:
     fast, idle, feeder = runs["fast"], runs["idle"], runs["feeder"]
     bare_mb, imports_mb = med(runs["bare"], "rss_steady"), med(runs["imports"], "rss_steady")
     idle_mb, idle_cpu = med(idle, "rss_steady"), med(idle, "cpu_pct")
@@ -522,6 +527,10 @@ def report(runs: dict[str, list[Figures]], real: Figures, stored: int, dead: int
     print(
         f"  {'gateway, 1 reading/min, once':28s} {real.rss_ready:7.1f} {real.rss_steady:8.1f} "
         f"{real.rss_peak:7.1f}   (steady = 2nd half of {real.window_s / 60:.1f} min)"
+    )
+    print(
+        f"  {'same, no BTHome (80 ruuvi), once':28s} {no_bthome.rss_ready:7.1f} "
+        f"{no_bthome.rss_steady:8.1f} {no_bthome.rss_peak:7.1f}   (1 reading/s/sensor)"
     )
     gw_mb = max(med(fast, "rss_steady"), real.rss_steady)
     print(

@@ -29,11 +29,9 @@ import paho.mqtt.client as mqtt
 from cloud.deadletter import DeadLetter, DeadLetters
 from cloud.registry import Registry
 from cloud.store.base import (
-    Point,
     StoreRejected,
     StoreUnavailable,
     TimeSeriesStore,
-    points_from_readings,
 )
 from edge.mqtt import Backoff, MqttConnection
 from edge.wire import (
@@ -68,7 +66,7 @@ class _Checked:
     """One message after validation: what to store, what to dead-letter, whom to ack."""
 
     message: mqtt.MQTTMessage
-    points: list[Point] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     gateway: str | None = None
     batch_id: str | None = None
@@ -261,18 +259,20 @@ class Ingest:
         good, dead, gateway, batch_id = check_message(
             message.topic, bytes(message.payload), self.registry, time.time()
         )
-        return _Checked(message, points_from_readings(good), dead, gateway, batch_id)
+        return _Checked(message, good, dead, gateway, batch_id)
 
     def _write(self, checked: list[_Checked]) -> bool:
-        """Store all points; False when the store is unavailable (retry the same set)."""
-        points = [p for c in checked for p in c.points]
+        """Store all readings; False when the store is unavailable (retry the same set)."""
+        readings = [r for c in checked for r in c.readings]
         try:
-            if points:
-                self.store.write(points)
+            if readings:
+                self.store.write_readings(readings)
             self.stats.writes += 1
             return True
         except StoreUnavailable as exc:
-            log.warning("store unavailable (%s); holding %d points and retrying", exc, len(points))
+            log.warning(
+                "store unavailable (%s); holding %d readings and retrying", exc, len(readings)
+            )
             return False
         except StoreRejected:
             return self._write_one_by_one(checked)
@@ -280,10 +280,10 @@ class Ingest:
     def _write_one_by_one(self, checked: list[_Checked]) -> bool:
         """Isolate the message(s) the store rejects; they go to the dead letters."""
         for item in checked:
-            if not item.points:
+            if not item.readings:
                 continue
             try:
-                self.store.write(item.points)
+                self.store.write_readings(item.readings)
             except StoreUnavailable:
                 return False
             except StoreRejected as exc:
@@ -297,7 +297,7 @@ class Ingest:
                         bytes(item.message.payload),
                     )
                 )
-                item.points = []
+                item.readings = []
         return True
 
     def _acknowledge(self, checked: list[_Checked]) -> None:
@@ -309,7 +309,7 @@ class Ingest:
         acks: dict[str, list[str]] = defaultdict(list)
         for item in checked:
             self.stats.messages += 1
-            self.stats.readings_stored += len(item.points)
+            self.stats.readings_stored += len(item.readings)
             if item.gateway is not None and item.batch_id is not None:
                 acks[item.gateway].append(item.batch_id)
         self.stats.dead_letters += len(dead)

@@ -10,6 +10,7 @@ commissioning.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -108,6 +109,9 @@ class Gateway:
                 )
             return
         values = sample.values.quantities()
+        not_finite = [k for k, v in values.items() if not math.isfinite(v)]
+        for name in not_finite:  # JSON cannot carry them; flag instead of losing the batch
+            del values[name]
         when = sample.time or self.clock()
         with self._lock:
             self.samples_seen += 1
@@ -115,6 +119,7 @@ class Gateway:
             flags = self.plausibility.check(sensor.device, when, values) if values else ()
         if not values:
             return
+        flags = (*flags, *(f"not_finite:{name}" for name in not_finite))
         if flags:
             self.readings_flagged += 1
         reading = Reading(

@@ -65,7 +65,7 @@ BAD = [
     ("missing version", orjson.dumps({"gateway": "gw-a"}), "wrong schema version"),
     ("wrong type", batch([{**reading(0), "time_ms": "yesterday"}]), "readings[0].time_ms"),
     ("string as number", batch([{**reading(0), "values": {"co2_ppm": "800"}}]), "schema"),
-    ("unknown quantity", batch([{**reading(0), "values": {"radon_bq": 3.0}}]), "unknown quant"),
+    ("unknown quantity", batch([{**reading(0), "values": {"radon_bq": 3.0}}]), "radon_bq"),
     ("empty batch", batch([]), "$.readings"),
     ("extra field", batch([reading(0)], colour="red"), "unknown field `colour`"),
     ("oversize", b" " * (MAX_MESSAGE_BYTES + 1), "oversize"),

@@ -26,8 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
+from cloud.store.base import CLIMATE
+
 if TYPE_CHECKING:
     from cloud.store.base import FieldValue, Point
+    from edge.wire import Reading
 
 CHUNK_LINES: Final = 5_000
 """Lines per ``/write`` request; InfluxData recommends batches of 5,000 points
@@ -136,6 +139,37 @@ def encode_lines(points: Sequence[Point]) -> list[str]:
         if not parts:
             raise LineProtocolError(f"point {prefix} at {point.time_ns} has no fields")
         append(f"{prefix} {','.join(parts)} {point.time_ns:d}")
+    return lines
+
+
+def encode_readings(readings: Sequence[Reading]) -> list[str]:
+    """`CLIMATE` lines straight from readings — ingest's hot path, the same lines as
+    ``encode_lines(points_from_readings(readings))`` without building the points. Quantity names
+    are fixed identifiers (edge/wire.py) that need no escaping; tag values are escaped once per
+    series."""
+    prefixes: dict[tuple[str, str, str, str], str] = {}
+    reprs: dict[float, str] = {}
+    lines: list[str] = []
+    append = lines.append
+    for r in readings:
+        key = (r.building, r.flat, r.room, r.sensor)
+        prefix = prefixes.get(key)
+        if prefix is None:
+            tags = {"building": key[0], "flat": key[1], "room": key[2], "sensor": key[3]}
+            prefix = prefixes[key] = series_prefix(CLIMATE, tags)
+        parts = []
+        for name, value in r.values.items():
+            text = reprs.get(value)
+            if text is None:
+                text = repr(float(value))
+                if text[-1] in "nf":
+                    raise LineProtocolError(f"{name}={value!r} of {prefix} is not finite")
+                if value and len(reprs) < _REPR_CACHE:
+                    reprs[value] = text
+            parts.append(f"{name}={text}")
+        if r.flags:
+            parts.append("flags=" + format_value(",".join(r.flags)))
+        append(f"{prefix} {','.join(parts)} {r.time_ms * 1_000_000:d}")
     return lines
 
 

@@ -45,11 +45,14 @@ from cloud.store.base import (
     StoreRejected,
     StoreUnavailable,
     points_frame,
+    points_from_readings,
 )
 from cloud.store.lineprotocol import LineProtocolError, check_name
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from edge.wire import Reading
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +240,10 @@ class SqliteStore:
                     f"field type conflict: field {field!r} of {measurement!r} is {kind}, "
                     f"already stored as {stored}; write it as {stored} or rename the field"
                 )
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        """`CLIMATE` points from readings (same as ``write(points_from_readings(...))``)."""
+        self.write(points_from_readings(readings))
 
     def query(
         self,

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Final
 
 from edge.config import SensorConfig, WatchdogConfig
-from edge.wire import SensorHealth
+from edge.wire import Quantity, SensorHealth
 
 
 def _require_aware(time: datetime, what: str) -> None:
@@ -219,7 +219,9 @@ class PlausibilityChecker:
     config: PlausibilityConfig = field(default_factory=PlausibilityConfig)
     _tracks: dict[tuple[str, str], _Track] = field(default_factory=dict)
 
-    def check(self, device: str, time: datetime, values: Mapping[str, float]) -> tuple[str, ...]:
+    def check(
+        self, device: str, time: datetime, values: Mapping[Quantity, float] | Mapping[str, float]
+    ) -> tuple[str, ...]:
         """``out_of_range:q``, ``stuck:q`` and ``jump:q`` flags, in the order of `values`.
 
         A sample older than the previous one (history backfill) is only range-checked.

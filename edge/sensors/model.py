@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import cast
+
+from edge.wire import Quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +27,9 @@ class SensorValues:
     nox_index: float | None = None
     illuminance_lux: float | None = None
 
-    def quantities(self) -> dict[str, float]:
+    def quantities(self) -> dict[Quantity, float]:
         """The available quantities, named with units, as the wire contract carries them."""
-        return {k: float(v) for k, v in asdict(self).items() if v is not None}
+        return {cast(Quantity, k): float(v) for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
