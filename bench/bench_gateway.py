@@ -561,8 +561,9 @@ def report(
     )
     worst = max(extrapolated, real_net)
     print(
-        f"  target well under 2 %: {'met' if worst < 1.0 else 'NOT met'} ({worst:.2f} %, "
-        f"ratio to target {worst / 2:.2f})"
+        f"  target < 2 %: {'met' if worst < 2.0 else 'NOT met'} ({worst:.2f} % = "
+        f"{worst / 2:.2f} × the limit; 'well under', read as ≤ half: "
+        f"{'yes' if worst <= 1.0 else 'no'})"
     )
     print(f"store holds {stored} readings, {dead} dead letters")
 

@@ -66,6 +66,9 @@ class Building(_Model):
     id: Identifier
     name: str = ""
     flats: list[Flat] = []
+    heating_budget_dkk_per_month: Annotated[float | None, Field(gt=0)] = None
+    """Expected heating cost of a month (the aconto budget): the jobs turn it into each flat's
+    running share and estimated amount (measurement ``heat_share``); none → no estimate."""
 
     @property
     def flat_ids(self) -> frozenset[str]:

@@ -19,9 +19,15 @@ from typing import Self
 
 import orjson
 
-from edge.config import GatewayConfig, SensorConfig
+from edge.config import GatewayConfig, SensorConfig, SensorKind
 from edge.outbox import Outbox
-from edge.sensors.health import PlausibilityChecker, SilenceEvent, Watchdog
+from edge.sensors.health import (
+    DEFAULT_STUCK_AFTER,
+    PlausibilityChecker,
+    PlausibilityConfig,
+    SilenceEvent,
+    Watchdog,
+)
 from edge.sensors.model import Sample
 from edge.uplink import Uplink
 from edge.wire import GatewayStatus, Reading, alerts_topic
@@ -31,6 +37,20 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_UNCOMMITTED = 1_000
 """Bound of the group-commit list; reaching it commits at once (never drops)."""
+
+
+COARSE_STUCK_AFTER: dict[SensorKind, dict[str, int]] = {
+    # Aranet4 reports RH in whole percent and T in 0.05 °C: a steady room repeats them for
+    # hours, so only a long run of identical values means a stuck sensor.
+    SensorKind.ARANET4: {"humidity_pct": 360, "temperature_c": 120},
+}
+
+
+def plausibility_config(kind: SensorKind) -> PlausibilityConfig:
+    """Plausibility limits for one kind of sensor (its resolution decides "stuck")."""
+    return PlausibilityConfig(
+        stuck_after={**DEFAULT_STUCK_AFTER, **COARSE_STUCK_AFTER.get(kind, {})}
+    )
 
 
 def utc_now() -> datetime:
@@ -51,7 +71,9 @@ class Gateway:
         self.uplink = Uplink(config, self.outbox, self.status)
         self.unknown_devices: dict[str, str] = {}
         self.watchdog = Watchdog(config.sensors, config.watchdog, clock())
-        self.plausibility = PlausibilityChecker()
+        self.plausibility = {
+            kind: PlausibilityChecker(plausibility_config(kind)) for kind in SensorKind
+        }
         self.samples_seen = 0
         self.readings_flagged = 0
         self._uncommitted: list[Reading] = []
@@ -116,7 +138,8 @@ class Gateway:
         with self._lock:
             self.samples_seen += 1
             self.watchdog.seen(sensor.device, when, sample.values.battery_mv)
-            flags = self.plausibility.check(sensor.device, when, values) if values else ()
+            checker = self.plausibility[sensor.kind]
+            flags = checker.check(sensor.device, when, values) if values else ()
         if not values:
             return
         flags = (*flags, *(f"not_finite:{name}" for name in not_finite))

@@ -71,6 +71,7 @@ class JobsSummary:
     mould_alerts: int = 0
     flats_red_this_month: int = 0
     alerts_changed: int = 0
+    heat_share_points: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -104,10 +105,39 @@ def run_jobs_once(
                     publisher(changed)
                 push_annotations(changed, config.grafana_url, token=config.grafana_token)
             summary.alerts_changed += len(changed)
+            summary.heat_share_points += _write_heat_shares(store, registry, building, now, summary)
         summary.mould_alerts = sum(
             1 for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS
         )
     return summary
+
+
+def _write_heat_shares(
+    store: TimeSeriesStore,
+    registry: Registry,
+    building: Building,
+    now: datetime,
+    summary: JobsSummary,
+) -> int:
+    """Each flat's running share and estimated amount for the open month (issue 5), so
+    Grafana can show heating shares next to the climate. Needs the building's budget."""
+    from cloud.settlement.store_io import heat_shares_from_store
+
+    if building.heating_budget_dkk_per_month is None:
+        return 0
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + timedelta(days=32)).replace(day=1)
+    if now - start < timedelta(hours=1):
+        return 0  # nothing measured in the new month yet
+    try:
+        points = heat_shares_from_store(
+            store, registry, building.id, start, end, building.heating_budget_dkk_per_month, now
+        )
+    except ValueError as exc:
+        summary.skipped.append(f"{building.id}: heat shares not estimated: {exc}")
+        return 0
+    store.write(points)
+    return len(points)
 
 
 def _state_path(state_dir: Path, building_id: str) -> Path:

@@ -8,24 +8,36 @@ simulator speaks wire formats, it never imports the gateway.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 from firmware_sim.devices import ble
 from firmware_sim.devices.serial_pty import PtyResponder
 from firmware_sim.devices.serial_responders import (
-    ModbusResponder,
     Mhz19bResponder,
+    ModbusResponder,
     Scd30Emulator,
     SenseairS8Emulator,
 )
 from firmware_sim.scenario import Scenario, SensorKind
 
-BLE_KINDS = frozenset({SensorKind.RUUVI, SensorKind.ARANET4, SensorKind.BTHOME,
-                       SensorKind.XIAOMI_ATC})
+NOISE_SD: Final[Mapping[str, float]] = {
+    "temperature_c": 0.03,
+    "humidity_pct": 0.15,
+    "pressure_hpa": 0.05,
+    "co2_ppm": 4.0,
+}
+"""Measurement noise (standard deviation) a real sensor shows at rest — of the order of the
+repeatability in the Sensirion SHT4x/SCD30 and Bosch BME280 datasheets. Without it a steady
+simulated room repeats the same value and the gateway rightly flags the sensor as stuck."""
+
+BLE_KINDS = frozenset(
+    {SensorKind.RUUVI, SensorKind.ARANET4, SensorKind.BTHOME, SensorKind.XIAOMI_ATC}
+)
 
 
 def _battery_pct(battery_mv: float) -> int:
@@ -33,8 +45,9 @@ def _battery_pct(battery_mv: float) -> int:
     return int(max(0.0, min(100.0, (battery_mv - 2000.0) / 10.0)))
 
 
-def encode_advert(kind: SensorKind, values: Mapping[str, float], mac: str, counter: int
-                  ) -> tuple[dict[int, bytes], dict[str, bytes]]:
+def encode_advert(
+    kind: SensorKind, values: Mapping[str, float], mac: str, counter: int
+) -> tuple[dict[int, bytes], dict[str, bytes]]:
     """(manufacturer data, service data) a real device of this kind sends for these values."""
     t = values.get("temperature_c")
     rh = values.get("humidity_pct")
@@ -45,13 +58,20 @@ def encode_advert(kind: SensorKind, values: Mapping[str, float], mac: str, count
     if kind is SensorKind.ARANET4:
         co2 = values.get("co2_ppm")
         payload = ble.aranet4(
-            None if co2 is None else round(co2), t, None if rh is None else round(rh),
-            values.get("pressure_hpa"), _battery_pct(mv), counter=counter % 65536,
+            None if co2 is None else round(co2),
+            t,
+            None if rh is None else round(rh),
+            values.get("pressure_hpa"),
+            _battery_pct(mv),
+            counter=counter % 65536,
         )
         return {0x0702: payload}, {}
     if kind is SensorKind.BTHOME:
-        objects = {k: v for k, v in values.items() if k in ("temperature_c", "humidity_pct",
-                                                            "co2_ppm", "battery_mv")}
+        objects = {
+            k: v
+            for k, v in values.items()
+            if k in ("temperature_c", "humidity_pct", "co2_ppm", "battery_mv")
+        }
         payload = ble.bthome_v2(objects, packet_id=counter % 256)
         return {}, {"0000fcd2-0000-1000-8000-00805f9b34fb": payload}
     if kind is SensorKind.XIAOMI_ATC:
@@ -77,8 +97,9 @@ class _Device:
 class DeviceFleet:
     """All devices of one scenario; ``close()`` stops every responder (safe twice)."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, seed: int = 0) -> None:
         self.scenario = scenario
+        self._rng = random.Random(seed)
         self.devices: dict[str, _Device] = {}
         self._placement: dict[str, tuple[str, str, str]] = {}
         try:
@@ -113,8 +134,12 @@ class DeviceFleet:
         for sensor_id, device in self.devices.items():
             building, flat, room = self._placement[sensor_id]
             entry: dict[str, Any] = {
-                "id": sensor_id, "kind": str(device.kind), "building": building, "flat": flat,
-                "room": room, "expected_interval_s": device.interval_s,
+                "id": sensor_id,
+                "kind": str(device.kind),
+                "building": building,
+                "flat": flat,
+                "room": room,
+                "expected_interval_s": device.interval_s,
                 "poll_interval_s": device.interval_s,
             }
             if device.advertiser is not None:
@@ -138,7 +163,10 @@ class DeviceFleet:
             if device.next_due <= t:
                 device.next_due = t + device.interval_s
             device.counter += 1
-            device.values = dict(truth[sensor_id])
+            device.values = {
+                q: v + self._rng.gauss(0.0, NOISE_SD[q]) if q in NOISE_SD else v
+                for q, v in truth[sensor_id].items()
+            }
             if device.advertiser is not None:
                 manufacturer, service = encode_advert(
                     device.kind, device.values, device.advertiser.address, device.counter
