@@ -345,6 +345,7 @@ def _analytics(
     result = settle_from_store(store, registry, building.id, start, end, cost_dkk)
     return {
         "mould_alerts": jobs.mould_alerts,
+        "mould_alert_flats": jobs.mould_alert_flats,
         "heat_share_points": jobs.heat_share_points,
         "flats_red_this_month": jobs.flats_red_this_month,
         "settlement_cost_dkk": float(result.cost_dkk),

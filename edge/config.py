@@ -26,8 +26,8 @@ SERIAL_KINDS = frozenset({SensorKind.SCD30, SensorKind.SENSEAIR_S8, SensorKind.M
 DEFAULT_MODBUS_ADDRESS: dict[SensorKind, int] = {
     SensorKind.SCD30: 0x61,  # Sensirion SCD30 Modbus interface description
     SensorKind.SENSEAIR_S8: 0xFE,  # Senseair TDE2067: 0xFE answers on any address
-    SensorKind.MHZ19B: 0,  # Winsen 9-byte protocol: no address
 }
+"""MH-Z19B has none: Winsen's 9-byte protocol has no bus address (one sensor per port)."""
 
 
 class _Model(BaseModel):
@@ -58,7 +58,7 @@ class SensorConfig(_Model):
         if self.kind in SERIAL_KINDS:
             if not self.port:
                 raise ValueError(f"sensor {self.id}: a {self.kind} sensor needs `port`")
-            if self.modbus_address is None:
+            if self.modbus_address is None and self.kind in DEFAULT_MODBUS_ADDRESS:
                 object.__setattr__(self, "modbus_address", DEFAULT_MODBUS_ADDRESS[self.kind])
         elif not self.address:
             raise ValueError(f"sensor {self.id}: a {self.kind} sensor needs its BLE `address`")
@@ -70,7 +70,7 @@ class SensorConfig(_Model):
     def device(self) -> str:
         """The key drivers use in `Sample.device`."""
         if self.kind in SERIAL_KINDS:
-            return f"{self.port}@{self.modbus_address}"
+            return f"{self.port}@{self.modbus_address or 0}"
         assert self.address is not None
         return self.address
 

@@ -72,6 +72,7 @@ class JobsSummary:
     flats_red_this_month: int = 0
     alerts_changed: int = 0
     heat_share_points: int = 0
+    mould_alert_flats: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -106,9 +107,9 @@ def run_jobs_once(
                 push_annotations(changed, config.grafana_url, token=config.grafana_token)
             summary.alerts_changed += len(changed)
             summary.heat_share_points += _write_heat_shares(store, registry, building, now, summary)
-        summary.mould_alerts = sum(
-            1 for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS
-        )
+        mould = [a for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS]
+        summary.mould_alerts = len(mould)
+        summary.mould_alert_flats = sorted({a.flat for a in mould})
     return summary
 
 

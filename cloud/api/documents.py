@@ -1,0 +1,176 @@
+"""What the API keeps beside each settlement run, and how it regenerates a run's documents.
+
+`cloud.settlement.runs.RunStore` records a run's inputs and its CSV. To make the XLSX and the
+per-flat PDFs later, the API also needs what the run store does not keep: the date the heating
+bill was received, the tariff's values and the engine's notes. These go in table
+``api_run_meta`` of the same database. A document is made on first request by settling again from
+the store with the run's recorded inputs, and served only if that rerun reproduces the run (same
+input hash, tariff hash and CSV bytes, `RunStore.reproduces`); it is then kept in
+``api_run_documents``, so it stays the same even if readings for the period arrive later. Approving
+a run makes and keeps all its documents first, so an approved run's documents are frozen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from cloud.registry import Registry
+from cloud.settlement.model import SettlementResult
+from cloud.settlement.money import ore_to_dkk
+from cloud.settlement.runs import RunRecord
+from cloud.settlement.tariff import Tariff
+from cloud.store.base import TimeSeriesStore
+
+
+class NotReproducible(RuntimeError):
+    """Settling again from the store does not give the run's result (the data changed)."""
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _MetaRow(_Base):
+    __tablename__ = "api_run_meta"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bill_received: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    tariff_json: Mapped[str] = mapped_column(Text)
+    notes_json: Mapped[str] = mapped_column(Text)
+
+
+class _DocumentRow(_Base):
+    __tablename__ = "api_run_documents"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+@dataclass(frozen=True, slots=True)
+class RunMeta:
+    bill_received: date | None
+    tariff_json: str
+    notes: tuple[str, ...]
+
+
+class RunDocuments:
+    """Run metadata and kept documents in a SQL database (the runs database)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url)
+        _Base.metadata.create_all(self._engine)
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+        self._engine.dispose()
+
+    def save_meta(self, run_id: int, result: SettlementResult) -> None:
+        row = _MetaRow(
+            run_id=run_id,
+            bill_received=result.bill_received.isoformat() if result.bill_received else None,
+            tariff_json=result.tariff.model_dump_json(),
+            notes_json=json.dumps(list(result.notes)),
+        )
+        with Session(self._engine) as session, session.begin():
+            session.merge(row)
+
+    def meta(self, run_id: int) -> RunMeta | None:
+        with Session(self._engine) as session:
+            row = session.get(_MetaRow, run_id)
+            if row is None:
+                return None
+            received = date.fromisoformat(row.bill_received) if row.bill_received else None
+            return RunMeta(received, row.tariff_json, tuple(json.loads(row.notes_json)))
+
+    def get(self, run_id: int, name: str) -> bytes | None:
+        with Session(self._engine) as session:
+            row = session.get(_DocumentRow, (run_id, name))
+            return None if row is None else row.content
+
+    def keep(self, run_id: int, name: str, content: bytes) -> bytes:
+        """Keep a document; the first one kept under a name wins and is returned."""
+        row = _DocumentRow(
+            run_id=run_id, name=name, content=content, created_at=datetime.now(UTC).isoformat()
+        )
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            kept = self.get(run_id, name)
+            if kept is not None:
+                return kept
+            raise
+        return content
+
+    def forget(self, run_id: int) -> None:
+        """Drop what is kept for a deleted run."""
+        with Session(self._engine) as session, session.begin():
+            session.execute(delete(_DocumentRow).where(_DocumentRow.run_id == run_id))
+            session.execute(delete(_MetaRow).where(_MetaRow.run_id == run_id))
+
+
+def rerun(
+    store: TimeSeriesStore,
+    registry: Registry,
+    record: RunRecord,
+    meta: RunMeta | None,
+    default_tariff: Tariff,
+) -> SettlementResult:
+    """Settle the run's building and period again from the store with the run's inputs.
+
+    Runs made outside the API (``indeklima settle --runs-db``) have no meta row: they are rerun
+    with the API's tariff and no bill date, and the reproduction check decides."""
+    from cloud.settlement.store_io import settle_from_store
+
+    tariff = Tariff.model_validate_json(meta.tariff_json) if meta else default_tariff
+    return settle_from_store(
+        store,
+        registry,
+        record.building_id,
+        datetime.fromisoformat(record.period_start),
+        datetime.fromisoformat(record.period_end),
+        ore_to_dkk(record.cost_ore),
+        tariff,
+        statement_date=date.fromisoformat(record.statement_date),
+        bill_received=meta.bill_received if meta else None,
+    )
+
+
+def check_reproduces(record: RunRecord, result: SettlementResult, csv_bytes: bytes) -> None:
+    if (
+        record.input_sha256 != result.input_sha256
+        or record.tariff_sha256 != result.tariff_sha256
+        or record.csv != csv_bytes
+    ):
+        raise NotReproducible(
+            f"Kørsel {record.id} kan ikke genskabes: data for perioden er ændret siden kørslen "
+            "(inddata-hash afviger). Kørslens CSV gælder stadig; lav en ny kørsel for at få "
+            f"XLSX og PDF / run {record.id} cannot be reproduced: the period's data changed "
+            "since the run (input hash differs). Its CSV still stands; make a new run to get "
+            "XLSX and PDF"
+        )
+
+
+def csv_rows(csv_bytes: bytes) -> list[dict[str, str]]:
+    """The rows of a run's CSV (UTF-8 with BOM, ``;``-separated) as column → text."""
+    text = csv_bytes.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+
+
+def document_names(flat_ids: Sequence[str]) -> list[str]:
+    return ["export.xlsx", *(statement_name(f) for f in flat_ids)]
+
+
+def statement_name(flat_id: str) -> str:
+    return f"statements/{flat_id}.pdf"

@@ -1,0 +1,145 @@
+"""``/api/v1/buildings`` (technician or finance): the registry's buildings and flats, and a
+building's indoor-climate summary per flat (technician).
+
+Aconto payments are left out here: they are the tenants' money matters and show on the
+settlement rows, which only finance sees.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Final
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query, status
+
+from cloud.api.auth import StaffRole, TechnicianRole
+from cloud.api.deps import BuildingDep, RegistryDep, StoreDep
+from cloud.api.schemas import (
+    BuildingOut,
+    BuildingSummaryOut,
+    ClimateSummaryOut,
+    FlatClimateOut,
+    FlatOut,
+)
+from cloud.store.base import CLIMATE
+
+router = APIRouter(prefix="/buildings", tags=["buildings"])
+
+MAX_SUMMARY_WINDOW: Final = timedelta(days=31)
+QUANTITIES: Final = ("temperature_c", "humidity_pct", "co2_ppm")
+
+
+@router.get("", summary="Bygninger / buildings")
+def list_buildings(_role: StaffRole, registry: RegistryDep) -> list[BuildingSummaryOut]:
+    return [
+        BuildingSummaryOut(
+            id=b.id,
+            name=b.name,
+            flats=len(b.flats),
+            area_m2=round(sum(f.area_m2 for f in b.flats), 2),
+            heating_budget_dkk_per_month=b.heating_budget_dkk_per_month,
+        )
+        for b in registry.buildings
+    ]
+
+
+@router.get("/{building}", summary="Bygning / building")
+def get_building(_role: StaffRole, building: BuildingDep, registry: RegistryDep) -> BuildingOut:
+    return BuildingOut(
+        id=building.id,
+        name=building.name,
+        area_m2=round(sum(f.area_m2 for f in building.flats), 2),
+        heating_budget_dkk_per_month=building.heating_budget_dkk_per_month,
+        flats=[
+            FlatOut(
+                id=f.id,
+                area_m2=f.area_m2,
+                floor=f.floor,
+                position=f.position,
+                position_factor=f.position_factor,
+                frsi=f.frsi,
+            )
+            for f in building.flats
+        ],
+        gateways=[g.id for g in registry.gateways if g.building == building.id],
+    )
+
+
+def _num(value: object) -> float | None:
+    number = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(number) else round(number, 2)
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"{name} mangler tidszone: skriv fx 2026-01-31T00:00:00Z / {name} has no "
+                "time zone: write e.g. 2026-01-31T00:00:00Z",
+            )
+    end = (until or datetime.now(UTC)).astimezone(UTC)
+    start = (since or end - timedelta(days=1)).astimezone(UTC)
+    if not timedelta(hours=1) <= end - start <= MAX_SUMMARY_WINDOW:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Vinduet skal være fra 1 time til 31 dage (since < until) / the window must be "
+            "1 hour to 31 days long (since < until)",
+        )
+    return start, end
+
+
+@router.get("/{building}/climate", summary="Indeklima pr. lejlighed / climate per flat")
+def climate_summary(
+    _role: TechnicianRole,
+    building: BuildingDep,
+    store: StoreDep,
+    since: Annotated[datetime | None, Query(description="default: until - 24 h")] = None,
+    until: Annotated[datetime | None, Query(description="default: now (UTC)")] = None,
+) -> ClimateSummaryOut:
+    """Hourly means of the flat's rooms, then their mean, min and max over the window."""
+    start, end = _window(since, until)
+    frame = store.downsample(
+        CLIMATE,
+        start,
+        end,
+        timedelta(hours=1),
+        where={"building": building.id},
+        fields=list(QUANTITIES),
+        by=("building", "flat"),
+    )
+    for column in QUANTITIES:
+        if column not in frame.columns:
+            frame[column] = float("nan")
+    flats = []
+    for flat in sorted(f.id for f in building.flats):
+        rows = frame[frame["flat"] == flat] if not frame.empty else frame
+        if rows.empty:
+            flats.append(FlatClimateOut(flat=flat, hours_with_data=0))
+            continue
+        t, rh, co2 = (pd.to_numeric(rows[q], errors="coerce") for q in QUANTITIES)
+        flats.append(
+            FlatClimateOut(
+                flat=flat,
+                hours_with_data=len(rows),
+                last_hour=pd.Timestamp(rows["time"].max()).to_pydatetime(),
+                temperature_mean_c=_num(t.mean()),
+                temperature_min_c=_num(t.min()),
+                temperature_max_c=_num(t.max()),
+                humidity_mean_pct=_num(rh.mean()),
+                humidity_max_pct=_num(rh.max()),
+                co2_mean_ppm=_num(co2.mean()),
+                co2_max_ppm=_num(co2.max()),
+            )
+        )
+    return ClimateSummaryOut(
+        building=building.id,
+        since=start,
+        until=end,
+        hours=int((end - start) / timedelta(hours=1)),
+        note="Timemiddel af lejlighedens rum; min/maks er af timemidlerne / hourly means of "
+        "the flat's rooms; min/max are of the hourly means",
+        flats=flats,
+    )

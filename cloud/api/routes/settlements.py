@@ -1,0 +1,372 @@
+"""``/api/v1/buildings/{building}/settlements`` (finance): heating settlement runs.
+
+A run is settled from the store (`cloud.settlement.store_io.settle_from_store`) and recorded as a
+draft in the run store; it is then checked and approved by two different people (``by``), after
+which it is immutable (409 on any change). Exports are the same bytes as ``indeklima settle``
+writes: the CSV is the one the run recorded; the XLSX and the per-flat PDFs are regenerated from
+the run's inputs and served only if the rerun reproduces the run (see `cloud.api.documents`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Final
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+
+from cloud.api.auth import FinanceRole
+from cloud.api.deps import (
+    BuildingDep,
+    ContextDep,
+    DocumentsDep,
+    RegistryDep,
+    RunStoreDep,
+    StoreDep,
+    TariffDep,
+)
+from cloud.api.documents import (
+    NotReproducible,
+    check_reproduces,
+    csv_rows,
+    document_names,
+    rerun,
+    statement_name,
+)
+from cloud.api.schemas import (
+    SettlementRequest,
+    SettlementRowOut,
+    SettlementRunOut,
+    SignOffRequest,
+)
+from cloud.settlement.csv_io import InputError, parse_period
+from cloud.settlement.engine import SettlementError
+from cloud.settlement.export import to_csv_bytes, to_xlsx_bytes
+from cloud.settlement.model import SettlementResult
+from cloud.settlement.money import MoneyError, ore_to_dkk
+from cloud.settlement.pdf import statement_pdf
+from cloud.settlement.runs import RunImmutable, RunNotFound, RunRecord, RunState, RunStore
+from cloud.settlement.store_io import settle_from_store
+
+router = APIRouter(prefix="/buildings/{building}/settlements", tags=["settlements"])
+
+MAX_MONTHS: Final = 12
+"""A heating account covers at most a year (BEK 734 § 9: the accounting year is 12 months)."""
+XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RunId = Annotated[int, Path(ge=1)]
+
+
+def _conflict(text: str) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, text)
+
+
+def _approved(run_id: int) -> HTTPException:
+    return _conflict(
+        f"Kørsel {run_id} er godkendt og kan ikke ændres; lav en ny kørsel (fx en rettelse) / "
+        f"run {run_id} is approved and cannot change; make a new run (e.g. a correction)"
+    )
+
+
+def _record(runs: RunStore, building: str, run_id: int) -> RunRecord:
+    try:
+        record = runs.get(run_id)
+    except RunNotFound:
+        record = None
+    if record is None or record.building_id != building:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"Kørsel {run_id} findes ikke for bygning {building} / run {run_id} does not "
+            f"exist for building {building}",
+        )
+    return record
+
+
+def _dkk(text: str) -> Decimal:
+    return Decimal(text.replace(",", "."))
+
+
+def _rows(csv_bytes: bytes) -> list[SettlementRowOut]:
+    return [
+        SettlementRowOut(
+            flat_id=r["flat_id"],
+            area_m2=float(_dkk(r["area_m2"])),
+            position_factor=float(_dkk(r["position_factor"])),
+            share_pct=float(_dkk(r["share_pct"])),
+            fixed_dkk=_dkk(r["fixed_dkk"]),
+            variable_dkk=_dkk(r["variable_dkk"]),
+            amount_dkk=_dkk(r["amount_dkk"]),
+            points=float(_dkk(r["points"])),
+            coverage_pct=float(_dkk(r["coverage_pct"])),
+            aconto_dkk=_dkk(r["aconto_dkk"]),
+            balance_dkk=_dkk(r["balance_dkk"]),
+            due_date=date.fromisoformat(r["due_date"]),
+            instalments=int(r["instalments"]),
+            flags=[f for f in r["flags"].split(",") if f],
+        )
+        for r in csv_rows(csv_bytes)
+    ]
+
+
+def _out(request: Request, context: ContextDep, record: RunRecord) -> SettlementRunOut:
+    meta = context.documents.meta(record.id)
+    base = str(request.url_for("get_settlement", building=record.building_id, run_id=record.id))
+    return SettlementRunOut(
+        run_id=record.id,
+        building=record.building_id,
+        state=record.state.value,
+        period_start=datetime.fromisoformat(record.period_start),
+        period_end=datetime.fromisoformat(record.period_end),
+        cost_ore=record.cost_ore,
+        cost_dkk=ore_to_dkk(record.cost_ore),
+        total_ore=record.total_ore,
+        total_dkk=ore_to_dkk(record.total_ore),
+        tariff_version=record.tariff_version,
+        tariff_sha256=record.tariff_sha256,
+        input_sha256=record.input_sha256,
+        statement_date=date.fromisoformat(record.statement_date),
+        bill_received=meta.bill_received if meta else None,
+        created_at=datetime.fromisoformat(record.created_at),
+        created_by=record.created_by,
+        checked_by=record.checked_by,
+        approved_by=record.approved_by,
+        approved_at=datetime.fromisoformat(record.approved_at) if record.approved_at else None,
+        notes=list(meta.notes) if meta else [],
+        flats=_rows(record.csv),
+        links={
+            "self": base,
+            "check": f"{base}/check",
+            "approve": f"{base}/approve",
+            "export_csv": f"{base}/export.csv",
+            "export_xlsx": f"{base}/export.xlsx",
+            "statement_pdf": base + "/statements/{flat}.pdf",
+        },
+    )
+
+
+def _make(result: SettlementResult, name: str) -> bytes:
+    if name == "export.xlsx":
+        return to_xlsx_bytes([result])
+    flat = name.removeprefix("statements/").removesuffix(".pdf")
+    return statement_pdf(result, result.statement(flat))
+
+
+def _reproduced(context: ContextDep, record: RunRecord) -> SettlementResult:
+    meta = context.documents.meta(record.id)
+    try:
+        result = rerun(context.store, context.registry, record, meta, context.tariff)
+        check_reproduces(record, result, to_csv_bytes(result))
+    except (NotReproducible, SettlementError, ValueError) as exc:
+        raise _conflict(str(exc)) from exc
+    return result
+
+
+def _document(context: ContextDep, record: RunRecord, name: str) -> bytes:
+    kept = context.documents.get(record.id, name)
+    if kept is not None:
+        return kept
+    content = _make(_reproduced(context, record), name)
+    return context.documents.keep(record.id, name, content)
+
+
+def _download(content: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Ny kørsel (kladde) / new run (draft)",
+)
+def create_settlement(
+    _role: FinanceRole,
+    request: Request,
+    response: Response,
+    body: SettlementRequest,
+    building: BuildingDep,
+    store: StoreDep,
+    registry: RegistryDep,
+    tariff: TariffDep,
+    runs: RunStoreDep,
+    documents: DocumentsDep,
+    context: ContextDep,
+) -> SettlementRunOut:
+    try:
+        start, end = parse_period(f"{body.period_start}..{body.period_end}")
+    except InputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months > MAX_MONTHS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"Perioden er {months} måneder; et varmeregnskab dækker højst {MAX_MONTHS} / the "
+            f"period is {months} months; a heating account covers at most {MAX_MONTHS}",
+        )
+    try:
+        result = settle_from_store(
+            store,
+            registry,
+            building.id,
+            start,
+            end,
+            body.total_cost_dkk,
+            tariff,
+            statement_date=body.statement_date or datetime.now(UTC).date(),
+            bill_received=body.bill_received,
+        )
+    except MoneyError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except (SettlementError, ValueError) as exc:
+        raise _conflict(
+            f"Bygning {building.id} kan ikke afregnes for {body.period_start}..{body.period_end}"
+            f": {exc} / building {building.id} cannot be settled for this period"
+        ) from exc
+    run_id = runs.create(result, to_csv_bytes(result), created_by=body.by)
+    documents.save_meta(run_id, result)
+    out = _out(request, context, runs.get(run_id))
+    response.headers["Location"] = out.links["self"]
+    return out
+
+
+@router.get("/{run_id}", summary="Kørsel / run")
+def get_settlement(
+    _role: FinanceRole,
+    request: Request,
+    building: BuildingDep,
+    run_id: RunId,
+    runs: RunStoreDep,
+    context: ContextDep,
+) -> SettlementRunOut:
+    return _out(request, context, _record(runs, building.id, run_id))
+
+
+@router.post("/{run_id}/check", summary="Kontrollér / check")
+def check_settlement(
+    _role: FinanceRole,
+    request: Request,
+    building: BuildingDep,
+    run_id: RunId,
+    body: SignOffRequest,
+    runs: RunStoreDep,
+    context: ContextDep,
+) -> SettlementRunOut:
+    record = _record(runs, building.id, run_id)
+    if record.state is RunState.APPROVED:
+        raise _approved(run_id)
+    if record.state is not RunState.DRAFT:
+        raise _conflict(
+            f"Kørsel {run_id} er allerede kontrolleret af {record.checked_by} / run {run_id} "
+            f"was already checked by {record.checked_by}"
+        )
+    try:
+        runs.check(run_id, by=body.by)
+    except RunImmutable as exc:
+        raise _approved(run_id) from exc
+    except ValueError as exc:
+        raise _conflict(str(exc)) from exc
+    return _out(request, context, runs.get(run_id))
+
+
+@router.post("/{run_id}/approve", summary="Godkend / approve")
+def approve_settlement(
+    _role: FinanceRole,
+    request: Request,
+    building: BuildingDep,
+    run_id: RunId,
+    body: SignOffRequest,
+    runs: RunStoreDep,
+    context: ContextDep,
+) -> SettlementRunOut:
+    """Approve a checked run (not by its checker) after checking that the store's data still
+    reproduce it; its XLSX and PDFs are made and kept, so they never change afterwards."""
+    record = _record(runs, building.id, run_id)
+    if record.state is RunState.APPROVED:
+        raise _approved(run_id)
+    if record.state is not RunState.CHECKED:
+        raise _conflict(
+            f"Kørsel {run_id} skal kontrolleres før den godkendes (POST .../check) / run "
+            f"{run_id} must be checked before it is approved (POST .../check)"
+        )
+    if record.checked_by == body.by:
+        raise _conflict(
+            f"{body.by} kontrollerede kørsel {run_id} og kan ikke også godkende den; en anden "
+            f"skal godkende / {body.by} checked run {run_id} and cannot also approve it; "
+            "someone else must approve"
+        )
+    result = _reproduced(context, record)
+    try:
+        runs.approve(run_id, by=body.by)
+    except RunImmutable as exc:
+        raise _approved(run_id) from exc
+    except (PermissionError, ValueError) as exc:
+        raise _conflict(str(exc)) from exc
+    for name in document_names([s.flat_id for s in result.statements]):
+        if context.documents.get(run_id, name) is None:
+            context.documents.keep(run_id, name, _make(result, name))
+    return _out(request, context, runs.get(run_id))
+
+
+@router.delete(
+    "/{run_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Slet kladde / delete draft"
+)
+def delete_settlement(
+    _role: FinanceRole,
+    building: BuildingDep,
+    run_id: RunId,
+    runs: RunStoreDep,
+    documents: DocumentsDep,
+) -> None:
+    record = _record(runs, building.id, run_id)
+    if record.state is RunState.APPROVED:
+        raise _approved(run_id)
+    try:
+        runs.delete(run_id)
+    except RunImmutable as exc:
+        raise _approved(run_id) from exc
+    documents.forget(run_id)
+
+
+def _stem(record: RunRecord) -> str:
+    return f"varmeregnskab_{record.building_id}_{record.period_start[:7]}_koersel{record.id}"
+
+
+@router.get("/{run_id}/export.csv", summary="CSV (EG Bolig/Unik Bolig)")
+def export_csv(
+    _role: FinanceRole, building: BuildingDep, run_id: RunId, runs: RunStoreDep
+) -> Response:
+    record = _record(runs, building.id, run_id)
+    return _download(record.csv, "text/csv; charset=utf-8", f"{_stem(record)}.csv")
+
+
+@router.get("/{run_id}/export.xlsx", summary="XLSX")
+def export_xlsx(
+    _role: FinanceRole,
+    building: BuildingDep,
+    run_id: RunId,
+    runs: RunStoreDep,
+    context: ContextDep,
+) -> Response:
+    record = _record(runs, building.id, run_id)
+    return _download(_document(context, record, "export.xlsx"), XLSX, f"{_stem(record)}.xlsx")
+
+
+@router.get("/{run_id}/statements/{flat}.pdf", summary="Opgørelse pr. lejlighed / statement")
+def statement(
+    _role: FinanceRole,
+    building: BuildingDep,
+    run_id: RunId,
+    flat: str,
+    runs: RunStoreDep,
+    context: ContextDep,
+) -> Response:
+    record = _record(runs, building.id, run_id)
+    if flat not in record.coverage_pct:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"Lejlighed {flat} er ikke med i kørsel {run_id} / flat {flat} is not in run {run_id}",
+        )
+    content = _document(context, record, statement_name(flat))
+    return _download(content, "application/pdf", f"{_stem(record)}_{flat}.pdf")
