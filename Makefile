@@ -19,7 +19,8 @@ deps-python:
 setup: deps-debian deps-python
 
 lint:
-	$(PY) -m ruff check edge cloud firmware_sim tests bench
+	$(PY) -m ruff check edge cloud firmware_sim tests bench dashboards
+	$(PY) -m ruff format --check edge cloud firmware_sim tests bench dashboards
 	$(PY) -m mypy edge cloud
 
 test: setup lint

@@ -210,7 +210,7 @@ def test_invalid_bind_key_names_the_sensor() -> None:
 
 async def test_scan_reports_values_and_reasons(adapters: InjectedAdapters) -> None:
     async def feed() -> None:
-        while adapters.get("hci0").running == 0:  # noqa: ASYNC110 - the adapter has no event
+        while adapters.get("hci0").running == 0:
             await asyncio.sleep(0)
         hci = adapters.get("hci0")
         hci.push(RUUVI, -40, df5(3))

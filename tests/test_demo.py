@@ -18,9 +18,25 @@ pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
 def test_demo_one_day(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "cloud.cli", "demo", "--days", "1", "--json", "--no-web",
-         "--seed", "3", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=ROOT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "cloud.cli",
+            "demo",
+            "--days",
+            "1",
+            "--json",
+            "--no-web",
+            "--seed",
+            "3",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
@@ -40,7 +56,11 @@ def test_demo_one_day(tmp_path: Path) -> None:
 def test_demo_refuses_bad_flats(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "cloud.cli", "demo", "--flats", "0", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
     )
     assert done.returncode == 2
     assert "--flats" in done.stderr

@@ -17,11 +17,17 @@ readings = st.builds(
     flat=ids,
     room=ids,
     sensor=ids,
-    values=st.dictionaries(st.sampled_from(sorted(QUANTITIES)),
-                           st.floats(allow_nan=False, allow_infinity=False), min_size=1),
-    flags=st.lists(st.text(max_size=12).filter(lambda t: "\n" not in t and "\\" not in t
-                                               and "\r" not in t and "\x00" not in t),
-                   max_size=2).map(tuple),
+    values=st.dictionaries(
+        st.sampled_from(sorted(QUANTITIES)),
+        st.floats(allow_nan=False, allow_infinity=False),
+        min_size=1,
+    ),
+    flags=st.lists(
+        st.text(max_size=12).filter(
+            lambda t: "\n" not in t and "\\" not in t and "\r" not in t and "\x00" not in t
+        ),
+        max_size=2,
+    ).map(tuple),
 )
 
 
