@@ -2,7 +2,8 @@
 
 Targets: resident memory ≤ 60 MB with 100 sensors; CPU at 1 reading/min per sensor well under
 2 % of one core. Run: ``python bench/bench_gateway.py [--repeats 3] [--window-s 30]
-[--real-s 120]`` (about 7 minutes with the defaults; ``--quick`` for a one-minute smoke run).
+[--real-s 120]`` (about 8 minutes with the defaults; ``--quick`` for a one-minute smoke run;
+``--tracemalloc`` for only the gateway's Python heap by package).
 
 Processes. The gateway is a child process running the real `edge.runner.run_gateway` with the
 injected bleak backend and 10 serial pollers (``python bench/bench_gateway.py --child gateway``).
@@ -131,11 +132,36 @@ async def _child_gateway(config_json: str) -> None:
     feeder.start()
     gateway = await task
     feeder.join()
-    _say({"event": "done", "samples": gateway.samples_seen, "modules": _third_party_modules()})
+    _say({"event": "done", "samples": gateway.samples_seen, "modules": _third_party_modules(),
+          "traced": _traced_by_package()})  # fmt: skip
+
+
+def _traced_by_package() -> list[tuple[str, float]]:
+    """Python heap by package (tracemalloc, when on): where the non-import memory goes."""
+    import tracemalloc
+
+    if not tracemalloc.is_tracing():
+        return []
+    sizes: dict[str, int] = {}
+    for stat in tracemalloc.take_snapshot().statistics("filename"):
+        path = stat.traceback[0].filename
+        if "site-packages/" in path:
+            key = path.split("site-packages/")[1].split("/")[0]
+        elif f"{os.sep}edge{os.sep}" in path:
+            key = "edge/" + path.split(f"{os.sep}edge{os.sep}")[1]
+        else:
+            key = "stdlib " + Path(path).name
+        sizes[key] = sizes.get(key, 0) + stat.size
+    top = sorted(sizes.items(), key=lambda kv: -kv[1])
+    return [(k, v / 2**20) for k, v in top[:15]] + [("(total)", sum(sizes.values()) / 2**20)]
 
 
 def child_main(args: argparse.Namespace) -> int:
     if args.child == "gateway":
+        if args.tracemalloc:
+            import tracemalloc
+
+            tracemalloc.start()
         asyncio.run(_child_gateway(args.config.read_text(encoding="utf-8")))
         return 0
     if args.child == "importcost":
@@ -371,6 +397,7 @@ class Figures:
     window_s: float = 0.0
     samples: int = 0
     modules: list[str] = field(default_factory=list)
+    traced: list[tuple[str, float]] = field(default_factory=list)
 
 
 class Bench:
@@ -403,12 +430,12 @@ class Bench:
         )
 
     def gateway(self, devices: list[Device], interval_s: float, warmup_s: float,
-                window_s: float) -> Figures:  # fmt: skip
+                window_s: float, *extra: str) -> Figures:  # fmt: skip
         self.runs += 1
         with serial_responders(devices) as ports:
             config = gateway_config(f"gw-{self.runs:02d}", self.broker_url, self.folder, devices,
                                     ports, interval_s)  # fmt: skip
-            child = Child("gateway", "--config", str(config))
+            child = Child("gateway", "--config", str(config), *extra)
             feeder = Feeder(devices, child.stdin, interval_s)
             try:
                 figures = self.measure(child, feeder, warmup_s, window_s)
@@ -417,6 +444,7 @@ class Bench:
             time.sleep(3.0)  # last batches acked before the gateway stops
             done = child.finish()
         figures.samples, figures.modules = done["samples"], done["modules"]
+        figures.traced = done["traced"]
         return figures
 
     def simple(self, mode: str, window_s: float, *extra: str, feed: bool = False) -> Figures:
@@ -477,6 +505,15 @@ def main(args: argparse.Namespace) -> int:
                         client_id="bench-ingest")  # fmt: skip
         with ingest:
             bench = Bench(Path(tmp), broker.url, ingest)
+            if args.tracemalloc:
+                traced = bench.gateway(bench.devices, 1.0, 5.0, window / 2, "--tracemalloc")
+                print(
+                    f"Python heap by allocating package after {window / 2:.0f} s at 1 reading/s"
+                    f"/sensor (RSS {traced.rss_steady:.1f} MB, tracemalloc's overhead included):"
+                )
+                for name, mb in traced.traced:
+                    print(f"  {name:40s} {mb:6.2f} MB")
+                return 0
             for r in range(repeats):
                 fast = bench.gateway(bench.devices, 1.0, 5.0, window)
                 runs["fast"].append(fast)
@@ -574,6 +611,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--window-s", type=float, default=30.0, help="fast-rate window")
     parser.add_argument("--real-s", type=float, default=120.0, help="1 reading/min run")
     parser.add_argument("--quick", action="store_true", help="1 repeat, short windows (smoke)")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="only: the gateway's Python heap by package"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

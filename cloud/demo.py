@@ -105,20 +105,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
-async def _simulate(
-    opts: DemoOptions,
-    folder: Path,
-    mqtt_url: str,
-    start: datetime,
-    end: datetime | None,
-    store: TimeSeriesStore,
-) -> dict[str, Any]:
-    """Run building + devices + gateway from ``start`` to ``end`` (None: until cancelled)."""
-    from edge.sensors.ble.injected import REGISTRY, InjectedScanner
-    from edge.sensors.ble.source import BleSource
-    from edge.sensors.serial.poller import SerialPoller, group_by_port
-    from firmware_sim.building import Building
-    from firmware_sim.devices.fleet import DeviceFleet
+def _scenario_and_registry(opts: DemoOptions, folder: Path) -> tuple[Any, Registry]:
     from firmware_sim.scenario import default_scenario
 
     scenario = default_scenario(opts.flats)
@@ -128,6 +115,56 @@ async def _simulate(
         building_entry["heating_budget_dkk_per_month"] = round(area * 110 * PRICE_DKK_PER_KWH / 12)
     registry = Registry.model_validate(layout)
     registry.dump_json(folder / "registry.json")
+    return scenario, registry
+
+
+def _start_api(
+    opts: DemoOptions,
+    folder: Path,
+    store: TimeSeriesStore,
+    registry: Registry,
+    stack: contextlib.ExitStack,
+) -> None:
+    """Serve the technician/finance API on ``--port`` with fresh tokens (in api.env)."""
+    import secrets
+
+    from pydantic import SecretStr
+
+    from cloud.api import ApiServer, ApiSettings, create_app
+
+    tokens = {role: secrets.token_urlsafe(32) for role in ("technician", "finance")}
+    (folder / "jobs").mkdir(exist_ok=True)
+    settings = ApiSettings(
+        technician_token=SecretStr(tokens["technician"]),
+        finance_token=SecretStr(tokens["finance"]),
+        alerts_url=f"sqlite:///{folder / 'jobs' / 'alerts.sqlite'}",
+        runs_url=f"sqlite:///{folder / 'settlement_runs.db'}",
+        port=opts.port,
+    )
+    env = folder / "api.env"
+    env.write_text("".join(f"INDEKLIMA_API_{r.upper()}_TOKEN={t}\n" for r, t in tokens.items()))
+    env.chmod(0o600)
+    server = stack.enter_context(ApiServer(create_app(settings, store, registry), port=opts.port))
+    _say(opts, f"API: {server.url}/docs · nøgler / tokens: {env}")
+
+
+async def _simulate(
+    opts: DemoOptions,
+    folder: Path,
+    mqtt_url: str,
+    start: datetime,
+    end: datetime | None,
+    store: TimeSeriesStore,
+    scenario: Any,
+    registry: Registry,
+) -> dict[str, Any]:
+    """Run building + devices + gateway from ``start`` to ``end`` (None: until cancelled)."""
+    from edge.sensors.ble.injected import REGISTRY, InjectedScanner
+    from edge.sensors.ble.source import BleSource
+    from edge.sensors.serial.poller import SerialPoller, group_by_port
+    from firmware_sim.building import Building
+    from firmware_sim.devices.fleet import DeviceFleet
+
     building = Building(scenario, seed=opts.seed, start=start)
     adapter_name = f"demo-{os.getpid()}"
     adapter = REGISTRY.get(adapter_name)
@@ -179,7 +216,6 @@ async def _simulate(
         finally:
             _stop(ingest)
             REGISTRY.remove(adapter_name)
-    figures["registry"] = registry
     figures["truth"] = building.totals()
     return figures
 
@@ -306,8 +342,12 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
             influx_db=opts.influx_db,
         )
         stack.callback(store.close)
-        figures = asyncio.run(_simulate(opts, folder, mqtt_url, start, end, store))
-        registry: Registry = figures.pop("registry")
+        scenario, registry = _scenario_and_registry(opts, folder)
+        if opts.web:
+            _start_api(opts, folder, store, registry, stack)
+        figures = asyncio.run(
+            _simulate(opts, folder, mqtt_url, start, end, store, scenario, registry)
+        )
         truth = figures.pop("truth")
         summary: dict[str, Any] = {
             "flats": sum(len(b.flats) for b in registry.buildings),
@@ -342,7 +382,13 @@ def _analytics(
     building = registry.buildings[0]
     cost_dkk = round(sum(t.radiator_kwh for t in truth.values()) * PRICE_DKK_PER_KWH, 2)
     _say(opts, f"varmeregnskab / heating settlement: {cost_dkk:.2f} kr. …")
-    result = settle_from_store(store, registry, building.id, start, end, cost_dkk)
+    # settlements run over whole days; hours outside the simulated span are substituted by the
+    # documented missing-data rule and flagged on the statements
+    first_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    last_day = (end - timedelta(microseconds=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    result = settle_from_store(
+        store, registry, building.id, first_day, last_day + timedelta(days=1), cost_dkk
+    )
     return {
         "mould_alerts": jobs.mould_alerts,
         "mould_alert_flats": jobs.mould_alert_flats,

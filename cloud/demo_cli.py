@@ -37,9 +37,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=8080,
         metavar="P",
-        help="the web app's port (the web app is not built yet)",
+        help="port of the technician/finance API (the resident web app is a later issue); "
+        "its tokens are written to DATA_DIR/api.env",
     )
-    parser.add_argument("--no-web", action="store_true", help="do not serve the web app")
+    parser.add_argument("--no-web", action="store_true", help="do not serve the API")
     parser.add_argument("--json", action="store_true", help="print one JSON summary at the end")
     parser.add_argument("--mqtt-url", metavar="URL", help="use this broker, not a private one")
     parser.add_argument(

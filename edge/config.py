@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -77,6 +77,9 @@ class SensorConfig(_Model):
 
 class MqttConfig(_Model):
     url: str = "mqtt://127.0.0.1:1883"
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"
+    """auto: MQTT 5 where the broker speaks it, else 3.1.1 (everything relied on is in the
+    payload, so both work)."""
     username: str | None = None
     password: str | None = None
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30

@@ -212,13 +212,16 @@ class MqttConnection:
             if self._receive_maximum is not None:
                 properties.ReceiveMaximum = self._receive_maximum
         try:
-            code = self.client.connect(
-                self.address.host,
-                self.address.port,
-                self._keepalive_s,
-                clean_start=False,
-                properties=properties,
-            )
+            if self._use_v5:
+                code = self.client.connect(
+                    self.address.host,
+                    self.address.port,
+                    self._keepalive_s,
+                    clean_start=False,
+                    properties=properties,
+                )
+            else:  # 3.1.1: the persistent session is clean_session=False on the client
+                code = self.client.connect(self.address.host, self.address.port, self._keepalive_s)
         except OSError as exc:
             log.info(
                 "MQTT %s: cannot reach %s:%d (%s)",
@@ -232,22 +235,23 @@ class MqttConnection:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._connect_once():
-                while not self._stop.is_set() or self._connected.is_set():
-                    code = self.client.loop(timeout=0.1)
-                    if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                        break
+            try:
+                if self._connect_once():
+                    while not self._stop.is_set() or self._connected.is_set():
+                        code = self.client.loop(timeout=0.1)
+                        if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                            break
+            except Exception:  # the network thread must never die silently
+                log.exception("MQTT %s: unexpected error; reconnecting", self.client_id)
             self._connected.clear()
             if self._stop.is_set():
                 break
             delay = self._backoff.next_delay()
             log.info("MQTT %s: reconnecting in %.1f s", self.client_id, delay)
             self._stop.wait(delay)
-        try:
-            self.client.loop(timeout=0.01)
-        except Exception:
-            log.debug("ignored error while closing MQTT", exc_info=True)
-        self.client.socket() and self.client.disconnect()
+        if self.client.socket() is not None:  # stopped while connecting: leave cleanly
+            self.client.disconnect()
+            self.client.loop(timeout=0.1)
 
     def _handle_connect(
         self,
@@ -257,7 +261,9 @@ class MqttConnection:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if reason.is_failure:
+        # 1: a 3.1.1 broker's "unacceptable protocol version"; 132 (0x84): MQTT 5's
+        # "unsupported protocol version"
+        if reason.is_failure or reason.value == 1:
             if self._use_v5 and self._fallback_allowed and reason.value in (1, 132):
                 log.warning("broker does not speak MQTT 5; falling back to 3.1.1")
                 self._use_v5 = False

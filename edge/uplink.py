@@ -61,6 +61,7 @@ class Uplink:
             keepalive_s=config.mqtt.keepalive_s,
             will=(status_topic(gw), encode(offline)),
             backoff=Backoff(config.mqtt.reconnect_min_s, config.mqtt.reconnect_max_s),
+            protocol=config.mqtt.protocol,
         )
         self._stop = threading.Event()
         self._reconnected = threading.Event()

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from cloud.servers import InfluxServer, MosquittoServer
+from cloud.store.base import CLIMATE
+from cloud.store.influx import InfluxStore
 from tests.stack import ROOT
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
@@ -64,3 +67,46 @@ def test_demo_refuses_bad_flats(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--flats" in done.stderr
+
+
+def test_demo_with_external_mosquitto_and_influxdb(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    with InfluxServer(tmp_path / "influx") as influx:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cloud.cli",
+                "demo",
+                "--days",
+                "0.25",
+                "--flats",
+                "4",
+                "--json",
+                "--no-web",
+                "--mqtt-url",
+                mosquitto.url,
+                "--influx-url",
+                influx.url,
+                "--influx-db",
+                "demo",
+                "--data-dir",
+                str(tmp_path / "demo"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=ROOT,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        summary = json.loads(done.stdout)
+        store = InfluxStore(influx.url, "demo")
+        try:
+            assert store.count(CLIMATE) == summary["readings_stored"] == summary["readings_sent"]
+        finally:
+            store.close()
+    assert summary["flats"] == 4
+    assert summary["settlement_total_dkk"] == summary["settlement_cost_dkk"]
+    assert not (tmp_path / "demo" / "mosquitto").exists()  # no private broker was started

@@ -62,14 +62,20 @@ class ApiServer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and self._server.started
 
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit as exc:  # uvicorn exits when it cannot bind or the app cannot start
+            log.error("API server exited at start (code %s); see the errors above", exc.code)
+        except Exception:
+            log.exception("API server failed")
+
     def start(self) -> None:
         """Start serving; returns when the server listens (raises `ApiServerError` if not)."""
         with self._lock:
             if self._thread is not None:
                 raise ApiServerError("serveren er allerede startet / the server was started")
-            self._thread = threading.Thread(
-                target=self._server.run, name=f"indeklima-api-{self.port}"
-            )
+            self._thread = threading.Thread(target=self._serve, name=f"indeklima-api-{self.port}")
             self._thread.start()
         deadline = time.monotonic() + self.start_timeout_s
         while not self._server.started:

@@ -1,0 +1,55 @@
+"""``indeklima api``: serve the technician/finance API until SIGTERM/SIGINT.
+
+Tokens and databases come from the environment (``INDEKLIMA_API_TECHNICIAN_TOKEN``,
+``INDEKLIMA_API_FINANCE_TOKEN``, ``INDEKLIMA_API_ALERTS_URL``, ``INDEKLIMA_API_RUNS_URL``, …).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from cloud.store.open import add_store_arguments
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        required=True,
+        help="registry of buildings, flats and gateways (TOML or JSON)",
+    )
+    parser.add_argument("--host", default=None, help="default INDEKLIMA_API_HOST or 127.0.0.1")
+    parser.add_argument("--port", type=int, default=None, help="default INDEKLIMA_API_PORT or 8000")
+    add_store_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from cloud.api import ApiServer, ApiSettings, create_app
+    from cloud.registry import Registry
+    from cloud.store.open import store_from_args
+
+    try:
+        settings = ApiSettings()
+        registry = Registry.load(args.registry)
+        store = store_from_args(args)
+    except (ValidationError, OSError, ValueError) as exc:
+        sys.stderr.write(f"fejl / error: {exc}\n")
+        return 2
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        with ApiServer(create_app(settings, store, registry), host, port) as server:
+            sys.stderr.write(f"API: {server.url}/docs\n")
+            stop.wait()
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,606 @@
+"""The technician and finance API, served by a real uvicorn on a loopback port and called with
+``requests``: who may do what, alerts, buildings, heat shares, the settlement flow and its
+exports (the same bytes as ``indeklima settle``), errors in Danish and English, clean shutdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+import requests
+from pydantic import SecretStr, ValidationError
+
+from cloud.analytics.alert_store import AlertStore
+from cloud.analytics.alerts import Alert, AlertKind, AlertState, Severity
+from cloud.api import ApiServer, ApiSettings, create_app
+from cloud.api.server import ApiServerError
+from cloud.cli import main as cli_main
+from cloud.registry import Registry
+from cloud.servers import free_port
+from cloud.settlement.store_io import WEATHER
+from cloud.store.base import CLIMATE, Point
+from cloud.store.sqlite import SqliteStore
+
+TECH = "tech-" + "t" * 27
+FIN = "fin-" + "f" * 28
+JAN = datetime(2026, 1, 1, tzinfo=UTC)
+BUDGET_DKK = Decimal("3000.00")
+
+REGISTRY = f"""
+[[buildings]]
+id = "B1"
+name = "Tranehaven blok 1"
+heating_budget_dkk_per_month = {BUDGET_DKK}
+
+[[buildings.flats]]
+id = "B1-01"
+area_m2 = 60.0
+aconto_dkk = 900.0
+
+[[buildings.flats]]
+id = "B1-02"
+area_m2 = 60.0
+position = ["gable"]
+position_factor = 0.9
+
+[[buildings.flats]]
+id = "B1-03"
+area_m2 = 75.0
+
+[[buildings]]
+id = "B2"
+name = "Tranehaven blok 2"
+
+[[buildings.flats]]
+id = "B2-01"
+area_m2 = 50.0
+
+[[buildings.flats]]
+id = "B2-02"
+area_m2 = 50.0
+
+[[gateways]]
+id = "gw-b1"
+building = "B1"
+flats = ["B1-01", "B1-02", "B1-03"]
+"""
+INDOOR_C = {"B1-01": 21.0, "B1-02": 21.0, "B1-03": 24.0, "B2-01": 20.0, "B2-02": 22.0}
+
+
+def fill_store(store: SqliteStore, building: str, days: int = 31, bump_c: float = 0.0) -> None:
+    """Hourly climate per flat at its constant `INDOOR_C` (+ bump) and 1 °C outdoors."""
+    points = []
+    for hour in range(days * 24):
+        ns = int((JAN + timedelta(hours=hour)).timestamp()) * 10**9
+        for flat, temp in INDOOR_C.items():
+            if flat.startswith(building):
+                tags = {"building": building, "flat": flat, "room": "living", "sensor": flat}
+                fields = {"temperature_c": temp + bump_c, "humidity_pct": 45.0, "co2_ppm": 700.0}
+                points.append(Point(CLIMATE, tags, fields, ns))
+        points.append(Point(WEATHER, {"building": building}, {"temperature_c": 1.0}, ns))
+    store.write(points)
+
+
+@dataclass
+class Api:
+    url: str
+    folder: Path
+    store_path: Path
+    registry_path: Path
+    alerts_url: str
+    store: SqliteStore
+
+    def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def tech(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.call("GET", path, TECH, **kwargs)
+
+    def fin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.call(method, path, FIN, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    folder = tmp_path_factory.mktemp("api")
+    registry_path = folder / "registry.toml"
+    registry_path.write_text(REGISTRY, encoding="utf-8")
+    registry = Registry.model_validate(tomllib.loads(REGISTRY))
+    alerts_url = f"sqlite:///{folder / 'alerts.sqlite'}"
+    settings = ApiSettings(
+        technician_token=SecretStr(TECH),
+        finance_token=SecretStr(FIN),
+        alerts_url=alerts_url,
+        runs_url=f"sqlite:///{folder / 'runs.db'}",
+    )
+    with SqliteStore(folder / "store.db") as store:
+        fill_store(store, "B1")
+        fill_store(store, "B2")
+        app = create_app(settings, store, registry)
+        with ApiServer(app, port=free_port()) as server:
+            yield Api(server.url, folder, folder / "store.db", registry_path, alerts_url, store)
+
+
+def secret(token: str | None) -> SecretStr | None:
+    return None if token is None else SecretStr(token)
+
+
+def detail(response: requests.Response) -> str:
+    text: str = response.json()["detail"]
+    assert " / " in text, f"not Danish / English: {text}"
+    return text
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("technician", "finance", "named"),
+    [
+        pytest.param(None, FIN, "INDEKLIMA_API_TECHNICIAN_TOKEN mangler", id="technician-missing"),
+        pytest.param(TECH, None, "INDEKLIMA_API_FINANCE_TOKEN mangler", id="finance-missing"),
+        pytest.param(TECH, "x" * 23, "INDEKLIMA_API_FINANCE_TOKEN er for kort", id="short"),
+        pytest.param(TECH, "f" * 20 + " " * 8, "har mellemrum", id="whitespace"),
+        pytest.param(TECH, TECH, "er ens", id="same-token-for-both-roles"),
+    ],
+)
+def test_settings_refuse_missing_short_or_shared_tokens(
+    monkeypatch: pytest.MonkeyPatch, technician: str | None, finance: str | None, named: str
+) -> None:
+    monkeypatch.delenv("INDEKLIMA_API_TECHNICIAN_TOKEN", raising=False)
+    monkeypatch.delenv("INDEKLIMA_API_FINANCE_TOKEN", raising=False)
+    with pytest.raises(ValidationError, match=named) as caught:
+        ApiSettings(technician_token=secret(technician), finance_token=secret(finance))
+    assert "token_urlsafe" in str(caught.value) or "ens" in named
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INDEKLIMA_API_TECHNICIAN_TOKEN", TECH)
+    monkeypatch.setenv("INDEKLIMA_API_FINANCE_TOKEN", FIN)
+    monkeypatch.setenv("INDEKLIMA_API_PORT", "8123")
+    settings = ApiSettings()
+    assert settings.port == 8123
+    assert settings.finance_token is not None
+    assert settings.finance_token.get_secret_value() == FIN
+    assert FIN not in repr(settings)
+
+
+# -- who may do what --------------------------------------------------------------------------
+
+ALERTS = ("GET", "/api/v1/alerts")
+BUILDINGS = ("GET", "/api/v1/buildings")
+CLIMATE_B1 = ("GET", "/api/v1/buildings/B1/climate?until=2026-01-10T00:00:00Z")
+SHARES = ("GET", "/api/v1/buildings/B1/heat-shares?month=2026-01")
+RUN_404 = ("GET", "/api/v1/buildings/B1/settlements/999999")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "token", "status"),
+    [
+        pytest.param(ALERTS, None, 401, id="alerts-no-token"),
+        pytest.param(ALERTS, "wrong-" + "w" * 30, 401, id="alerts-wrong-token"),
+        pytest.param(ALERTS, TECH[:-1], 401, id="alerts-truncated-token"),
+        pytest.param(ALERTS, TECH, 200, id="alerts-technician"),
+        pytest.param(ALERTS, FIN, 403, id="alerts-finance"),
+        pytest.param(BUILDINGS, None, 401, id="buildings-no-token"),
+        pytest.param(BUILDINGS, TECH, 200, id="buildings-technician"),
+        pytest.param(BUILDINGS, FIN, 200, id="buildings-finance"),
+        pytest.param(CLIMATE_B1, TECH, 200, id="climate-technician"),
+        pytest.param(CLIMATE_B1, FIN, 403, id="climate-finance"),
+        pytest.param(SHARES, None, 401, id="heat-shares-no-token"),
+        pytest.param(SHARES, TECH, 403, id="heat-shares-technician"),
+        pytest.param(SHARES, FIN, 200, id="heat-shares-finance"),
+        pytest.param(RUN_404, TECH, 403, id="settlement-technician"),
+        pytest.param(RUN_404, FIN, 404, id="settlement-finance-unknown-run"),
+    ],
+)
+def test_auth_matrix(api: Api, endpoint: tuple[str, str], token: str | None, status: int) -> None:
+    method, path = endpoint
+    response = api.call(method, path, token)
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    if status >= 400:
+        detail(response)
+
+
+def test_other_schemes_than_bearer_are_refused(api: Api) -> None:
+    response = requests.get(
+        api.url + "/api/v1/alerts", headers={"Authorization": f"Basic {TECH}"}, timeout=10
+    )
+    assert response.status_code == 401
+
+
+def test_creating_a_settlement_needs_the_finance_role(api: Api) -> None:
+    body = {"period_start": "2026-01", "period_end": "2026-01", "total_cost_dkk": "100.00"}
+    response = api.call("POST", "/api/v1/buildings/B1/settlements", TECH, json=body)
+    assert response.status_code == 403
+    assert "finance" in detail(response)
+
+
+def test_health_needs_no_token_and_reports_the_registry(api: Api) -> None:
+    response = requests.get(api.url + "/api/v1/health", timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "store": "ok",
+        "alerts_db": "ok",
+        "registry_buildings": 2,
+        "registry_flats": 5,
+    }
+
+
+def test_openapi_docs_are_served(api: Api) -> None:
+    assert "swagger" in requests.get(api.url + "/docs", timeout=10).text.lower()
+    paths = requests.get(api.url + "/openapi.json", timeout=10).json()["paths"]
+    assert "/api/v1/buildings/{building}/settlements/{run_id}/approve" in paths
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        pytest.param("/api/v1/nowhere", 404, "Ikke fundet", id="unknown-path"),
+        pytest.param("/api/v1/buildings/B9", 404, "'B9'", id="unknown-building"),
+        pytest.param("/api/v1/buildings/B9/heat-shares", 404, "'B9'", id="unknown-building-2"),
+        pytest.param("/api/v1/alerts?state=nonsense", 422, "Ugyldig", id="unknown-state"),
+        pytest.param("/api/v1/alerts?since=2026-01-01T00:00", 422, "tidszone", id="naive-time"),
+    ],
+)
+def test_errors_say_what_is_wrong_in_danish_and_english(
+    api: Api, path: str, status: int, says: str
+) -> None:
+    token = FIN if "heat-shares" in path else TECH
+    response = api.call("GET", path, token)
+    assert response.status_code == status
+    assert says in detail(response)
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+def alert(flat: str, kind: AlertKind, state: AlertState, day: int, building: str = "B1") -> Alert:
+    raised = datetime(2026, 2, day, 6, tzinfo=UTC)
+    return Alert(
+        building=building,
+        flat=flat,
+        kind=kind,
+        severity=Severity.ALARM if state is AlertState.ESCALATED else Severity.WARN,
+        state=state,
+        value=2.5,
+        raised_at=raised,
+        updated_at=raised + timedelta(hours=1),
+        cleared_at=raised + timedelta(hours=1) if state is AlertState.CLEARED else None,
+    )
+
+
+SAVED = (
+    alert("B1-01", AlertKind.MOULD, AlertState.NEW, 1),
+    alert("B1-02", AlertKind.CO2, AlertState.CLEARED, 2),
+    alert("B1-03", AlertKind.SURFACE_RH, AlertState.ESCALATED, 3),
+    alert("B2-01", AlertKind.MOULD, AlertState.NEW, 4, building="B2"),
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "flats"),
+    [
+        pytest.param("", ["B2-01", "B1-03", "B1-02", "B1-01"], id="all-newest-first"),
+        pytest.param("?building=B1", ["B1-03", "B1-02", "B1-01"], id="building"),
+        pytest.param("?building=B1&flat=B1-02", ["B1-02"], id="flat"),
+        pytest.param("?state=new&state=escalated", ["B2-01", "B1-03", "B1-01"], id="open"),
+        pytest.param("?kind=mould", ["B2-01", "B1-01"], id="kind"),
+        pytest.param("?since=2026-02-03T00:00:00Z", ["B2-01", "B1-03"], id="since"),
+        pytest.param("?limit=1", ["B2-01"], id="limit"),
+    ],
+)
+def test_alerts_are_listed_with_filters(api: Api, query: str, flats: list[str]) -> None:
+    with AlertStore(api.alerts_url) as alerts:
+        alerts.save(SAVED)
+    response = api.tech("/api/v1/alerts" + query)
+    assert response.status_code == 200, response.text
+    assert [a["flat"] for a in response.json()] == flats
+
+
+def test_alerts_carry_advice_in_danish_and_english(api: Api) -> None:
+    with AlertStore(api.alerts_url) as alerts:
+        alerts.save(SAVED)
+    (mould,) = api.tech("/api/v1/alerts?flat=B1-01").json()
+    assert mould["kind"] == "mould"
+    assert mould["state"] == "new"
+    assert mould["severity"] == "warn"
+    assert mould["advice_da"] == SAVED[0].advice_da
+    assert "Luft ud" in mould["advice_da"]
+    assert "Air out" in mould["advice_en"]
+    assert datetime.fromisoformat(mould["raised_at"]) == SAVED[0].raised_at
+
+
+# -- buildings --------------------------------------------------------------------------------
+
+
+def test_buildings_list_the_registry(api: Api) -> None:
+    listed = api.tech("/api/v1/buildings").json()
+    assert [(b["id"], b["flats"], b["area_m2"]) for b in listed] == [
+        ("B1", 3, 195.0),
+        ("B2", 2, 100.0),
+    ]
+    assert listed[0]["heating_budget_dkk_per_month"] == float(BUDGET_DKK)
+    assert listed[1]["heating_budget_dkk_per_month"] is None
+
+
+def test_a_building_shows_its_flats_positions_and_gateways(api: Api) -> None:
+    b1 = api.fin("GET", "/api/v1/buildings/B1").json()
+    assert b1["gateways"] == ["gw-b1"]
+    flat = {f["id"]: f for f in b1["flats"]}["B1-02"]
+    assert flat == {
+        "id": "B1-02",
+        "area_m2": 60.0,
+        "floor": 0,
+        "position": ["gable"],
+        "position_factor": 0.9,
+        "frsi": 0.7,
+    }
+    assert "aconto_dkk" not in flat
+
+
+def test_climate_summary_per_flat(api: Api) -> None:
+    response = api.tech(
+        "/api/v1/buildings/B1/climate?since=2026-01-10T00:00:00Z&until=2026-01-11T00:00:00Z"
+    )
+    assert response.status_code == 200, response.text
+    summary = response.json()
+    assert summary["hours"] == 24
+    by_flat = {f["flat"]: f for f in summary["flats"]}
+    assert by_flat["B1-03"]["temperature_mean_c"] == 24.0
+    assert by_flat["B1-01"]["hours_with_data"] == 24
+    assert by_flat["B1-01"]["co2_max_ppm"] == 700.0
+    assert datetime.fromisoformat(by_flat["B1-01"]["last_hour"]) == datetime(
+        2026, 1, 10, 23, tzinfo=UTC
+    )
+
+
+def test_climate_summary_of_a_window_without_data_is_empty_per_flat(api: Api) -> None:
+    response = api.tech("/api/v1/buildings/B1/climate?until=2025-06-01T00:00:00Z")
+    assert [f["hours_with_data"] for f in response.json()["flats"]] == [0, 0, 0]
+    assert response.json()["flats"][0]["temperature_mean_c"] is None
+
+
+# -- heat shares ------------------------------------------------------------------------------
+
+
+def test_heat_shares_split_the_monthly_budget_exactly(api: Api) -> None:
+    response = api.fin("GET", "/api/v1/buildings/B1/heat-shares?month=2026-01")
+    assert response.status_code == 200, response.text
+    shares = response.json()
+    assert Decimal(shares["expected_cost_dkk"]) == Decimal(shares["total_dkk"]) == BUDGET_DKK
+    assert datetime.fromisoformat(shares["as_of"]) == datetime(2026, 2, 1, tzinfo=UTC)
+    by_flat = {f["flat"]: f for f in shares["flats"]}
+    assert sum(f["estimated_ore"] for f in shares["flats"]) == int(BUDGET_DKK * 100)
+    assert sum(f["share_pct"] for f in shares["flats"]) == pytest.approx(100.0, abs=1e-3)
+    assert by_flat["B1-03"]["estimated_ore"] > by_flat["B1-01"]["estimated_ore"]  # warmer
+    assert by_flat["B1-02"]["estimated_ore"] < by_flat["B1-01"]["estimated_ore"]  # gable
+    assert [f["coverage_pct"] for f in shares["flats"]] == [100.0, 100.0, 100.0]
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        pytest.param("B2/heat-shares?month=2026-01", "heating_budget_dkk_per_month", id="budget"),
+        pytest.param("B1/heat-shares?month=2099-01", "hel dag", id="month-not-begun"),
+    ],
+)
+def test_heat_shares_conflicts_are_explained(api: Api, path: str, says: str) -> None:
+    response = api.fin("GET", f"/api/v1/buildings/{path}")
+    assert response.status_code == 409
+    assert says in detail(response)
+
+
+# -- settlements ------------------------------------------------------------------------------
+
+RUNS = "/api/v1/buildings/B1/settlements"
+SETTLE = {
+    "period_start": "2026-01",
+    "period_end": "2026-01",
+    "total_cost_dkk": "12345.67",
+    "bill_received": "2026-02-10",
+    "statement_date": "2026-02-15",
+    "by": "KL",
+}
+
+
+def csv_amounts_ore(data: bytes) -> dict[str, int]:
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";")
+    return {r["flat_id"]: int(r["amount_dkk"].replace(",", "")) for r in rows}
+
+
+def cli_exports(api: Api, tmp_path: Path) -> tuple[bytes, bytes]:
+    out, xlsx = tmp_path / "cli.csv", tmp_path / "cli.xlsx"
+    args = ["settle", "--building", "B1", "--registry", str(api.registry_path)]
+    args += ["--store", f"sqlite:{api.store_path}", "--total-cost", SETTLE["total_cost_dkk"]]
+    args += ["--period", "2026-01", "--out", str(out), "--xlsx", str(xlsx)]
+    args += ["--statement-date", SETTLE["statement_date"], "--bill-received", "2026-02-10"]
+    assert cli_main(args) == 0
+    return out.read_bytes(), xlsx.read_bytes()
+
+
+def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) -> None:
+    created = api.fin("POST", RUNS, json=SETTLE)
+    assert created.status_code == 201, created.text
+    run = created.json()
+    run_url = created.headers["Location"]
+    assert run_url.endswith(f"{RUNS}/{run['run_id']}")
+    assert run["state"] == "draft"
+    assert run["created_by"] == "KL"
+    assert run["bill_received"] == "2026-02-10"
+    assert Decimal(run["total_dkk"]) == Decimal(run["cost_dkk"]) == Decimal("12345.67")
+    assert sum(Decimal(f["amount_dkk"]) for f in run["flats"]) == Decimal("12345.67")
+    assert [f["flat_id"] for f in run["flats"]] == ["B1-01", "B1-02", "B1-03"]
+    assert run["flats"][0]["aconto_dkk"] == "900.00"
+    assert "airing_not_available" in run["notes"]
+    path = f"{RUNS}/{run['run_id']}"
+
+    # exports: the CSV adds up to the cost and has the CLI's bytes, as has the XLSX
+    csv_bytes = api.fin("GET", f"{path}/export.csv").content
+    assert sum(csv_amounts_ore(csv_bytes).values()) == 1_234_567
+    cli_csv, cli_xlsx = cli_exports(api, tmp_path)
+    assert csv_bytes == cli_csv
+    xlsx = api.fin("GET", f"{path}/export.xlsx")
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert xlsx.content == cli_xlsx
+
+    # the state machine: check, then approve by someone else; then immutable
+    assert api.fin("POST", f"{path}/approve", json={"by": "PB"}).status_code == 409
+    checked = api.fin("POST", f"{path}/check", json={"by": "KL"})
+    assert checked.status_code == 200
+    assert (checked.json()["state"], checked.json()["checked_by"]) == ("checked", "KL")
+    same_person = api.fin("POST", f"{path}/approve", json={"by": "KL"})
+    assert same_person.status_code == 409
+    assert "KL" in detail(same_person)
+    approved = api.fin("POST", f"{path}/approve", json={"by": "PB"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["state"] == "approved"
+    assert approved.json()["approved_by"] == "PB"
+    for method, action, body in (
+        ("POST", "/approve", {"by": "XY"}),
+        ("POST", "/check", {"by": "XY"}),
+        ("DELETE", "", None),
+    ):
+        refused = api.fin(method, path + action, json=body)
+        assert refused.status_code == 409, (action, refused.text)
+        assert "godkendt" in detail(refused)
+    assert api.fin("GET", path).json()["state"] == "approved"
+    assert api.fin("GET", f"{path}/export.csv").content == csv_bytes
+
+    # statements: a PDF per flat with the flat's amount on it
+    pdf = api.fin("GET", f"{path}/statements/B1-03.pdf")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    amount = {f["flat_id"]: f["amount_dkk"] for f in run["flats"]}["B1-03"]
+    assert "B1-03" in text
+    assert amount.replace(".", ",") in text
+    assert api.fin("GET", f"{path}/statements/B1-99.pdf").status_code == 404
+
+
+def test_a_draft_can_be_deleted(api: Api) -> None:
+    run = api.fin("POST", RUNS, json=SETTLE).json()
+    path = f"{RUNS}/{run['run_id']}"
+    assert api.fin("DELETE", path).status_code == 204
+    assert api.fin("GET", path).status_code == 404
+
+
+def test_a_run_is_only_found_under_its_own_building(api: Api) -> None:
+    run = api.fin("POST", RUNS, json=SETTLE).json()
+    response = api.fin("GET", f"/api/v1/buildings/B2/settlements/{run['run_id']}")
+    assert response.status_code == 404
+    assert "B2" in detail(response)
+
+
+def test_documents_are_refused_when_the_data_changed_since_the_run(api: Api) -> None:
+    body = {**SETTLE, "period_start": "2026-01", "total_cost_dkk": "5000"}
+    run = api.fin("POST", "/api/v1/buildings/B2/settlements", json=body).json()
+    path = f"/api/v1/buildings/B2/settlements/{run['run_id']}"
+    fill_store(api.store, "B2", days=2, bump_c=1.5)  # late, corrected readings
+    response = api.fin("GET", f"{path}/export.xlsx")
+    assert response.status_code == 409
+    assert "genskabes" in detail(response)
+    assert api.fin("GET", f"{path}/export.csv").status_code == 200  # the record stands
+    api.fin("POST", f"{path}/check", json={"by": "KL"})
+    assert api.fin("POST", f"{path}/approve", json={"by": "PB"}).status_code == 409
+    assert api.fin("GET", path).json()["state"] == "checked"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "says"),
+    [
+        pytest.param({"period_start": "2026-13"}, 422, "period_start", id="bad-month"),
+        pytest.param({"period_end": "2025-12"}, 422, "slutter før", id="ends-first"),
+        pytest.param({"total_cost_dkk": "10.001"}, 422, "decimal", id="three-decimals"),
+        pytest.param({"total_cost_dkk": "-5"}, 422, "total_cost_dkk", id="negative"),
+        pytest.param({"period_end": "2027-06"}, 422, "højst 12", id="too-long"),
+        pytest.param({"colour": "red"}, 422, "colour", id="unknown-field"),
+    ],
+)
+def test_bad_settlement_requests_are_explained(
+    api: Api, change: dict[str, str], status: int, says: str
+) -> None:
+    response = api.fin("POST", RUNS, json={**SETTLE, **change})
+    assert response.status_code == status, response.text
+    assert says in detail(response)
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+def test_server_stops_cleanly_and_close_is_safe_twice(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        technician_token=SecretStr(TECH),
+        finance_token=SecretStr(FIN),
+        alerts_url=f"sqlite:///{tmp_path / 'alerts.sqlite'}",
+        runs_url=f"sqlite:///{tmp_path / 'runs.db'}",
+    )
+    registry = Registry.model_validate(tomllib.loads(REGISTRY))
+    with SqliteStore(tmp_path / "store.db") as store:
+        server = ApiServer(create_app(settings, store, registry), port=0)
+        with server:
+            assert server.running
+            assert server.port > 0
+            assert requests.get(server.url + "/api/v1/health", timeout=10).status_code == 200
+        assert not server.running
+        server.close()
+        with pytest.raises(requests.ConnectionError):
+            requests.get(server.url + "/api/v1/health", timeout=5)
+
+
+def test_an_unreachable_store_gives_503_not_a_crash(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        technician_token=SecretStr(TECH),
+        finance_token=SecretStr(FIN),
+        alerts_url=f"sqlite:///{tmp_path / 'alerts.sqlite'}",
+        runs_url=f"sqlite:///{tmp_path / 'runs.db'}",
+    )
+    registry = Registry.model_validate(tomllib.loads(REGISTRY))
+    store = SqliteStore(tmp_path / "store.db")
+    with ApiServer(create_app(settings, store, registry), port=free_port()) as server:
+        store.close()
+        health = requests.get(server.url + "/api/v1/health", timeout=10)
+        assert health.status_code == 503
+        assert health.json()["store"].startswith("utilgængelig / unavailable")
+        climate = requests.get(
+            server.url + "/api/v1/buildings/B1/climate",
+            headers={"Authorization": f"Bearer {TECH}"},
+            timeout=10,
+        )
+        assert climate.status_code == 503
+        assert "prøv igen" in detail(climate)
+
+
+def test_a_taken_port_is_reported(tmp_path: Path) -> None:
+    settings = ApiSettings(
+        technician_token=SecretStr(TECH),
+        finance_token=SecretStr(FIN),
+        alerts_url=f"sqlite:///{tmp_path / 'alerts.sqlite'}",
+        runs_url=f"sqlite:///{tmp_path / 'runs.db'}",
+    )
+    registry = Registry.model_validate(tomllib.loads(REGISTRY))
+    with SqliteStore(tmp_path / "store.db") as store, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = ApiServer(create_app(settings, store, registry), port=taken.getsockname()[1])
+        with pytest.raises(ApiServerError, match="port"):
+            server.start()
+        assert not server.running
+        server.close()
