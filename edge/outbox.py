@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS batches (
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS last_seen (sensor TEXT PRIMARY KEY, time_ms INTEGER NOT NULL);
 """
 
 
@@ -101,14 +103,23 @@ class Outbox:
     # -- producer side -------------------------------------------------------------------------
     def add(self, readings: Iterable[Reading]) -> int:
         """Commit readings durably (one transaction); returns how many were added."""
+        readings = list(readings)
         rows = [(encode(r),) for r in readings]
         if not rows:
             return 0
+        newest: dict[str, int] = {}
+        for r in readings:
+            newest[r.sensor] = max(r.time_ms, newest.get(r.sensor, 0))
         with self._lock:
             db = self._conn()
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany("INSERT INTO readings(payload) VALUES (?)", rows)
+                db.executemany(
+                    "INSERT INTO last_seen(sensor, time_ms) VALUES (?, ?) ON CONFLICT(sensor) "
+                    "DO UPDATE SET time_ms = max(time_ms, excluded.time_ms)",
+                    list(newest.items()),
+                )
                 self._bump("added", len(rows))
                 self._pending += len(rows)
                 self._unbatched += len(rows)
@@ -223,6 +234,13 @@ class Outbox:
     def unbatched(self) -> int:
         """Readings not yet put into a batch."""
         return self._unbatched
+
+    def last_seen(self) -> dict[str, datetime]:
+        """Newest reading time per sensor id ever committed (kept across restarts): where a
+        history backfill after an outage starts."""
+        with self._lock:
+            rows = self._conn().execute("SELECT sensor, time_ms FROM last_seen").fetchall()
+        return {s: datetime.fromtimestamp(t / 1000, tz=UTC) for s, t in rows}
 
     def resend_all(self) -> None:
         """Make every unconfirmed batch due now (after a reconnect the broker may have lost

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -224,3 +225,55 @@ def test_cli_help_for_gateway() -> None:
         ["indeklima", "gateway", "--help"], capture_output=True, text=True, check=False, timeout=60
     )
     assert done.returncode == 0 and "--config" in done.stdout
+
+
+def test_outbox_remembers_each_sensors_newest_reading(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, "gw-1") as outbox:
+        outbox.add(readings(10, start=5))
+        outbox.add(readings(3))  # older, late: does not move the mark back
+    with Outbox(path, "gw-1") as outbox:
+        seen = outbox.last_seen()
+    assert seen == {"s1": datetime.fromtimestamp((T0 + 14 * 60_000) / 1000, tz=UTC)}
+
+
+@pytest.mark.servers
+def test_silent_sensor_alert_is_published(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    alerts: list[dict[str, object]] = []
+    config = GatewayConfig.model_validate(
+        {
+            "gateway_id": "gw-1",
+            "mqtt": {"url": mosquitto.url},
+            "outbox": {"path": str(tmp_path / "o.sqlite")},
+            "watchdog": {"silent_after": 2.0},
+            "sensors": [
+                {
+                    "id": "s0",
+                    "kind": "ruuvi",
+                    "building": "B1",
+                    "flat": "F0",
+                    "room": "living",
+                    "address": "AA:BB:CC:DD:00:00",
+                    "expected_interval_s": 1.0,
+                }
+            ],
+        }
+    )
+    with MqttConnection(
+        mosquitto.url,
+        "watcher",
+        subscriptions=[("indeklima/v1/gw/+/alerts", 1)],
+        on_message=lambda m: alerts.append(msgspec.json.decode(m.payload)),
+    ) as w:
+        assert w.wait_connected(10)
+        with Gateway(config) as gateway:
+            assert gateway.uplink.conn.wait_connected(10)
+            gateway.on_sample(
+                Sample("AA:BB:CC:DD:00:00", SensorValues(temperature_c=21.0, battery_mv=2410.0))
+            )
+            deadline = time.monotonic() + 15
+            while not alerts and time.monotonic() < deadline:
+                time.sleep(0.1)
+    assert alerts and alerts[0]["kind"] == "sensor_silent"
+    assert alerts[0]["sensor"] == "s0" and alerts[0]["battery_mv"] == 2410.0
+    assert "2,41 V" in str(alerts[0]["message_da"])
