@@ -125,8 +125,11 @@ class Stack:
         """Until the ingest has subscribed: before that the broker has no one to queue for
         (the gateway's re-send would still deliver, but only after its timeout)."""
         log = self.folder / f"{client_id}.log"
-        wait_until(lambda: log.exists() and f"MQTT {client_id} connected" in log.read_text(),
-                   timeout_s, f"{client_id} to connect")
+        wait_until(
+            lambda: log.exists() and f"MQTT {client_id} connected" in log.read_text(),
+            timeout_s,
+            f"{client_id} to connect",
+        )
         time.sleep(0.2)  # the SUBSCRIBE follows the CONNACK
 
     def stop_ingest(self, client_id: str = "ingest-1", *, kill: bool = False) -> None:
