@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Final, Literal, Protocol, cast, get_args
 
 from edge.wire import Reading
 
@@ -22,6 +22,12 @@ READING_TAGS: Final = ("building", "flat", "room", "sensor")
 
 FieldValue = float | int | str | bool
 Aggregate = Literal["mean", "min", "max", "last", "count", "sum"]
+AGGREGATES: Final = frozenset(get_args(Aggregate))
+
+
+def check_aggregate(aggregate: str) -> None:
+    if aggregate not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {aggregate!r}; use one of {sorted(AGGREGATES)}")
 
 
 class StoreUnavailable(RuntimeError):

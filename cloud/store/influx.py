@@ -34,6 +34,7 @@ from cloud.store.base import (
     Point,
     StoreRejected,
     StoreUnavailable,
+    check_aggregate,
     points_frame,
 )
 from cloud.store.lineprotocol import (
@@ -290,8 +291,7 @@ class InfluxStore:
         by: Sequence[str] = ("building", "flat"),
         aggregate: Aggregate = "mean",
     ) -> pd.DataFrame:
-        if aggregate not in ("mean", "min", "max", "last", "count", "sum"):
-            raise ValueError(f"unknown aggregate {aggregate!r}")
+        check_aggregate(aggregate)
         if fields:
             selected = ", ".join(
                 f"{aggregate}({quote_ident(f)}) AS {quote_ident(f)}" for f in fields

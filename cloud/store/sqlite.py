@@ -44,6 +44,7 @@ from cloud.store.base import (
     Point,
     StoreRejected,
     StoreUnavailable,
+    check_aggregate,
     points_frame,
     points_from_readings,
 )
@@ -275,8 +276,7 @@ class SqliteStore:
         import numpy as np
         import pandas as pd
 
-        if aggregate not in ("mean", "min", "max", "last", "count", "sum"):
-            raise ValueError(f"unknown aggregate {aggregate!r}")
+        check_aggregate(aggregate)
         every_ns = every // timedelta(microseconds=1) * 1_000
         if every_ns <= 0:
             raise ValueError(f"every must be at least 1 µs, got {every}")
