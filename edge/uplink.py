@@ -33,6 +33,9 @@ from edge.wire import (
 log = logging.getLogger(__name__)
 
 StatusSource = Callable[[], GatewayStatus]
+RESEND_CHECK_S = 1.0
+"""How often the outbox is asked for batches due for a re-send (a SQLite query); new batches
+are formed on every tick from in-memory counters."""
 
 
 class Uplink:
@@ -68,6 +71,7 @@ class Uplink:
         self._thread: threading.Thread | None = None
         self._last_batch_at = time.monotonic()
         self._last_status_at = 0.0
+        self._last_resend_check = 0.0
         self.batches_sent = 0
         self.batches_resent = 0
         self.acks_received = 0
@@ -150,10 +154,15 @@ class Uplink:
         if now - self._last_status_at >= self.config.status_interval_s:
             self.conn.publish(status_topic(gw), encode(self._status()), retain=True)
             self._last_status_at = now
+        resend_check_due = now - self._last_resend_check >= RESEND_CHECK_S
         if self._reconnected.is_set():
             self._reconnected.clear()
             self.outbox.resend_all()
-        for batch in self.outbox.due_batches(out.resend_after_s):
+            resend_check_due = True
+        due = self.outbox.due_batches(out.resend_after_s) if resend_check_due else []
+        if resend_check_due:
+            self._last_resend_check = now
+        for batch in due:
             if not self.conn.connected:
                 return
             self._publish(batch.id, batch.message(gw))
