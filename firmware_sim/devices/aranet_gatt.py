@@ -311,7 +311,7 @@ class AranetGattClient(BaseBleakClient):
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
         device = await self._ready()
-        payload = bytes(data)  # type: ignore[call-overload]
+        payload = bytes(data)
         if characteristic.uuid != CHAR_CMD:
             raise BleakError(f"emulated Aranet4 cannot write {characteristic.uuid}")
         device.commands.append(payload)

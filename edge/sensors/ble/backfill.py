@@ -52,6 +52,7 @@ class BackfillReason(StrEnum):
     DISCONNECTED = "disconnected"
     TIMEOUT = "timeout"
     TRUNCATED = "truncated"
+    GATT = "gatt"
     NOT_ARANET4 = "not_aranet4"
     CHANGED = "changed"
 
@@ -138,7 +139,8 @@ def short_history_packet(packet: bytes, header: struct.Struct) -> bool:
     if len(packet) < header.size:
         return True
     fields = header.unpack_from(packet)
-    return len(packet) - header.size < fields[-1] * _value_size(fields[0])
+    count, param = int(fields[-1]), int(fields[0])
+    return len(packet) - header.size < count * _value_size(param)
 
 
 class _CheckedClient(BleakClient):
@@ -259,7 +261,7 @@ async def _attempt(
             )
         return work.result()
     except BleakError as exc:
-        reason = BackfillReason.DISCONNECTED if lost.is_set() else BackfillReason.TRUNCATED
+        reason = BackfillReason.DISCONNECTED if lost.is_set() else BackfillReason.GATT
         raise BackfillError(address, reason, f"GATT error during transfer: {exc}") from exc
     except (_Truncated, struct.error, IndexError, UnboundLocalError, ValueError) as exc:
         raise BackfillError(
