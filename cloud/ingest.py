@@ -43,6 +43,7 @@ from edge.wire import (
     decode_batch,
     encode,
     gateway_of_readings_topic,
+    invalid_ids,
 )
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,19 @@ def check_message(
     good: list[Reading] = []
     dead: list[DeadLetter] = []
     served: dict[tuple[str, str], bool] = {}
+    valid: dict[tuple[str, str], str | None] = {}  # (room, sensor) → why not, per batch
     for reading in batch.readings:
         where = (reading.building, reading.flat)
         ok = served.get(where)
-        if ok is None:
+        if ok is None:  # registry ids are valid identifiers, so this also checks the ids
             ok = served[where] = registry.serves(gateway, *where)
-        if ok:
+        what = (reading.room, reading.sensor)
+        if what not in valid:
+            valid[what] = invalid_ids(reading) if ok else None
+        if ok and valid[what] is None:
             good.append(reading)
+        elif ok:
+            dead.append(DeadLetter(now_s, topic, gateway, str(valid[what]), encode(reading)))
         else:
             reason = (
                 f"gateway {gateway!r} does not serve building {reading.building!r} "

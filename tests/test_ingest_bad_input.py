@@ -70,6 +70,8 @@ BAD = [
     ("extra field", batch([reading(0)], colour="red"), "unknown field `colour`"),
     ("oversize", b" " * (MAX_MESSAGE_BYTES + 1), "oversize"),
     ("claims another gateway", batch([reading(0)], gateway="gw-b"), "claims gateway"),
+    ("room id with a space", batch([{**reading(0), "room": "living room"}]), "room id"),
+    ("sensor id with a newline", batch([{**reading(0), "sensor": "s\n1"}]), "sensor id"),
     ("time before 2000", batch([{**reading(0), "time_ms": 5}]), ">= 946684800000"),
 ]
 

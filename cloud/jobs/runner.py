@@ -16,7 +16,8 @@
    light (cloud/analytics/comfort.py) → measurement ``comfort_index`` (tags building, flat).
 3. **Alerts**: per flat, mould index and surface RH (the worst room) hour by hour, CO2 (worst
    room, 5-minute maxima) and sensor silence (minutes since the flat's last reading) through the
-   alert state machine (cloud/analytics/alerts.py); changed alerts are stored (`AlertStore`),
+   alert state machine (cloud/analytics/alerts.py), and window actuator faults
+   (cloud/jobs/actuator_job.py, measurement ``window``); changed alerts are stored (`AlertStore`),
    written as ``alerts`` points, handed to `publisher` (MQTT) and to Grafana when configured.
 
 `JobsSummary.mould_alerts` counts open *mould-risk* alerts: mould index ≥ 1 and surface RH ≥ 80 %
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloud.analytics.alerts import Alert, AlertKind, Track, update
 from cloud.analytics.vtt import Sensitivity
+from cloud.jobs.actuator_job import actuator_observations
 from cloud.jobs.mould_job import MouldResult, mould_for_building
 from cloud.registry import Building, Registry
 from cloud.store.base import CLIMATE, Point, TimeSeriesStore
@@ -214,6 +216,8 @@ def _run_building(
             (now - since).total_seconds() / 60 if since else config.lookback / timedelta(minutes=1)
         )
         feed(flat.id, AlertKind.SENSOR_SILENT, max(silent, 0.0), now)
+    for flat_id, fault, at in actuator_observations(store, building, now, config.lookback):
+        feed(flat_id, AlertKind.ACTUATOR_FAULT, fault, at)
 
     summary.flats_red_this_month += _comfort(store, building, now, five_min)
     state["tracks"] = {k: t.to_json() for k, t in tracks.items()}
