@@ -10,8 +10,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+
+from edge.lifecycle import Closeable
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class DeadLetter:
     payload: bytes
 
 
-class DeadLetters:
+class DeadLetters(Closeable):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -61,17 +61,6 @@ class DeadLetters:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def now_s() -> float:

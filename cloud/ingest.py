@@ -21,8 +21,6 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 import paho.mqtt.client as mqtt
 
@@ -33,6 +31,7 @@ from cloud.store.base import (
     StoreUnavailable,
     TimeSeriesStore,
 )
+from edge.lifecycle import Service
 from edge.mqtt import Backoff, MqttConnection
 from edge.wire import (
     INGEST_SUBSCRIPTION,
@@ -116,7 +115,7 @@ def check_message(
     return good, dead, gateway, batch.batch_id
 
 
-class Ingest:
+class Ingest(Service):
     """Owns an MQTT connection and one writer thread. ``close()`` drains what it holds."""
 
     def __init__(
@@ -182,18 +181,6 @@ class Ingest:
                 log.warning("%s did not stop within %.0f s", thread.name, timeout_s)
         self._threads = []
         self.conn.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- writer thread -------------------------------------------------------------------------
     def _take(self) -> list[mqtt.MQTTMessage]:

@@ -14,12 +14,11 @@ import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
 import orjson
 
 from edge.config import GatewayConfig, SensorConfig, SensorKind
+from edge.lifecycle import Service
 from edge.outbox import Outbox
 from edge.sensors.health import (
     DEFAULT_STUCK_AFTER,
@@ -57,7 +56,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Gateway:
+class Gateway(Service):
     def __init__(
         self, config: GatewayConfig, *, clock: Clock = utc_now, commit_interval_s: float = 0.2
     ) -> None:
@@ -96,18 +95,6 @@ class Gateway:
         self.flush()
         self.uplink.close()
         self.outbox.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _commit_loop(self) -> None:
         while not self._stop.wait(self.commit_interval_s):

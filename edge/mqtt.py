@@ -13,8 +13,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -22,6 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.lifecycle import Service
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Backoff:
         self.attempt = 0
 
 
-class MqttConnection:
+class MqttConnection(Service):
     """A paho client plus the thread that runs it.
 
     ``subscriptions`` are (re)made on every successful connect; ``on_message`` runs in the
@@ -159,18 +160,6 @@ class MqttConnection:
             log.warning("MQTT thread %s did not stop within %.0f s", self.client_id, timeout_s)
         self._thread = None
         self._connected.clear()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def connected(self) -> bool:

@@ -20,11 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import orjson
 
+from edge.lifecycle import Closeable
 from edge.wire import SCHEMA_VERSION, Reading, encode
 
 _SCHEMA = """
@@ -61,7 +60,7 @@ class Batch:
         return head[:-1] + b',"readings":[' + b",".join(self.payloads) + b"]}"
 
 
-class Outbox:
+class Outbox(Closeable):
     """Thread-safe (one connection behind a lock): the sampler adds, the uplink sends/confirms."""
 
     def __init__(self, path: Path, gateway_id: str, *, max_readings: int = 2_000_000) -> None:
@@ -272,14 +271,3 @@ class Outbox:
                 self._closed_counters = {n: self._counter(n) for n in ("added", "dropped")}
                 self._db.close()
                 self._db = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -11,13 +11,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
 import msgspec
 import paho.mqtt.client as mqtt
 
 from edge.config import GatewayConfig
+from edge.lifecycle import Service
 from edge.mqtt import Backoff, MqttConnection
 from edge.outbox import Outbox
 from edge.wire import (
@@ -38,7 +37,7 @@ RESEND_CHECK_S = 1.0
 are formed on every tick from in-memory counters."""
 
 
-class Uplink:
+class Uplink(Service):
     def __init__(
         self,
         config: GatewayConfig,
@@ -99,18 +98,6 @@ class Uplink:
             except (RuntimeError, ValueError):
                 log.info("offline status not confirmed by the broker before close")
         self.conn.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def wait_drained(self, timeout_s: float) -> bool:
         """Wait until every reading in the outbox has been confirmed by ingest."""

@@ -277,3 +277,18 @@ def test_silent_sensor_alert_is_published(tmp_path: Path, mosquitto: MosquittoSe
     assert alerts and alerts[0]["kind"] == "sensor_silent"
     assert alerts[0]["sensor"] == "s0" and alerts[0]["battery_mv"] == 2410.0
     assert "2,41 V" in str(alerts[0]["message_da"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_backoff_is_capped_jittered_and_resets(seed: int) -> None:
+    import random
+
+    from edge.mqtt import Backoff
+
+    backoff = Backoff(0.5, 8.0, rng=random.Random(seed))
+    delays = [backoff.next_delay() for _ in range(12)]
+    ceilings = [min(8.0, 0.5 * 2**n) for n in range(12)]
+    assert all(0.25 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    assert max(delays) <= 8.0 and len(set(delays)) == len(delays)  # jittered, capped
+    backoff.reset()
+    assert backoff.next_delay() <= 0.5
