@@ -13,7 +13,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -121,7 +121,7 @@ class Gateway(Service):
         not_finite = [k for k, v in values.items() if not math.isfinite(v)]
         for name in not_finite:  # JSON cannot carry them; flag instead of losing the batch
             del values[name]
-        when = sample.time or self.clock()
+        when = sample.time or self.clock() - timedelta(seconds=sample.age_s or 0.0)
         with self._lock:
             self.samples_seen += 1
             self.watchdog.seen(sensor.device, when, sample.values.battery_mv)

@@ -292,3 +292,41 @@ def test_backoff_is_capped_jittered_and_resets(seed: int) -> None:
     assert max(delays) <= 8.0 and len(set(delays)) == len(delays)  # jittered, capped
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+def test_sample_age_moves_the_reading_time_back(tmp_path: Path) -> None:
+    """Aranet4 adverts say how long ago they measured; the reading gets the measured time."""
+    from edge.sensors.ble.dispatch import decode
+    from edge.sensors.ble.model import Decoded, RawAdvert
+    from firmware_sim.devices.ble import aranet4
+
+    payload = aranet4(812, 21.5, 40, 1001.2, 90, interval_s=300, ago_s=120)
+    decoded = decode(RawAdvert("D0:1F:00:00:0A:01", manufacturer_data={0x0702: payload}))
+    assert isinstance(decoded, Decoded) and decoded.age_s == 120.0
+    now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    config = GatewayConfig.model_validate(
+        {
+            "gateway_id": "gw-1",
+            "outbox": {"path": str(tmp_path / "o.sqlite")},
+            "sensors": [
+                {
+                    "id": "a1",
+                    "kind": "aranet4",
+                    "building": "B1",
+                    "flat": "F1",
+                    "room": "living",
+                    "address": "D0:1F:00:00:0A:01",
+                }
+            ],
+        }
+    )
+    gateway = Gateway(config, clock=lambda: now)
+    try:
+        gateway.on_sample(Sample("D0:1F:00:00:0A:01", decoded.values, age_s=decoded.age_s))
+        gateway.flush()
+        batch = gateway.outbox.next_batch(10)
+    finally:
+        gateway.close()
+    assert batch is not None
+    (reading,) = decode_batch(batch.message("gw-1")).readings
+    assert reading.time == now - timedelta(seconds=120)

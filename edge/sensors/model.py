@@ -47,3 +47,6 @@ class Sample:
     sequence: int | None = None
     """Measurement sequence number where the format has one (duplicate adverts share it)."""
     rssi_dbm: int | None = None
+    age_s: float | None = None
+    """The device measured this long before it sent the sample: the gateway stamps
+    ``now − age_s`` (so live readings and history backfill agree on times)."""

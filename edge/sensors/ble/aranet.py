@@ -79,4 +79,5 @@ def decode(advert: RawAdvert, data: bytes) -> DecodeResult:
             pressure_hpa=_v(readings.pressure),
             battery_pct=_v(readings.battery),
         ),
+        age_s=float(readings.ago) if readings.ago is not None else None,
     )

@@ -73,6 +73,8 @@ class Decoded:
     values: SensorValues
     sequence: int | None = None
     """Measurement sequence / packet id / counter; repeated adverts of one measurement share it."""
+    age_s: float | None = None
+    """How long ago the device measured these values (Aranet4 says so in its advert)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,7 +261,11 @@ class BleSource:
         dstats.samples += 1
         self._on_sample(
             Sample(
-                device=address, values=result.values, sequence=result.sequence, rssi_dbm=advert.rssi
+                device=address,
+                values=result.values,
+                sequence=result.sequence,
+                rssi_dbm=advert.rssi,
+                age_s=result.age_s,
             )
         )
 
