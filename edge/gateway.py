@@ -121,7 +121,12 @@ class Gateway(Service):
         not_finite = [k for k, v in values.items() if not math.isfinite(v)]
         for name in not_finite:  # JSON cannot carry them; flag instead of losing the batch
             del values[name]
-        when = sample.time or self.clock() - timedelta(seconds=sample.age_s or 0.0)
+        if sample.time is not None:
+            when = sample.time
+        elif sample.age_s:  # whole seconds: the age is given in seconds
+            when = (self.clock() - timedelta(seconds=sample.age_s)).replace(microsecond=0)
+        else:
+            when = self.clock()
         with self._lock:
             self.samples_seen += 1
             self.watchdog.seen(sensor.device, when, sample.values.battery_mv)

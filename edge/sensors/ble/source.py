@@ -45,6 +45,10 @@ FORMAT_KIND: Final[Mapping[BleFormat, SensorKind]] = {
 }
 
 
+_SAME_MEASUREMENT_S = 2.0
+"""Age is whole seconds and adverts arrive with some latency: 2 s apart is the same reading."""
+
+
 class AdapterError(RuntimeError):
     """The Bluetooth adapter would not start scanning within the retry budget."""
 
@@ -114,6 +118,7 @@ class BleSource:
         )
         self._error_log_interval_s = error_log_interval_s
         self._last_seq: dict[str, int] = {}
+        self._last_measured: dict[str, float] = {}
         self._last_error_log: dict[str, float] = {}
         self._scanner: BleakScanner | None = None
         self._lock = asyncio.Lock()
@@ -271,10 +276,22 @@ class BleSource:
 
     def _is_duplicate(self, address: str, result: Decoded) -> bool:
         if result.sequence is None:
-            return False
+            return self._is_repeat_by_age(address, result.age_s)
         if self._last_seq.get(address) == result.sequence:
             return True
         self._last_seq[address] = result.sequence
+        return False
+
+    def _is_repeat_by_age(self, address: str, age_s: float | None) -> bool:
+        """Aranet4 has no sequence number but says how old its measurement is: adverts whose
+        measurement instant (now − age) agrees within `_SAME_MEASUREMENT_S` are one measurement."""
+        if age_s is None:
+            return False
+        measured = time.monotonic() - age_s
+        last = self._last_measured.get(address)
+        if last is not None and abs(measured - last) < _SAME_MEASUREMENT_S:
+            return True
+        self._last_measured[address] = measured
         return False
 
     def _decode_failed(
