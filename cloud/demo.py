@@ -188,7 +188,11 @@ async def _simulate(
                 async with contextlib.AsyncExitStack() as drivers:
                     await drivers.enter_async_context(
                         BleSource(
-                            ble, gateway.on_sample, backend=InjectedScanner, adapter=adapter_name
+                            ble,
+                            gateway.on_sample,
+                            backend=InjectedScanner,
+                            adapter=adapter_name,
+                            clock=lambda: building.now.timestamp(),
                         )
                     )
                     pollers: dict[str, SerialPoller] = {}

@@ -95,7 +95,11 @@ class BleSource:
         backoff_max_s: float = 30.0,
         recover: AdapterRecovery | None = None,
         error_log_interval_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock`` (seconds) tells repeats of an aged measurement from new ones; a simulator
+        running faster than real time passes its own."""
+        self._clock = clock
         if start_attempts < 1:
             raise ValueError("start_attempts must be at least 1")
         self._devices = {addr.upper(): cfg for addr, cfg in devices.items()}
@@ -287,7 +291,7 @@ class BleSource:
         measurement instant (now − age) agrees within `_SAME_MEASUREMENT_S` are one measurement."""
         if age_s is None:
             return False
-        measured = time.monotonic() - age_s
+        measured = self._clock() - age_s
         last = self._last_measured.get(address)
         if last is not None and abs(measured - last) < _SAME_MEASUREMENT_S:
             return True
