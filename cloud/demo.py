@@ -247,7 +247,7 @@ async def _step_loop(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    speed = opts.speed
+    speed = opts.speed if opts.days is not None else None  # the last day fills at full speed
     pace_from = start
     live = False
     while not stop.is_set():

@@ -5,8 +5,10 @@ and the settlement. Nothing lost, nothing doubled, and the promised summary keys
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,43 @@ def test_demo_with_external_mosquitto_and_influxdb(
     assert summary["flats"] == 4
     assert summary["settlement_total_dkk"] == summary["settlement_cost_dkk"]
     assert not (tmp_path / "demo" / "mosquitto").exists()  # no private broker was started
+
+
+def test_demo_without_days_fills_the_last_day_then_runs_live_until_stopped(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cloud.cli",
+            "demo",
+            "--flats",
+            "2",
+            "--json",
+            "--no-web",
+            "--speed",
+            "600",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    lines = []
+    deadline = time.monotonic() + 300
+    for line in proc.stderr:  # progress is printed as it goes
+        lines.append(line)
+        if "running live" in line or time.monotonic() > deadline:
+            break
+    time.sleep(3)  # a few live simulated minutes at 600×
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, "".join(lines) + err
+    summary = json.loads(out)
+    assert summary["readings_stored"] == summary["readings_sent"] > 0
+    day_s = 24 * 3600
+    assert summary["sim_steps"] * 60 > day_s  # the last day, then live steps
