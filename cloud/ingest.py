@@ -126,7 +126,7 @@ class Ingest(Service):
         *,
         mqtt_url: str,
         client_id: str = "ingest-1",
-        batch_max_points: int = 20_000,
+        batch_max_points: int = 40_000,
         batch_max_age_s: float = 0.2,
         receive_maximum: int = 2_000,
         username: str | None = None,

@@ -103,10 +103,11 @@ class InfluxStore:
         timeout_s: float = 10,
         create_database: bool = True,
         chunk_lines: int = CHUNK_LINES,
-        concurrency: int = 2,
+        concurrency: int = 4,
     ) -> None:
-        """`concurrency` requests are in flight at once per `write`, so the server stores one
-        chunk while the next is formatted and sent.
+        """`concurrency` requests are in flight at once per `write`, so the server stores some
+        chunks while the next is formatted and sent (4 measured best on 2 cores: 2 gave 79k,
+        4 gave 93–101k, 6 gave 90k readings/s through ingest).
 
         `gzip` compresses request bodies (level 1, about 15 times smaller) and asks for
         compressed answers: worth it across a network, but on the same machine it costs CPU on
