@@ -1,7 +1,7 @@
 # The two commands of the README's quick start: `make demo` and `make test`.
 PY ?= python3
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-DEBS := mosquitto influxdb socat shellcheck
+DEBS := mosquitto influxdb socat shellcheck openssl
 
 .PHONY: setup deps-debian deps-python test lint demo bench
 
