@@ -136,7 +136,6 @@ def print_memory() -> None:
         "ruuvitag_ble",
         "aranet4",
         "bthome_ble",
-        "xiaomi_ble",
         "habluetooth",
         "bluetooth_auto_recovery",
         "edge.sensors.ble",
