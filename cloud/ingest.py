@@ -92,27 +92,30 @@ def check_message(
         return [], [DeadLetter(now_s, topic, gateway, reason, payload)], gateway, batch.batch_id
     good: list[Reading] = []
     dead: list[DeadLetter] = []
-    served: dict[tuple[str, str], bool] = {}
-    valid: dict[tuple[str, str], str | None] = {}  # (room, sensor) → why not, per batch
+    verdicts: dict[tuple[str, str, str, str], str | None] = {}  # series → why not, per batch
+    append = good.append
     for reading in batch.readings:
-        where = (reading.building, reading.flat)
-        ok = served.get(where)
-        if ok is None:  # registry ids are valid identifiers, so this also checks the ids
-            ok = served[where] = registry.serves(gateway, *where)
-        what = (reading.room, reading.sensor)
-        if what not in valid:
-            valid[what] = invalid_ids(reading) if ok else None
-        if ok and valid[what] is None:
-            good.append(reading)
-        elif ok:
-            dead.append(DeadLetter(now_s, topic, gateway, str(valid[what]), encode(reading)))
+        series = (reading.building, reading.flat, reading.room, reading.sensor)
+        try:
+            why = verdicts[series]
+        except KeyError:
+            why = verdicts[series] = _series_verdict(registry, gateway, reading)
+        if why is None:
+            append(reading)
         else:
-            reason = (
-                f"gateway {gateway!r} does not serve building {reading.building!r} "
-                f"flat {reading.flat!r}"
-            )
-            dead.append(DeadLetter(now_s, topic, gateway, reason, encode(reading)))
+            dead.append(DeadLetter(now_s, topic, gateway, why, encode(reading)))
     return good, dead, gateway, batch.batch_id
+
+
+def _series_verdict(registry: Registry, gateway: str, reading: Reading) -> str | None:
+    """Why a reading's series (building, flat, room, sensor) is not accepted, or None. Checked
+    once per distinct series in a batch: the per-reading work stays one dictionary lookup."""
+    if not registry.serves(gateway, reading.building, reading.flat):
+        return (
+            f"gateway {gateway!r} does not serve building {reading.building!r} "
+            f"flat {reading.flat!r}"
+        )
+    return invalid_ids(reading)  # registry ids are valid, so this checks room and sensor
 
 
 class Ingest(Service):
@@ -132,11 +135,19 @@ class Ingest(Service):
         username: str | None = None,
         password: str | None = None,
         session_expiry_s: int = 3600,
+        writers: int = 2,
     ) -> None:
         """``session_expiry_s``: how long the broker keeps queueing for this ingest while it is
         away. Mosquitto hands a shared subscription's messages to offline members too, so a
         retired ingest must not hold a week-long session; what an expired session held is
-        re-sent by the gateways, whose outboxes keep every unconfirmed batch."""
+        re-sent by the gateways, whose outboxes keep every unconfirmed batch.
+
+        ``writers``: groups stored at once. With one, the store sat idle while ingest formatted
+        the next group and ingest sat idle while the store finished the last one (~75k
+        readings/s here); two overlap them (~100k/s, bench/bench_ingest.py). Groups are acked
+        to the broker in the order they were taken, whichever writer finishes first."""
+        if writers < 1:
+            raise ValueError(f"writers must be at least 1, got {writers}")
         self.store = store
         self.registry = registry
         self.dead_letters = dead_letters
@@ -144,9 +155,15 @@ class Ingest(Service):
         self.batch_max_age_s = batch_max_age_s
         self.stats = IngestStats()
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=receive_maximum * 2)
-        self._checked: queue.Queue[list[_Checked]] = queue.Queue(maxsize=2)
-        """Parsed groups waiting for the writer: parsing the next group overlaps the store's
-        work on this one. Bounded: the parser waits when the writer is behind."""
+        self._checked: queue.Queue[tuple[int, list[_Checked]]] = queue.Queue(maxsize=writers)
+        """Numbered parsed groups waiting for a writer: parsing the next group overlaps the
+        store's work on this one. Bounded: the parser waits when the writers are behind."""
+        self._writers = writers
+        self._turn = 0
+        """Number of the next group to acknowledge (groups are acked in order)."""
+        self._turn_changed = threading.Condition()
+        self._giving_up = threading.Event()
+        """Set when stopping while the store is down: what is in hand is left to the broker."""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.conn = MqttConnection(
@@ -163,9 +180,9 @@ class Ingest(Service):
 
     def start(self) -> None:
         self.conn.start()
-        self._threads = [
-            threading.Thread(target=self._parse_loop, name="ingest-parse"),
-            threading.Thread(target=self._write_loop, name="ingest-write"),
+        self._threads = [threading.Thread(target=self._parse_loop, name="ingest-parse")] + [
+            threading.Thread(target=self._write_loop, name=f"ingest-write-{n + 1}")
+            for n in range(self._writers)
         ]
         for thread in self._threads:
             thread.start()
@@ -206,8 +223,11 @@ class Ingest(Service):
         return messages
 
     def _parse_loop(self) -> None:
-        """Stage 1: take messages, validate them, build points; hand groups to the writer."""
+        """Stage 1: take messages, validate them, build points; hand numbered groups on."""
+        number = 0
         while True:
+            if self._giving_up.is_set():
+                return  # what is in hand stays unacked: the broker redelivers it
             messages = self._take()
             if not messages:
                 if self._stop.is_set():
@@ -218,36 +238,64 @@ class Ingest(Service):
             group = [self._check(m) for m in messages]
             while True:
                 try:
-                    self._checked.put(group, timeout=0.1)
+                    self._checked.put((number, group), timeout=0.1)
+                    number += 1
                     break
                 except queue.Full:
-                    if self._stop.is_set() and not self._alive("ingest-write"):
+                    if self._giving_up.is_set() or (
+                        self._stop.is_set() and not self._alive("ingest-write")
+                    ):
                         return  # unacked: the broker redelivers them
 
-    def _alive(self, name: str) -> bool:
-        return any(t.name == name and t.is_alive() for t in self._threads)
+    def _alive(self, prefix: str) -> bool:
+        return any(t.name.startswith(prefix) and t.is_alive() for t in self._threads)
 
     def _write_loop(self) -> None:
-        """Stage 2: store each group (retrying while the store is down), then acknowledge."""
+        """Stage 2 (one per writer): store a group (retrying while the store is down), then
+        acknowledge it when its turn comes. Each group has its turn before the writer takes
+        the next, and groups are taken in order, so the oldest group in hand never waits."""
         backoff = Backoff(0.2, 10.0)
         while True:
             try:
-                group = self._checked.get(timeout=0.1)
+                number, group = self._checked.get(timeout=0.1)
             except queue.Empty:
                 if self._stop.is_set() and not self._alive("ingest-parse"):
                     return
                 continue
-            while not self._write(group):
+            stored = False
+            try:
+                stored = not self._giving_up.is_set() and self._store(group, backoff)
+            finally:  # always pass the turn on, or later groups would wait forever
+                self._in_turn(number, group if stored else None)
+
+    def _store(self, group: list[_Checked], backoff: Backoff) -> bool:
+        """Write the group; False when stopping with it unstored (the broker redelivers it and
+        everything still in hand: the parser and the other writers give up too)."""
+        while not self._write(group):
+            with self._turn_changed:
                 self.stats.store_retries += 1
-                if self._stop.is_set():
-                    log.warning(
-                        "stopping with %d messages unstored; the broker will redeliver",
-                        len(group),
-                    )
-                    return
-                self._stop.wait(backoff.next_delay())
-            backoff.reset()
-            self._acknowledge(group)
+            if self._stop.is_set():
+                self._giving_up.set()
+                log.warning(
+                    "stopping with %d messages unstored; the broker will redeliver", len(group)
+                )
+                return False
+            self._stop.wait(backoff.next_delay())
+        backoff.reset()
+        return True
+
+    def _in_turn(self, number: int, group: list[_Checked] | None) -> None:
+        """Acknowledge `group` (None: leave it unacked) once every earlier group has had its
+        turn, so the broker gets PUBACKs in the order it sent the messages (MQTT 4.6)."""
+        with self._turn_changed:
+            self._turn_changed.wait_for(lambda: self._turn == number)
+            try:
+                if group is not None:
+                    self.stats.writes += 1
+                    self._acknowledge(group)
+            finally:
+                self._turn += 1
+                self._turn_changed.notify_all()
 
     def _check(self, message: mqtt.MQTTMessage) -> _Checked:
         good, dead, gateway, batch_id = check_message(
@@ -261,7 +309,6 @@ class Ingest(Service):
         try:
             if readings:
                 self.store.write_readings(readings)
-            self.stats.writes += 1
             return True
         except StoreUnavailable as exc:
             log.warning(

@@ -51,6 +51,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "lines, 4 in flight — measured best here, bench/bench_ingest.py)",
     )
     parser.add_argument("--batch-max-age", type=float, default=0.2, metavar="SECONDS")
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=2,
+        help="groups of readings stored at once (default 2: formatting one group overlaps "
+        "the store's work on the other; acks stay in order)",
+    )
     add_store_arguments(parser)
 
 
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             username=args.mqtt_user,
             password=args.mqtt_password,
             session_expiry_s=args.session_expiry,
+            writers=args.writers,
         )
         with ingest:
             log.info("ingest %s running", args.client_id)

@@ -129,6 +129,8 @@ class InfluxStore:
         elif username is not None:
             self._session.auth = (username, password or "")
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="influx-write")
+        self._float_texts: dict[float, str] = {}
+        """Formatted float values, kept across writes (see `encode_readings`)."""
         self._concurrency = concurrency
         self._create_database = create_database
         self._database_ready = not create_database
@@ -227,7 +229,9 @@ class InfluxStore:
     def write_readings(self, readings: Sequence[Reading]) -> None:
         """`CLIMATE` points straight from readings (ingest's hot path; same result as
         ``write(points_from_readings(readings))``)."""
-        self._write_chunks(len(readings), lambda a, b: encode_readings(readings[a:b]))
+        self._write_chunks(
+            len(readings), lambda a, b: encode_readings(readings[a:b], self._float_texts)
+        )
 
     def _write_chunks(self, count: int, encode: Callable[[int, int], list[str]]) -> None:
         if not count:

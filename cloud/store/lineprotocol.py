@@ -142,13 +142,26 @@ def encode_lines(points: Sequence[Point]) -> list[str]:
     return lines
 
 
-def encode_readings(readings: Sequence[Reading]) -> list[str]:
+FLOAT_TEXTS_MAX: Final = 100_000
+"""Float texts an `encode_readings` cache keeps; it starts over when full (a few MB)."""
+
+
+def encode_readings(
+    readings: Sequence[Reading], float_texts: dict[float, str] | None = None
+) -> list[str]:
     """`CLIMATE` lines straight from readings — ingest's hot path, the same lines as
     ``encode_lines(points_from_readings(readings))`` without building the points. Quantity names
     are fixed identifiers (edge/wire.py) that need no escaping; tag values are escaped once per
-    series."""
+    series.
+
+    ``repr`` of a float is the largest single cost here. Gateways send values at their sensors'
+    resolution, so values repeat across batches; pass the same `float_texts` dict to every call
+    (the store does) to format each distinct value once (it is cleared at `FLOAT_TEXTS_MAX`)."""
     prefixes: dict[tuple[str, str, str, str], str] = {}
-    reprs: dict[float, str] = {}
+    texts = {} if float_texts is None else float_texts
+    if len(texts) > FLOAT_TEXTS_MAX:
+        texts.clear()
+    text_of = texts.get
     lines: list[str] = []
     append = lines.append
     for r in readings:
@@ -156,20 +169,20 @@ def encode_readings(readings: Sequence[Reading]) -> list[str]:
         prefix = prefixes.get(key)
         if prefix is None:
             tags = {"building": key[0], "flat": key[1], "room": key[2], "sensor": key[3]}
-            prefix = prefixes[key] = series_prefix(CLIMATE, tags)
+            prefix = prefixes[key] = series_prefix(CLIMATE, tags) + " "
         parts = []
         for name, value in r.values.items():
-            text = reprs.get(value)
+            text = text_of(value)
             if text is None:
                 text = repr(float(value))
-                if text[-1] in "nf":
-                    raise LineProtocolError(f"{name}={value!r} of {prefix} is not finite")
-                if value and len(reprs) < _REPR_CACHE:
-                    reprs[value] = text
+                if text[-1] in "nf":  # 'nan', 'inf', '-inf'
+                    raise LineProtocolError(f"{name}={value!r} of {prefix}is not finite")
+                if value:  # not 0.0: -0.0 == 0.0 as a key
+                    texts[value] = text
             parts.append(f"{name}={text}")
         if r.flags:
             parts.append("flags=" + format_value(",".join(r.flags)))
-        append(f"{prefix} {','.join(parts)} {r.time_ms * 1_000_000:d}")
+        append(f"{prefix}{','.join(parts)} {r.time_ms * 1_000_000:d}")
     return lines
 
 

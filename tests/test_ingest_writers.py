@@ -1,0 +1,160 @@
+"""Several ingest writers: groups finish out of order, acks still go out in order; stopping
+while the store is down leaves every message to the broker, and a restarted ingest stores
+them all. Real Mosquitto and SQLite stores; the only addition is a store that is slow for
+chosen batches, to force writers to finish out of order."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import closing
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from cloud.deadletter import DeadLetters
+from cloud.ingest import Ingest
+from cloud.registry import Registry
+from cloud.servers import MosquittoServer
+from cloud.store.base import CLIMATE
+from cloud.store.sqlite import SqliteStore
+from edge.mqtt import MqttConnection
+from edge.wire import Reading, ReadingsBatch, encode, readings_topic
+
+pytestmark = pytest.mark.servers
+
+REGISTRY = Registry.model_validate(
+    {
+        "buildings": [{"id": "B1", "flats": [{"id": "F1", "area_m2": 50.0}]}],
+        "gateways": [{"id": "gw-a", "building": "B1", "flats": ["F1"]}],
+    }
+)
+T0 = 1_767_225_600_000
+BATCHES = 12
+PER_BATCH = 5
+
+
+def message(n: int) -> bytes:
+    readings = [
+        Reading(
+            time_ms=T0 + (n * PER_BATCH + i) * 60_000,
+            building="B1",
+            flat="F1",
+            room="living",
+            sensor="s1",
+            values={"temperature_c": 20.0 + n + i / 10},
+        )
+        for i in range(PER_BATCH)
+    ]
+    return encode(ReadingsBatch(v=1, gateway="gw-a", batch_id=f"b{n}", readings=readings))
+
+
+def publish_all(url: str) -> None:
+    with MqttConnection(url, "gw-a") as gateway:
+        assert gateway.wait_connected(10)
+        for n in range(BATCHES):
+            gateway.publish(readings_topic("gw-a"), message(n), qos=1).wait_for_publish(5)
+
+
+class SlowForSomeStore(SqliteStore):
+    """A real SQLite store that takes longer over every third batch, and records the order in
+    which writes finish (by the time of their first reading)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.finished: list[int] = []
+        self._order = threading.Lock()
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        first = (readings[0].time_ms - T0) // 60_000 // PER_BATCH
+        if first % 3 == 0:
+            time.sleep(0.3)
+        super().write_readings(readings)
+        with self._order:
+            self.finished.append(first)
+
+
+def test_acks_follow_message_order_when_writers_finish_out_of_order(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    store = SlowForSomeStore(tmp_path / "store.sqlite")
+    acked: list[int] = []
+    with closing(store), DeadLetters(tmp_path / "dead.sqlite") as dead:
+        # one message per group: a group is whatever arrived within 1 ms
+        ingest = Ingest(
+            store,
+            REGISTRY,
+            dead,
+            mqtt_url=mosquitto.url,
+            client_id="t-writers",
+            batch_max_points=PER_BATCH,
+            batch_max_age_s=0.001,
+            writers=3,
+        )
+        real_ack = ingest.conn.ack
+
+        def ack(msg: mqtt.MQTTMessage) -> None:
+            acked.append(int(msg.payload.split(b'"batch_id":"b')[1].split(b'"')[0]))
+            real_ack(msg)
+
+        ingest.conn.ack = ack  # type: ignore[method-assign]
+        with ingest:
+            assert ingest.conn.wait_connected(10)
+            time.sleep(0.3)
+            publish_all(mosquitto.url)
+            deadline = time.monotonic() + 20
+            while ingest.stats.messages < BATCHES and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert store.count(CLIMATE) == BATCHES * PER_BATCH
+    assert store.finished != sorted(store.finished), "writers never finished out of order"
+    assert acked == list(range(BATCHES))
+
+
+def test_stop_with_store_down_leaves_messages_to_broker(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    down = SqliteStore(tmp_path / "down.sqlite")
+    down.close()  # every write is now StoreUnavailable
+    with closing(down), DeadLetters(tmp_path / "dead.sqlite") as dead:
+        ingest = Ingest(
+            down,
+            REGISTRY,
+            dead,
+            mqtt_url=mosquitto.url,
+            client_id="t-writers-down",
+            batch_max_points=PER_BATCH,
+            batch_max_age_s=0.001,
+            writers=2,
+        )
+        with ingest:
+            assert ingest.conn.wait_connected(10)
+            time.sleep(0.3)
+            publish_all(mosquitto.url)
+            deadline = time.monotonic() + 10
+            while ingest.stats.store_retries < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert ingest.stats.store_retries >= 2
+        assert ingest.stats.messages == 0  # nothing acked
+        assert not [t for t in threading.enumerate() if t.name.startswith("ingest-")]
+
+    store = SqliteStore(tmp_path / "store.sqlite")
+    with closing(store), DeadLetters(tmp_path / "dead2.sqlite") as dead:
+        again = Ingest(store, REGISTRY, dead, mqtt_url=mosquitto.url, client_id="t-writers-down")
+        with again:
+            deadline = time.monotonic() + 20
+            while store.count(CLIMATE) < BATCHES * PER_BATCH and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert store.count(CLIMATE) == BATCHES * PER_BATCH
+        assert dead.all() == []
+
+
+def test_writers_must_be_positive(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    store = SqliteStore(tmp_path / "store.sqlite")
+    with (
+        closing(store),
+        DeadLetters(tmp_path / "dead.sqlite") as dead,
+        pytest.raises(ValueError, match="writers must be at least 1"),
+    ):
+        Ingest(store, REGISTRY, dead, mqtt_url=mosquitto.url, writers=0)
