@@ -21,6 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Final
 
 import paho.mqtt.client as mqtt
 
@@ -72,10 +73,24 @@ class _Checked:
     batch_id: str | None = None
 
 
+Verdicts = dict[tuple[str, str, str, str, str], str | None]
+"""(gateway, building, flat, room, sensor) → why its readings are not accepted, or None."""
+VERDICTS_MAX: Final = 100_000
+"""Series verdicts an ingest remembers across messages; it starts over when full."""
+
+
 def check_message(
-    topic: str, payload: bytes, registry: Registry, now_s: float
+    topic: str,
+    payload: bytes,
+    registry: Registry,
+    now_s: float,
+    verdicts: Verdicts | None = None,
 ) -> tuple[list[Reading], list[DeadLetter], str | None, str | None]:
-    """Validate one readings message (pure): (good readings, dead letters, gateway, batch id)."""
+    """Validate one readings message: (good readings, dead letters, gateway, batch id).
+
+    Each series (gateway, building, flat, room, sensor) is checked against `registry` once and
+    remembered in `verdicts` (pass the same dict for the same registry to remember across
+    messages; by default, within this message only)."""
     try:
         gateway = gateway_of_readings_topic(topic)
     except WireError as exc:
@@ -92,10 +107,13 @@ def check_message(
         return [], [DeadLetter(now_s, topic, gateway, reason, payload)], gateway, batch.batch_id
     good: list[Reading] = []
     dead: list[DeadLetter] = []
-    verdicts: dict[tuple[str, str, str, str], str | None] = {}  # series → why not, per batch
+    if verdicts is None:
+        verdicts = {}
+    elif len(verdicts) > VERDICTS_MAX:
+        verdicts.clear()
     append = good.append
     for reading in batch.readings:
-        series = (reading.building, reading.flat, reading.room, reading.sensor)
+        series = (gateway, reading.building, reading.flat, reading.room, reading.sensor)
         try:
             why = verdicts[series]
         except KeyError:
@@ -162,6 +180,8 @@ class Ingest(Service):
         self._turn = 0
         """Number of the next group to acknowledge (groups are acked in order)."""
         self._turn_changed = threading.Condition()
+        self._verdicts: Verdicts = {}
+        """Series checked against `registry` (used by the parse thread only)."""
         self._giving_up = threading.Event()
         """Set when stopping while the store is down: what is in hand is left to the broker."""
         self._stop = threading.Event()
@@ -299,7 +319,7 @@ class Ingest(Service):
 
     def _check(self, message: mqtt.MQTTMessage) -> _Checked:
         good, dead, gateway, batch_id = check_message(
-            message.topic, bytes(message.payload), self.registry, time.time()
+            message.topic, bytes(message.payload), self.registry, time.time(), self._verdicts
         )
         return _Checked(message, good, dead, gateway, batch_id)
 

@@ -188,3 +188,19 @@ def test_stream_keeps_flowing_past_bad_messages(
     reasons = [d.reason for d in dead.all()]
     assert len(reasons) == len(bad)
     assert all(reasons)
+
+
+def test_series_verdicts_remembered_across_messages_per_gateway() -> None:
+    verdicts: dict[tuple[str, str, str, str, str], str | None] = {}
+    mixed = batch([reading(0, flat="X1", building="B2"), reading(1)])
+    for _ in range(2):  # the second time from memory: the same answer
+        good, dead, _, _ = check_message(readings_topic("gw-a"), mixed, REGISTRY, 0.0, verdicts)
+        assert [r.flat for r in good] == ["F1"]
+        assert len(dead) == 1
+        assert "does not serve building 'B2' flat 'X1'" in dead[0].reason
+    assert len(verdicts) == 2
+    # the gateway that does serve X1 is not refused by what was remembered for gw-a
+    own = batch([reading(0, flat="X1", building="B2")], gateway="gw-b")
+    good, dead, _, _ = check_message(readings_topic("gw-b"), own, REGISTRY, 0.0, verdicts)
+    assert [r.flat for r in good] == ["X1"]
+    assert dead == []
