@@ -62,7 +62,7 @@ _BASELINE = (
     "print(json.dumps({{'event': 'done'}}), flush=True)\n"
 )
 IMPORT_STEPS = (
-    "pydantic", "edge.wire", "edge.config", "paho.mqtt.client", "edge.gateway", "serial",
+    "msgspec", "edge.wire", "edge.config", "paho.mqtt.client", "edge.gateway", "serial",
     "pymodbus", "edge.sensors.serial.poller", "bleak", "edge.sensors.ble.source",
     "edge.sensors.ble.injected", "edge.runner", "edge.sensors.ble.atc", "edge.sensors.ble.ruuvi",
     "edge.sensors.ble.aranet", "edge.sensors.ble.bthome",
@@ -112,7 +112,7 @@ async def _child_gateway(config_json: str) -> None:
     from edge.runner import run_gateway
     from edge.sensors.ble.injected import REGISTRY, InjectedScanner
 
-    config = GatewayConfig.model_validate_json(config_json)
+    config = GatewayConfig.parse(json.loads(config_json))
     adapter = REGISTRY.get(ADAPTER)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -169,7 +169,7 @@ async def _simulate(
     adapter_name = f"demo-{os.getpid()}"
     adapter = REGISTRY.get(adapter_name)
     with DeviceFleet(scenario, seed=opts.seed) as fleet:
-        config = GatewayConfig.model_validate(
+        config = GatewayConfig.parse(
             {
                 "gateway_id": scenario.gateway_id,
                 "mqtt": {"url": mqtt_url, "reconnect_max_s": 5.0},
@@ -177,7 +177,7 @@ async def _simulate(
                 "sensors": fleet.gateway_sensors(),
             }
         )
-        (folder / "gateway.json").write_text(config.model_dump_json(indent=2))
+        (folder / "gateway.json").write_bytes(config.to_json())
         ble = {s.device: s for s in config.sensors if s.kind not in SERIAL_KINDS}
         by_id = {s.id: s for s in config.sensors}
         ingest = _start_ingest(

@@ -32,9 +32,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from edge.wire import Identifier
+from edge.wire import ID_PATTERN
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+"""Building, flat and gateway ids: safe in topics and tags (the wire's `ID_PATTERN`)."""
 
 
 class Position(StrEnum):

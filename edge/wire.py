@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Final, Literal, get_args
 
 import msgspec
-from pydantic import StringConstraints
 
 SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "indeklima/v1"
@@ -55,10 +54,8 @@ QUANTITIES: Final[frozenset[str]] = frozenset(get_args(Quantity))
 """Every quantity a reading may carry. Units are in the names; adding one is a schema change."""
 
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-"""Gateway, building, flat, room and sensor ids (pydantic settings): safe in topics and tags."""
 WireId = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
-"""The same ids on the wire (msgspec)."""
+"""Gateway, building, flat, room and sensor ids (msgspec): safe in topics and tags."""
 
 
 class WireError(ValueError):

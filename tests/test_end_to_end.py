@@ -46,7 +46,7 @@ REG = Registry.model_validate(
 def test_vendor_bytes_reach_the_store(tmp_path: Path, mosquitto: MosquittoServer) -> None:
     scd30_values = {"co2_ppm": 812.5, "temperature_c": 21.25, "humidity_pct": 44.5}
     with ModbusResponder([Scd30Emulator(lambda: scd30_values)]) as responder:
-        config = GatewayConfig.model_validate(
+        config = GatewayConfig.parse(
             {
                 "gateway_id": "gw-e2e",
                 "mqtt": {"url": mosquitto.url},

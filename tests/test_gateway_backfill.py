@@ -25,7 +25,7 @@ STEP = timedelta(minutes=5)
 def test_gateway_backfills_the_outage_from_aranet4_history(tmp_path: Path) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     last_before_outage = now - timedelta(hours=3)
-    config = GatewayConfig.model_validate(
+    config = GatewayConfig.parse(
         {
             "gateway_id": "gw-bf",
             "mqtt": {"url": f"mqtt://127.0.0.1:{free_port()}"},  # broker down: only the outbox

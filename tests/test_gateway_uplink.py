@@ -48,7 +48,7 @@ def test_outbox_full_drops_oldest_counts_and_reports(tmp_path: Path) -> None:
         assert batch is not None
         times = [r.time_ms for r in decode_batch(batch.message("gw-1")).readings]
         assert times[0] == T0 + 50 * 60_000  # the oldest 50 went
-    config = GatewayConfig.model_validate(
+    config = GatewayConfig.parse(
         {"gateway_id": "gw-1", "outbox": {"path": str(tmp_path / "o.sqlite"), "max_readings": 100}}
     )
     gateway = Gateway(config)
@@ -79,7 +79,7 @@ def test_unconfirmed_batches_survive_a_restart_with_their_ids(tmp_path: Path) ->
 
 
 def _gateway_config(tmp_path: Path, url: str, protocol: str) -> GatewayConfig:
-    return GatewayConfig.model_validate(
+    return GatewayConfig.parse(
         {
             "gateway_id": "gw-1",
             "mqtt": {"url": url, "protocol": protocol},
@@ -240,7 +240,7 @@ def test_outbox_remembers_each_sensors_newest_reading(tmp_path: Path) -> None:
 @pytest.mark.servers
 def test_silent_sensor_alert_is_published(tmp_path: Path, mosquitto: MosquittoServer) -> None:
     alerts: list[dict[str, object]] = []
-    config = GatewayConfig.model_validate(
+    config = GatewayConfig.parse(
         {
             "gateway_id": "gw-1",
             "mqtt": {"url": mosquitto.url},
@@ -304,7 +304,7 @@ def test_sample_age_moves_the_reading_time_back(tmp_path: Path) -> None:
     decoded = decode(RawAdvert("D0:1F:00:00:0A:01", manufacturer_data={0x0702: payload}))
     assert isinstance(decoded, Decoded) and decoded.age_s == 120.0
     now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-    config = GatewayConfig.model_validate(
+    config = GatewayConfig.parse(
         {
             "gateway_id": "gw-1",
             "outbox": {"path": str(tmp_path / "o.sqlite")},

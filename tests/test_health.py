@@ -126,6 +126,7 @@ def test_naive_times_are_refused():
 
 
 DURATIONS = {
+    "seconds": (timedelta(seconds=45.7), "45 s", "45 s"),
     "minutes": (timedelta(minutes=31), "31 min", "31 min"),
     "under two hours": (timedelta(minutes=119), "119 min", "119 min"),
     "hours": (timedelta(hours=5, minutes=3), "5 t 3 min", "5 h 3 min"),

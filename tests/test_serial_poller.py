@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from edge.config import SensorConfig
@@ -39,7 +40,7 @@ def true_values() -> dict[str, float]:
 
 
 def sensor(kind: str, port: str, address: int | None = None, **extra: object) -> SensorConfig:
-    return SensorConfig.model_validate(
+    return SensorConfig.parse(
         {
             "id": f"{kind}-{address}",
             "kind": kind,
@@ -265,7 +266,7 @@ def test_background_polling_and_shutdown_leave_nothing_behind():
                 enough.set()
 
         with rig("scd30") as r:
-            config = r.config.model_copy(update={"poll_interval_s": 0.02})
+            config = msgspec.structs.replace(r.config, poll_interval_s=0.02)
             p = SerialPoller([config], on_sample, response_timeout_s=TIMEOUT_S)
             async with p:
                 r.faults.inject(Fault.SILENCE, times=2)  # the loop rides over faults
@@ -346,7 +347,7 @@ def test_bad_bus_configurations_are_refused_with_a_reason(configs, message):
 def test_duplicate_address_is_refused():
     configs = [
         sensor("senseair_s8", "/dev/ttyUSB0", 0x68),
-        sensor("senseair_s8", "/dev/ttyUSB0", 0x68).model_copy(update={"id": "other"}),
+        msgspec.structs.replace(sensor("senseair_s8", "/dev/ttyUSB0", 0x68), id="other"),
     ]
     with pytest.raises(ValueError, match="share a Modbus address"):
         SerialPoller(configs, print)

@@ -25,8 +25,11 @@ def _require_aware(time: datetime, what: str) -> None:
 
 
 def format_duration(duration: timedelta, danish: bool) -> str:
-    """``31 min``, ``5 t 3 min`` / ``5 h 3 min``, ``3 døgn`` / ``3 days``."""
-    minutes = max(0, int(duration.total_seconds() // 60))
+    """``45 s``, ``31 min``, ``5 t 3 min`` / ``5 h 3 min``, ``3 døgn`` / ``3 days``."""
+    seconds = max(0, int(duration.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
     if minutes < 120:
         return f"{minutes} min"
     hours, rest = divmod(minutes, 60)
