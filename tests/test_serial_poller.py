@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -312,6 +313,50 @@ def test_socket_url_works(tmp_path):
         finally:
             bridge.terminate()
             bridge.wait(timeout=10)
+
+
+def test_socket_line_reset_by_the_peer_leaks_no_socket():
+    """A ``socket://`` peer that resets every connection (RST): pyserial's close() then skips
+    closing the socket (shutdown() fails first) and a failed open() leaves it connected; the
+    poller closes it either way. A leaked socket is a ResourceWarning, an error here."""
+    import gc
+    import socket
+    import struct
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+    resets = []
+
+    def reset_everyone() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            time.sleep(0.02)  # let the poller send its request first, sometimes
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # linger 0: the peer gets a reset, not a FIN
+            resets.append(1)
+
+    async def scenario(url: str):
+        async with poller([sensor("mhz19b", url)], [], response_timeout_s=0.1) as p:
+            for _ in range(6):
+                assert await p.poll_once() == []
+
+    thread = threading.Thread(target=reset_everyone)
+    thread.start()
+    try:
+        port = server.getsockname()[1]
+        asyncio.run(scenario(f"socket://127.0.0.1:{port}"))
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+    assert len(resets) >= 3
+    gc.collect()  # a dropped, unclosed socket warns now, inside this test
 
 
 BAD_BUSES = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -270,15 +271,19 @@ class SerialPoller:
     def _open_line(self) -> ByteLine:
         if self._line is None:
             try:
-                self._line = serial.serial_for_url(
+                port = serial.serial_for_url(
                     self.port,
                     baudrate=self.baudrate,
                     bytesize=serial.EIGHTBITS,
                     parity=serial.PARITY_NONE,
                     stopbits=serial.STOPBITS_ONE,
                     timeout=self._timeout_s,
+                    do_not_open=True,
                 )
+                self._line = port
+                port.open()
             except (serial.SerialException, OSError, ValueError) as exc:
+                self._close_line()  # a half-opened socket:// line holds a connected socket
                 raise PortError(f"cannot open {self.port}: {exc}") from None
         line: ByteLine = self._line
         return line
@@ -286,5 +291,11 @@ class SerialPoller:
     def _close_line(self) -> None:
         line, self._line = self._line, None
         if line is not None:
+            # pyserial's socket:// close() calls shutdown() and close() in one try block, so a
+            # connection the peer already reset is dropped unclosed (a leaked descriptor):
+            # close the socket ourselves too (closing twice is harmless).
+            sock = getattr(line, "_socket", None)
             with contextlib.suppress(Exception):
                 line.close()
+            if isinstance(sock, socket.socket):
+                sock.close()
