@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -182,6 +183,8 @@ class Ingest(Service):
         self._turn_changed = threading.Condition()
         self._verdicts: Verdicts = {}
         """Series checked against `registry` (used by the parse thread only)."""
+        self.failed = threading.Event()
+        """Set when a worker stopped on an unexpected error; the owner should exit non-zero."""
         self._giving_up = threading.Event()
         """Set when stopping while the store is down: what is in hand is left to the broker."""
         self._stop = threading.Event()
@@ -200,12 +203,31 @@ class Ingest(Service):
 
     def start(self) -> None:
         self.conn.start()
-        self._threads = [threading.Thread(target=self._parse_loop, name="ingest-parse")] + [
-            threading.Thread(target=self._write_loop, name=f"ingest-write-{n + 1}")
+        self._threads = [
+            threading.Thread(target=self._guarded, args=(self._parse_loop,), name="ingest-parse")
+        ] + [
+            threading.Thread(
+                target=self._guarded, args=(self._write_loop,), name=f"ingest-write-{n + 1}"
+            )
             for n in range(self._writers)
         ]
         for thread in self._threads:
             thread.start()
+
+    def _guarded(self, loop: Callable[[], None]) -> None:
+        """Run a worker loop; an unexpected error stops the whole ingest (``failed`` is set)
+        rather than leaving it running without that worker. What was not acked is redelivered
+        by the broker to the next ingest."""
+        try:
+            loop()
+        except Exception:
+            log.exception(
+                "%s failed; stopping ingest (unacked messages go back to the broker)",
+                threading.current_thread().name,
+            )
+            self.failed.set()
+            self._giving_up.set()
+            self._stop.set()
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Stop: write and ack what is in hand (if the store takes it), then disconnect."""

@@ -92,7 +92,11 @@ def run(args: argparse.Namespace) -> int:
         )
         with ingest:
             log.info("ingest %s running", args.client_id)
-            stop.wait()
+            while not stop.wait(1.0) and not ingest.failed.is_set():
+                pass
             log.info("ingest %s stopping: %s", args.client_id, ingest.stats)
     store.close()
+    if ingest.failed.is_set():
+        log.error("ingest %s stopped on an error (above); restart it", args.client_id)
+        return 1
     return 0

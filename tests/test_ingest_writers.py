@@ -158,3 +158,35 @@ def test_writers_must_be_positive(tmp_path: Path, mosquitto: MosquittoServer) ->
         pytest.raises(ValueError, match="writers must be at least 1"),
     ):
         Ingest(store, REGISTRY, dead, mqtt_url=mosquitto.url, writers=0)
+
+
+class BrokenStore(SqliteStore):
+    """A store with a bug: every write raises something that is not a store error."""
+
+    def write_readings(self, readings: Sequence[Reading]) -> None:
+        raise RuntimeError("a bug in the store")
+
+
+def test_a_worker_error_stops_ingest_and_acks_nothing(
+    tmp_path: Path, mosquitto: MosquittoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = BrokenStore(tmp_path / "store.sqlite")
+    with closing(store), DeadLetters(tmp_path / "dead.sqlite") as dead:
+        ingest = Ingest(
+            store,
+            REGISTRY,
+            dead,
+            mqtt_url=mosquitto.url,
+            client_id="t-writers-bug",
+            batch_max_points=PER_BATCH,
+            batch_max_age_s=0.001,
+        )
+        with ingest:
+            assert ingest.conn.wait_connected(10)
+            time.sleep(0.3)
+            publish_all(mosquitto.url)
+            assert ingest.failed.wait(10)
+        assert ingest.stats.messages == 0
+        assert not [t for t in threading.enumerate() if t.name.startswith("ingest-")]
+    assert "failed; stopping ingest" in caplog.text
+    assert "a bug in the store" in caplog.text
