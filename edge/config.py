@@ -1,7 +1,7 @@
 """The gateway's one settings object, read from a TOML file (``deploy/gateway.example.toml``).
 
 msgspec Structs rather than pydantic models: the gateway already needs msgspec for the wire, and
-pydantic cost the gateway ~8 MB of its 60 MB memory budget on a Raspberry Pi
+pydantic cost the gateway ~9 MB of its 60 MB memory budget on a Raspberry Pi
 (bench/bench_gateway.py). Unknown settings are refused; each bad value is named with its path.
 """
 

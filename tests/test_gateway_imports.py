@@ -28,7 +28,7 @@ def test_gateway_modules_do_not_load_home_assistant_stack_or_cloud() -> None:
     assert "bthome_ble" not in mods
     assert not any(m == "cloud" or m.startswith("cloud.") for m in mods)  # edge never imports cloud
     assert "pandas" not in mods
-    assert "pydantic" not in mods  # settings are msgspec Structs: ~8 MB less on a Pi
+    assert "pydantic" not in mods  # settings are msgspec Structs: ~9 MB less on a Pi
 
 
 def test_a_ruuvi_only_source_does_not_load_bthome() -> None:
