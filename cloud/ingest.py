@@ -21,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import paho.mqtt.client as mqtt
@@ -61,6 +61,22 @@ class IngestStats:
     """perf_counter() when the first message was taken (for benchmarks)."""
     last_stored_s: float = 0.0
     """perf_counter() after the latest store write and acks."""
+
+    def snapshot(self) -> IngestStats:
+        return replace(self)
+
+    def progress(self, earlier: IngestStats, seconds: float) -> str:
+        """One log line: totals, and what happened since `earlier` (``seconds`` ago)."""
+        stored = self.readings_stored - earlier.readings_stored
+        dead = self.dead_letters - earlier.dead_letters
+        retries = self.store_retries - earlier.store_retries
+        rate = stored / seconds if seconds > 0 else 0.0
+        return (
+            f"{self.readings_stored:,} readings stored (+{stored:,} in {seconds:.0f} s, "
+            f"{rate:,.0f}/s) from {self.messages:,} messages; "
+            f"{self.dead_letters:,} dead letters (+{dead:,}); "
+            f"{self.store_retries:,} store retries (+{retries:,})"
+        )
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 
 from cloud.store.open import add_store_arguments
@@ -52,6 +53,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-max-age", type=float, default=0.2, metavar="SECONDS")
     parser.add_argument(
+        "--report-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="log readings stored, rate, dead letters and store retries this often "
+        "(default 60; 0: only at the end)",
+    )
+    parser.add_argument(
         "--writers",
         type=int,
         default=2,
@@ -92,9 +101,17 @@ def run(args: argparse.Namespace) -> int:
         )
         with ingest:
             log.info("ingest %s running", args.client_id)
+            earlier, since = ingest.stats.snapshot(), time.monotonic()
             while not stop.wait(1.0) and not ingest.failed.is_set():
-                pass
-            log.info("ingest %s stopping: %s", args.client_id, ingest.stats)
+                if args.report_every > 0 and time.monotonic() - since >= args.report_every:
+                    now = time.monotonic()
+                    log.info("%s: %s", args.client_id, ingest.stats.progress(earlier, now - since))
+                    earlier, since = ingest.stats.snapshot(), now
+            log.info(
+                "ingest %s stopping: %s",
+                args.client_id,
+                ingest.stats.progress(earlier, time.monotonic() - since),
+            )
     store.close()
     if ingest.failed.is_set():
         log.error("ingest %s stopped on an error (above); restart it", args.client_id)

@@ -96,7 +96,7 @@ class Stack:
 
         return SqliteStore(self.folder / "store.sqlite")
 
-    def start_ingest(self, client_id: str = "ingest-1") -> None:
+    def start_ingest(self, client_id: str = "ingest-1", *extra: str) -> None:
         with (self.folder / f"{client_id}.log").open("ab") as log:
             self.ingests[client_id] = subprocess.Popen(
                 [
@@ -114,6 +114,7 @@ class Stack:
                     "--dead-letters",
                     str(self.folder / "dead.sqlite"),
                     *self.store_args(),
+                    *extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -15,13 +15,14 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from cloud.deadletter import DeadLetters
-from cloud.ingest import Ingest
+from cloud.ingest import Ingest, IngestStats
 from cloud.registry import Registry
 from cloud.servers import MosquittoServer
 from cloud.store.base import CLIMATE
 from cloud.store.sqlite import SqliteStore
 from edge.mqtt import MqttConnection
 from edge.wire import Reading, ReadingsBatch, encode, readings_topic
+from tests.stack import Stack, wait_until
 
 pytestmark = pytest.mark.servers
 
@@ -190,3 +191,31 @@ def test_a_worker_error_stops_ingest_and_acks_nothing(
         assert not [t for t in threading.enumerate() if t.name.startswith("ingest-")]
     assert "failed; stopping ingest" in caplog.text
     assert "a bug in the store" in caplog.text
+
+
+def test_progress_line_says_totals_and_what_changed() -> None:
+    earlier = IngestStats(messages=10, readings_stored=5_000, dead_letters=1, store_retries=0)
+    now = IngestStats(messages=30, readings_stored=17_000, dead_letters=3, store_retries=2)
+    assert now.progress(earlier, 60.0) == (
+        "17,000 readings stored (+12,000 in 60 s, 200/s) from 30 messages; "
+        "3 dead letters (+2); 2 store retries (+2)"
+    )
+
+
+def test_ingest_command_reports_progress_and_a_summary(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    stack = Stack(tmp_path, mosquitto)
+    try:
+        stack.start_ingest("ingest-1", "--report-every", "0.5")
+        stack.wait_ingest_connected()
+        stack.start_feeder(300, rate=600)
+        stack.wait_feeder()
+        log = tmp_path / "ingest-1.log"
+        wait_until(lambda: "readings stored (+" in log.read_text(), 10, "a progress line")
+        stack.stop_ingest()
+        text = log.read_text()
+        assert "ingest-1 stopping: 300 readings stored" in text
+        assert "0 dead letters" in text
+    finally:
+        stack.close()
