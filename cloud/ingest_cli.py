@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         log.error("ingest cannot start: %s", exc)
         return 2
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)  # a service's progress lines belong in its journal; -v adds more
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,6 +5,9 @@ chosen batches, to force writers to finish out of order."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -22,7 +25,7 @@ from cloud.store.base import CLIMATE
 from cloud.store.sqlite import SqliteStore
 from edge.mqtt import MqttConnection
 from edge.wire import Reading, ReadingsBatch, encode, readings_topic
-from tests.stack import Stack, wait_until
+from tests.stack import ROOT, Stack, wait_until
 
 pytestmark = pytest.mark.servers
 
@@ -219,3 +222,22 @@ def test_ingest_command_reports_progress_and_a_summary(
         assert "0 dead letters" in text
     finally:
         stack.close()
+
+
+def test_progress_is_logged_without_verbose(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    stack = Stack(tmp_path, mosquitto)  # for its registry file
+    command = [
+        sys.executable, "-m", "cloud.cli", "ingest", "--mqtt-url", mosquitto.url,
+        "--client-id", "quiet", "--registry", str(stack.registry),
+        "--dead-letters", str(tmp_path / "dead.sqlite"), "--sqlite", str(tmp_path / "s.sqlite"),
+        "--report-every", "0.3",
+    ]  # fmt: skip
+    log = tmp_path / "quiet.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        wait_until(lambda: "readings stored (+0 in" in log.read_text(), 20, "a progress line")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert "quiet stopping: 0 readings stored" in log.read_text()
