@@ -27,7 +27,7 @@ from edge.sensors.health import (
     SilenceEvent,
     Watchdog,
 )
-from edge.sensors.model import Sample
+from edge.sensors.model import MAX_UNKNOWN_DEVICES, Sample
 from edge.uplink import Uplink
 from edge.wire import GatewayStatus, Reading, alerts_topic
 
@@ -109,7 +109,10 @@ class Gateway(Service):
         """Called by every driver (any thread)."""
         sensor = self.devices.get(sample.device.upper()) or self.devices.get(sample.device)
         if sensor is None:
-            if sample.device not in self.unknown_devices:
+            if (
+                sample.device not in self.unknown_devices
+                and len(self.unknown_devices) < MAX_UNKNOWN_DEVICES
+            ):
                 self.unknown_devices[sample.device] = str(sample.values.quantities())
                 log.info(
                     "unknown device %s (not in the config; not stored): %s",

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from edge.config import GatewayConfig
     from edge.runner import run_gateway
 
+    edge_log = logging.getLogger("edge")
+    if edge_log.getEffectiveLevel() > logging.INFO:
+        edge_log.setLevel(logging.INFO)  # a service's progress lines belong in its journal
     try:
         config = GatewayConfig.load(args.config)
     except ValueError as exc:

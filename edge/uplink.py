@@ -37,6 +37,21 @@ RESEND_CHECK_S = 1.0
 are formed on every tick from in-memory counters."""
 
 
+def status_line(status: GatewayStatus, batches_sent: int, batches_resent: int) -> str:
+    """The gateway's progress for its journal, beside the retained status it publishes."""
+    silent = [s.sensor for s in status.sensors if s.silent]
+    line = (
+        f"gateway {status.gateway}: {status.outbox_pending:,} readings in the outbox, "
+        f"{status.outbox_dropped:,} dropped (outbox full); {batches_sent:,} batches sent, "
+        f"{batches_resent:,} re-sent; {len(status.sensors) - len(silent)}/{len(status.sensors)} "
+        "sensors reporting"
+    )
+    if silent:
+        more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
+        line += f" (silent: {', '.join(silent[:5])}{more})"
+    return line
+
+
 class Uplink(Service):
     def __init__(
         self,
@@ -139,8 +154,10 @@ class Uplink(Service):
         gw = self.config.gateway_id
         now = time.monotonic()
         if now - self._last_status_at >= self.config.status_interval_s:
-            self.conn.publish(status_topic(gw), encode(self._status()), retain=True)
+            status = self._status()
+            self.conn.publish(status_topic(gw), encode(status), retain=True)
             self._last_status_at = now
+            log.info("%s", status_line(status, self.batches_sent, self.batches_resent))
         resend_check_due = now - self._last_resend_check >= RESEND_CHECK_S
         if self._reconnected.is_set():
             self._reconnected.clear()

@@ -107,6 +107,23 @@ async def test_samples_filtered_deduplicated_and_unknown_listed(adapters: Inject
     assert src.stats.unknown_adverts == 3
 
 
+async def test_unknown_sensor_list_is_bounded(
+    adapters: InjectedAdapters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edge.sensors.ble.source as source
+
+    monkeypatch.setattr(source, "MAX_UNKNOWN_DEVICES", 3)
+    src = BleSource(DEVICES, [].append, backend=InjectedScanner)
+    async with src:
+        hci = adapters.get("hci0")
+        for n in range(6):
+            address = f"C4:7C:8D:6A:99:{n:02X}"
+            hci.push(address, -70, {0x0499: emu.ruuvi_df5(20.0, 40.0, 1000.0, 3000, 1, address)})
+        await settle()
+    assert len(src.unknown_devices) == 3  # the first three, logged once each
+    assert src.stats.unknown_adverts == 6  # every one counted
+
+
 async def test_keyed_bthome_plaintext_refused_and_counted(adapters: InjectedAdapters) -> None:
     samples: list[Sample] = []
     key = bytes.fromhex(KEY_HEX)

@@ -20,7 +20,8 @@ from edge.gateway import Gateway
 from edge.mqtt import MqttConnection
 from edge.outbox import Outbox
 from edge.sensors.model import Sample, SensorValues
-from edge.wire import GatewayStatus, Reading, decode_batch, status_topic
+from edge.uplink import status_line
+from edge.wire import GatewayStatus, Reading, SensorHealth, decode_batch, status_topic
 from tests.stack import Stack
 
 T0 = 1_767_225_600_000
@@ -330,3 +331,20 @@ def test_sample_age_moves_the_reading_time_back(tmp_path: Path) -> None:
     assert batch is not None
     (reading,) = decode_batch(batch.message("gw-1")).readings
     assert reading.time == now - timedelta(seconds=120)
+
+
+def test_status_line_for_the_journal() -> None:
+    sensors = [
+        SensorHealth(sensor=f"s{n}", last_seen_ms=None, silent=n >= 3, battery_mv=None)
+        for n in range(10)
+    ]
+    status = GatewayStatus(
+        v=1, gateway="gw-1", online=True, time_ms=0, outbox_pending=1234, outbox_dropped=0,
+        sensors=sensors,
+    )  # fmt: skip
+    assert status_line(status, 57, 2) == (
+        "gateway gw-1: 1,234 readings in the outbox, 0 dropped (outbox full); 57 batches sent, "
+        "2 re-sent; 3/10 sensors reporting (silent: s3, s4, s5, s6, s7 and 2 more)"
+    )
+    quiet = msgspec.structs.replace(status, sensors=sensors[:3])
+    assert status_line(quiet, 0, 0).endswith("3/3 sensors reporting")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import cast
+from typing import Final, cast
 
 from edge.wire import Quantity
+
+MAX_UNKNOWN_DEVICES: Final = 1_000
+"""Unknown devices a gateway lists (logged once each, for commissioning); more are only counted,
+so a crowded radio neighbourhood cannot grow the list without bound."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from edge.sensors.ble.recovery import (
     recover_linux_adapter,
     retryable_errors,
 )
-from edge.sensors.model import Sample
+from edge.sensors.model import MAX_UNKNOWN_DEVICES, Sample
 
 _LOG = logging.getLogger(__name__)
 
@@ -319,8 +319,8 @@ class BleSource:
 
     def _note_unknown(self, address: str, advert: RawAdvert) -> None:
         self.stats.unknown_adverts += 1
-        if address in self.unknown_devices:
-            return
+        if address in self.unknown_devices or len(self.unknown_devices) >= MAX_UNKNOWN_DEVICES:
+            return  # listed already, or the list is full (still counted in stats)
         fmt = identify(advert)
         if fmt is None:
             return  # not a sensor format we know: not worth listing
