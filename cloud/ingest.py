@@ -143,8 +143,8 @@ def check_message(
 
 
 def _series_verdict(registry: Registry, gateway: str, reading: Reading) -> str | None:
-    """Why a reading's series (building, flat, room, sensor) is not accepted, or None. Checked
-    once per distinct series in a batch: the per-reading work stays one dictionary lookup."""
+    """Why a reading's series (building, flat, room, sensor) is not accepted, or None. Asked
+    once per series and remembered (`check_message`): per reading, one dictionary lookup."""
     if not registry.serves(gateway, reading.building, reading.flat):
         return (
             f"gateway {gateway!r} does not serve building {reading.building!r} "
@@ -154,7 +154,8 @@ def _series_verdict(registry: Registry, gateway: str, reading: Reading) -> str |
 
 
 class Ingest(Service):
-    """Owns an MQTT connection and one writer thread. ``close()`` drains what it holds."""
+    """Owns an MQTT connection, a parse thread and `writers` writer threads. ``close()``
+    drains what it holds."""
 
     def __init__(
         self,

@@ -36,8 +36,8 @@ CHUNK_LINES: Final = 5_000
 """Lines per ``/write`` request; InfluxData recommends batches of 5,000 points
 (https://docs.influxdata.com/influxdb/v1/guides/write_data/#writing-multiple-points)."""
 
-_REPR_CACHE: Final = 50_000
-"""Distinct float texts kept per `encode_lines` call."""
+FLOAT_TEXTS_MAX: Final = 100_000
+"""Distinct float texts a formatting cache keeps; it starts over when full (a few MB)."""
 RESERVED_KEYS: Final = frozenset({"time"})
 _FORBIDDEN: Final = ("\n", "\r", "\\", "\x00")
 _TAG_ESCAPES: Final = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
@@ -124,15 +124,7 @@ def encode_lines(points: Sequence[Point]) -> list[str]:
             if head is None:
                 head = field_keys[key] = escape_key("field key", key) + "="
             if type(value) is float:
-                text = reprs.get(value)
-                if text is None:
-                    text = repr(value)
-                    if text[-1] in "nf":
-                        raise LineProtocolError(
-                            f"field {key}={value!r} of {prefix} is not finite; InfluxDB refuses it"
-                        )
-                    if value and len(reprs) < _REPR_CACHE:  # not 0.0: -0.0 == 0.0 as a key
-                        reprs[value] = text
+                text = reprs.get(value) or _float_text(reprs, key, value, prefix)
                 parts.append(head + text)
             else:
                 parts.append(head + format_value(value))
@@ -142,8 +134,19 @@ def encode_lines(points: Sequence[Point]) -> list[str]:
     return lines
 
 
-FLOAT_TEXTS_MAX: Final = 100_000
-"""Float texts an `encode_readings` cache keeps; it starts over when full (a few MB)."""
+def _float_text(texts: dict[float, str], name: str, value: float, series: str) -> str:
+    """Format a float field value once: refuse non-finite values, remember the text in `texts`
+    (starting over at `FLOAT_TEXTS_MAX`)."""
+    text = repr(float(value))
+    if text[-1] in "nf":  # 'nan', 'inf', '-inf'
+        raise LineProtocolError(
+            f"field {name}={value!r} of {series.strip()} is not finite; InfluxDB refuses it"
+        )
+    if len(texts) >= FLOAT_TEXTS_MAX:
+        texts.clear()
+    if value:  # not 0.0: -0.0 == 0.0 as a key
+        texts[value] = text
+    return text
 
 
 def encode_readings(
@@ -159,8 +162,6 @@ def encode_readings(
     (the store does) to format each distinct value once (it is cleared at `FLOAT_TEXTS_MAX`)."""
     prefixes: dict[tuple[str, str, str, str], str] = {}
     texts = {} if float_texts is None else float_texts
-    if len(texts) > FLOAT_TEXTS_MAX:
-        texts.clear()
     text_of = texts.get
     lines: list[str] = []
     append = lines.append
@@ -172,13 +173,7 @@ def encode_readings(
             prefix = prefixes[key] = series_prefix(CLIMATE, tags) + " "
         parts = []
         for name, value in r.values.items():
-            text = text_of(value)
-            if text is None:
-                text = repr(float(value))
-                if text[-1] in "nf":  # 'nan', 'inf', '-inf'
-                    raise LineProtocolError(f"{name}={value!r} of {prefix}is not finite")
-                if value:  # not 0.0: -0.0 == 0.0 as a key
-                    texts[value] = text
+            text = text_of(value) or _float_text(texts, name, value, prefix)
             parts.append(f"{name}={text}")
         if r.flags:
             parts.append("flags=" + format_value(",".join(r.flags)))
