@@ -1,9 +1,18 @@
 # The two commands of the README's quick start: `make demo` and `make test`.
-PY ?= python3
+#
+# Both work on a stock Debian/Ubuntu/Raspberry Pi OS, whose python3 is "externally managed"
+# (PEP 668) and refuses `pip install`: the project lives in its own virtual environment
+# ($(VENV), made with the system's python3), and Debian packages come from apt-get.
+SYSTEM_PY ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-DEBS := mosquitto influxdb socat shellcheck openssl
+# servers the tests and the demo start (mosquitto, influxdb, postgresql), serial bridges (socat),
+# the browser for the web tests (chromium), the PDF font (fonts-dejavu-core), venv for python3
+DEBS ?= mosquitto influxdb socat shellcheck openssl postgresql chromium fonts-dejavu-core python3-venv
+EXTRAS ?= all,test
 
-.PHONY: setup deps-debian deps-python test lint demo bench
+.PHONY: setup deps-debian deps-python check-python test lint demo bench clean-venv
 
 deps-debian:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -13,12 +22,30 @@ deps-debian:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-deps-python:
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[all,test]'
+check-python:
+	@command -v $(SYSTEM_PY) >/dev/null 2>&1 || { \
+	  echo "fejl / error: $(SYSTEM_PY) findes ikke / not found: apt-get install python3 (>= 3.11)"; exit 1; }
+	@$(SYSTEM_PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "fejl / error: indeklima kræver / needs Python >= 3.11; $(SYSTEM_PY) er / is" \
+	    "$$($(SYSTEM_PY) -c 'import platform; print(platform.python_version())')." \
+	    "Debian 12, Ubuntu 24.04 and Raspberry Pi OS 12 have 3.11+; or run" \
+	    "make SYSTEM_PY=/path/to/python3.11 ..."; exit 1; }
+
+# The venv is rebuilt when pyproject.toml changes (the stamp records the last install).
+$(VENV)/.installed-$(EXTRAS): pyproject.toml | check-python deps-debian
+	@[ -x $(PY) ] || { echo "creating $(VENV) with $$(command -v $(SYSTEM_PY))"; \
+	  $(SYSTEM_PY) -m venv $(VENV) || { \
+	    echo "fejl / error: python3 -m venv failed; install python3-venv (apt-get install python3-venv)"; \
+	    exit 1; }; }
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@touch $@
+
+deps-python: $(VENV)/.installed-$(EXTRAS)
 
 setup: deps-debian deps-python
 
-lint:
+lint: setup
 	$(PY) -m ruff check edge cloud firmware_sim tests bench dashboards
 	$(PY) -m ruff format --check edge cloud firmware_sim tests bench dashboards
 	$(PY) -m mypy edge cloud
@@ -31,3 +58,6 @@ demo: setup
 
 bench: setup
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)
