@@ -30,6 +30,7 @@ from cloud.accounts import audit as audit_log
 from cloud.accounts import consent, gdpr
 from cloud.accounts.audit import AuditAction, AuditEntry, AuditQuery
 from cloud.accounts.consent import Consent
+from cloud.accounts.errors import AccountError, UnknownUser
 from cloud.accounts.gdpr import Erasure
 from cloud.accounts.models import (
     BuildingRow,
@@ -48,14 +49,6 @@ from cloud.accounts.principal import SCOPES_OF, Principal, Role, ScopeKind
 USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 ATTEMPTS_KEPT: Final = timedelta(days=1)
-
-
-class AccountError(ValueError):
-    """A request about accounts cannot be done; the message (Danish / English) says why."""
-
-
-class UnknownUser(AccountError):
-    pass
 
 
 class LoginFailed(Exception):
