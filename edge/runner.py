@@ -70,6 +70,7 @@ async def run_gateway(
                         scanning=config.ble.scanning,
                         on_problem=gateway.on_problem,
                         start_attempts=BLE_START_ATTEMPTS,
+                        clock=lambda: gateway.clock().timestamp(),  # the clock that stamps
                     )
                     supervisor = BleSupervisor(source, config.ble, gateway.set_ble, gateway.clock)
                     owned.append(tasks.create_task(supervisor.run(stop), name="ble"))
