@@ -132,7 +132,7 @@ class BleSource:
         self._passive_ok = scanning != "active"
         self._on_problem = on_problem
         self.last_advert_at: float | None = None
-        """`time.monotonic()` of the last advert from any configured device (adapter watchdog)."""
+        """``clock()`` of the last advert from any configured device (adapter watchdog)."""
         self.last_error: str | None = None
         if start_attempts < 1:
             raise ValueError("start_attempts must be at least 1")
@@ -175,6 +175,10 @@ class BleSource:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    def now(self) -> float:
+        """The source's clock (seconds): what `last_advert_at` is measured with."""
+        return self._clock()
 
     @property
     def devices(self) -> Mapping[str, SensorConfig]:
@@ -329,7 +333,7 @@ class BleSource:
             return
         dstats = self.stats.devices.setdefault(address, DeviceStats())
         dstats.adverts += 1
-        self.last_advert_at = time.monotonic()
+        self.last_advert_at = self._clock()
         result = decode(advert, self._keys.get(address))
         if isinstance(result, DecodeError):
             self._decode_failed(config, address, dstats, result.reason, result.message)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -140,7 +139,7 @@ class BleSupervisor:
 
     async def _watch(self, stop: asyncio.Event) -> bool:
         """Watch a running scan; True on stop, False when a restart failed (unavailable)."""
-        reference = time.monotonic()
+        reference = self.source.now()
         while not await _stopped_within(stop, self.check_s):
             last = self.source.last_advert_at
             if last is not None and last >= reference:
@@ -148,13 +147,13 @@ class BleSupervisor:
                 if self.state != "scanning":
                     self._restarts_in_row = self._resets_in_row = 0
                     self._set("scanning")
-            if time.monotonic() - reference < self.config.silent_after_s:
+            if self.source.now() - reference < self.config.silent_after_s:
                 continue
             try:
                 await self._revive()
             except AdapterError:
                 return False
-            reference = time.monotonic()
+            reference = self.source.now()
         return True
 
     async def _revive(self) -> None:
