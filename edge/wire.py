@@ -137,6 +137,8 @@ class BleHealth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     since_ms: int | None = None
     restarts: int = 0
     resets: int = 0
+    bluez: str | None = None
+    """BlueZ's version where known (passive scanning needs ≥ 5.56 with experimental on)."""
 
 
 class GatewayStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

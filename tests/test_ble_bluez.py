@@ -199,3 +199,48 @@ async def test_scan_of_a_missing_adapter_says_not_found(adapters: InjectedAdapte
 
 def test_kind_patterns_cover_every_ble_kind() -> None:
     assert set(KIND_PATTERNS) == set(BLE_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("version", "parsed", "hint"),
+    [
+        ("5.55", (5, 55), "too old"),
+        ("5.56", (5, 56), "switched off"),
+        ("5.66", (5, 66), "switched off"),
+        (None, None, "version unknown"),
+        ("garbage", None, "switched off"),
+    ],
+)
+def test_bluez_versions_and_what_passive_scanning_needs(
+    version: str | None, parsed: tuple[int, int] | None, hint: str
+) -> None:
+    from edge.sensors.ble.scanning import parse_version, passive_hint
+
+    assert parse_version(version) == parsed
+    da, en = passive_hint(version)
+    assert hint in en and "Experimental = true" in en and "Linux >= 5.10" in en
+    assert "Experimental = true" in da
+
+
+async def test_a_bluez_too_old_for_passive_is_checked_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real backend: BlueZ's version is read first (``bluetoothctl --version``); 5.55 is
+    never asked for passive scanning — refused in "passive", logged and active in "auto"."""
+    import edge.sensors.ble.source as source_module
+
+    async def old() -> str:
+        return "5.55"
+
+    monkeypatch.setattr(source_module, "bluez_version", old)
+    devices = {RUUVI: cfg("r1", SensorKind.RUUVI, RUUVI)}
+    strict = BleSource(devices, lambda s: None, adapter="hci97", scanning="passive")
+    with pytest.raises(AdapterError, match=r"BlueZ 5\.55 is too old"):
+        await strict.start()
+    assert strict.stats.start_failures == 0  # refused before any D-Bus call
+    auto = BleSource(devices, lambda s: None, adapter="hci97", start_attempts=1,
+                     recover=lambda name: asyncio.sleep(0, False))  # fmt: skip
+    with caplog.at_level(logging.WARNING), pytest.raises(AdapterError):
+        await auto.start()  # no D-Bus/adapter here: unavailable, but it tried actively
+    assert auto.mode is None and not auto._passive_ok
+    assert "scanning actively instead of passively: BlueZ 5.55 is too old" in caplog.text

@@ -12,8 +12,8 @@ from edge.config import SensorConfig, SensorKind
 from edge.sensors.ble.injected import InjectedAdapters, InjectedScanner
 from edge.sensors.ble.model import BleFormat
 from edge.sensors.ble.recovery import backoff_delays
-from edge.sensors.ble.scanning import scanner_kwargs
 from edge.sensors.ble.scan import scan
+from edge.sensors.ble.scanning import scanner_kwargs
 from edge.sensors.ble.source import AdapterError, BleSource
 from edge.sensors.model import Sample
 from firmware_sim.devices import ble as emu

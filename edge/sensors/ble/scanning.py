@@ -75,6 +75,34 @@ PASSIVE_NEEDS_EN: Final = (
 )
 
 
+MIN_PASSIVE_BLUEZ: Final = (5, 56)
+
+
+def parse_version(text: str | None) -> tuple[int, int] | None:
+    """``5.66`` → (5, 66); None when it is not a version."""
+    if text is None:
+        return None
+    major, _, minor = text.strip().partition(".")
+    if not (major.isdigit() and minor[:2].strip(".").isdigit()):
+        return None
+    return int(major), int("".join(c for c in minor if c.isdigit())[:3] or 0)
+
+
+def passive_hint(version: str | None) -> tuple[str, str]:
+    """Why passive scanning failed on this BlueZ, and the fix (Danish, English)."""
+    parsed = parse_version(version)
+    if parsed is not None and parsed < MIN_PASSIVE_BLUEZ:
+        return (
+            f"BlueZ {version} er for gammel: {PASSIVE_NEEDS_DA} (Debian 12 har 5.66)",
+            f"BlueZ {version} is too old: {PASSIVE_NEEDS_EN} (Debian 12 has 5.66)",
+        )
+    what = f"BlueZ {version}" if version else "BlueZ (version unknown: no bluetoothctl)"
+    return (
+        f"{what} har ikke advertisement monitor-API'et slået til: {PASSIVE_NEEDS_DA}",
+        f"{what} has the advertisement monitor API switched off: {PASSIVE_NEEDS_EN}",
+    )
+
+
 def or_patterns(kinds: Iterable[SensorKind]) -> list[OrPattern]:
     """The advertisement-monitor patterns that match every configured BLE sensor kind."""
     patterns = {p for kind in kinds for p in KIND_PATTERNS.get(SensorKind(kind), ())}

@@ -34,10 +34,11 @@ from edge.sensors.ble.recovery import (
     retryable_errors,
 )
 from edge.sensors.ble.scanning import (
-    PASSIVE_NEEDS_DA,
-    PASSIVE_NEEDS_EN,
+    MIN_PASSIVE_BLUEZ,
     ScanningMode,
     bluez_version,
+    parse_version,
+    passive_hint,
     passive_unsupported,
     scanner_kwargs,
     unavailable_reason,
@@ -134,6 +135,8 @@ class BleSource:
         self.last_advert_at: float | None = None
         """``clock()`` of the last advert from any configured device (adapter watchdog)."""
         self.last_error: str | None = None
+        self.bluez_version: str | None = None
+        """BlueZ's version (``bluetoothctl --version``) once checked on the real backend."""
         if start_attempts < 1:
             raise ValueError("start_attempts must be at least 1")
         self._devices = {addr.upper(): cfg for addr, cfg in devices.items()}
@@ -222,9 +225,38 @@ class BleSource:
             **scanner_kwargs(self.adapter, mode, self._kinds),
         )
 
+    async def _check_bluez(self) -> None:
+        """Once, on the real backend: which BlueZ this is; one too old for passive scanning
+        is not asked (logged with what is needed)."""
+        if self._backend is not None or self.bluez_version is not None:
+            return
+        self.bluez_version = await bluez_version() or "unknown"
+        _LOG.info("Bluetooth adapter %s: BlueZ %s", self.adapter, self.bluez_version)
+        parsed = parse_version(self.bluez_version)
+        if self._passive_ok and parsed is not None and parsed < MIN_PASSIVE_BLUEZ:
+            self._passive_impossible()
+
+    def _passive_impossible(self) -> None:
+        """Passive scanning cannot work here: fall back (auto) or refuse (passive)."""
+        version = None if self.bluez_version in (None, "unknown") else self.bluez_version
+        da, en = passive_hint(version)
+        if self.scanning == "passive":
+            reason = f"adapter {self.adapter}: {en}"
+            raise AdapterError(f"Bluetooth-adapter {self.adapter}: {da} / {reason}", reason)
+        self._passive_ok = False
+        _LOG.warning(
+            "Bluetooth-adapter %s scanner aktivt i stedet for passivt: %s / adapter %s: scanning "
+            "actively instead of passively: %s",
+            self.adapter,
+            da,
+            self.adapter,
+            en,
+        )
+
     async def _start_once(self) -> BleakScanner:
         """One start; an "auto" source whose BlueZ cannot scan passively falls back to active
         scanning at once (logged with what passive scanning needs)."""
+        await self._check_bluez()
         mode: ScanningMode = "passive" if self._passive_ok else "active"
         scanner = self._new_scanner(mode)
         try:
@@ -232,23 +264,9 @@ class BleSource:
         except retryable_errors() as exc:
             if mode != "passive" or not passive_unsupported(exc):
                 raise
-            version = await bluez_version()
-            what = f"BlueZ {version}" if version else "BlueZ (version unknown)"
-            if self.scanning == "passive":
-                reason = f"{what} on {self.adapter} cannot scan passively: {PASSIVE_NEEDS_EN}"
-                raise AdapterError(
-                    f"Bluetooth-adapter {self.adapter}: {PASSIVE_NEEDS_DA} / {reason}", reason
-                ) from exc
-            self._passive_ok = False
-            _LOG.warning(
-                "Bluetooth-adapter %s: %s kan ikke scanne passivt — scanner aktivt; %s / "
-                "%s cannot scan passively — scanning actively instead; %s",
-                self.adapter,
-                what,
-                PASSIVE_NEEDS_DA,
-                what,
-                PASSIVE_NEEDS_EN,
-            )
+            if self.bluez_version is None:
+                self.bluez_version = await bluez_version()
+            self._passive_impossible()
             scanner = self._new_scanner("active")
             await scanner.start()
             mode = "active"

@@ -101,6 +101,7 @@ class BleSupervisor:
                 since_ms=int(self._wall().timestamp() * 1000),
                 restarts=self.restarts,
                 resets=self.resets,
+                bluez=self.source.bluez_version,
             )
         )
 
