@@ -141,11 +141,8 @@ def _messages(
     battery_da = format_battery(watch.battery_mv, watch.battery_pct, True)
     battery_en = format_battery(watch.battery_mv, watch.battery_pct, False)
     if sensor.port:
-        cause, hint_da, hint_en = (
-            "cable",
-            "tjek kabel og strømforsyning",
-            ("check its cable and power supply"),
-        )
+        cause = "cable"
+        hint_da, hint_en = "tjek kabel og strømforsyning", "check its cable and power supply"
     elif radio is not None:
         cause = "bluetooth_adapter"
         hint_da = (
