@@ -69,9 +69,8 @@ lint: setup
 	$(PY) -m ruff format --check edge cloud firmware_sim tests bench dashboards
 	$(PY) -m mypy edge cloud
 
-# The venv's bin first on PATH, as `activate` would: tests run its `indeklima` command.
 test: setup lint test-edge
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider
 
 demo: setup
 	$(PY) -m cloud.cli demo $(ARGS)
