@@ -253,7 +253,8 @@ class Gateway(Service):
 
     def set_ble(self, health: BleHealth) -> None:
         """The Bluetooth adapter's state (from the BLE supervisor): in the status; while it
-        delivers nothing, BLE sensors' silence alerts point at it; each change is an alert."""
+        delivers nothing, BLE sensors' silence alerts point at it; going into trouble (silent,
+        unavailable), from one kind to the other, and out of it are alerts."""
         with self._lock:
             previous, self.ble = self.ble, health
             self.watchdog.radio_trouble = (
@@ -261,6 +262,9 @@ class Gateway(Service):
                 if health.state in _BLE_TROUBLE
                 else None
             )
+        was = previous is not None and previous.state in _BLE_TROUBLE
+        if not (was or health.state in _BLE_TROUBLE):
+            return  # starting → scanning is no news
         if previous is not None and previous.state == health.state:
             return
         self._publish_alert(

@@ -345,3 +345,24 @@ def test_alert_payloads_are_json(tmp_path: Path) -> None:
         gateway.check_health()
     kinds = [json.loads(p)["kind"] for p in sent]
     assert kinds == ["sensor_problem", "ble_adapter", "sensor_silent", "sensor_silent"]
+
+
+def test_adapter_alerts_only_for_trouble_and_recovery(tmp_path: Path) -> None:
+    config = gateway_config(tmp_path, {"ruuvi-1": (SensorKind.RUUVI, RUUVI)})
+    sent: list[dict[str, Any]] = []
+    with Gateway(config, clock=Clock(NOW)) as gateway:
+        gateway._publish_alert = sent.append  # type: ignore[method-assign]
+        for state, reason in [
+            ("starting", None),
+            ("scanning", None),  # no news
+            ("silent", "no advert for 900 s"),
+            ("silent", "no advert for 900 s — adapter reset 1/3"),  # same state: no news
+            ("unavailable", "adapter 'hci0' not found"),
+            ("scanning", None),
+        ]:
+            gateway.set_ble(BleHealth(adapter="hci0", state=state, reason=reason))  # type: ignore[arg-type]
+    assert [(a["state"], a["reason"]) for a in sent] == [
+        ("silent", "no advert for 900 s"),
+        ("unavailable", "adapter 'hci0' not found"),
+        ("scanning", None),
+    ]
