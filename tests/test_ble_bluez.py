@@ -244,3 +244,21 @@ async def test_a_bluez_too_old_for_passive_is_checked_at_start_up(
         await auto.start()  # no D-Bus/adapter here: unavailable, but it tried actively
     assert auto.mode is None and not auto._passive_ok
     assert "scanning actively instead of passively: BlueZ 5.55 is too old" in caplog.text
+
+
+def test_bleaks_advertisement_monitor_hands_bluez_our_patterns_as_dbus_a_yyay() -> None:
+    """What BlueZ reads from the monitor bleak exports (its ``Patterns`` property, D-Bus type
+    ``a(yyay)``): our patterns, valid for that type, each within one 31-byte AD field."""
+    from bleak.backends.bluezdbus.advertisement_monitor import AdvertisementMonitor
+    from dbus_fast import Variant
+
+    monitor = AdvertisementMonitor(or_patterns(BLE_KINDS))
+    assert monitor.Type == "or_patterns"
+    wire = Variant("a(yyay)", monitor.Patterns)  # dbus-fast checks the value against the type
+    assert [(s, int(t), bytes(c)) for s, t, c in wire.value] == [
+        (0, 0x16, b"\x1a\x18"),
+        (0, 0x16, b"\xd2\xfc"),
+        (0, 0xFF, b"\x02\x07"),
+        (0, 0xFF, b"\x99\x04"),
+    ]
+    assert all(len(c) > 0 and s + len(c) <= 31 for s, _, c in wire.value)
