@@ -238,8 +238,7 @@ async def test_a_bluez_too_old_for_passive_is_checked_at_start_up(
     with pytest.raises(AdapterError, match=r"BlueZ 5\.55 is too old"):
         await strict.start()
     assert strict.stats.start_failures == 0  # refused before any D-Bus call
-    auto = BleSource(devices, lambda s: None, adapter="hci97", start_attempts=1,
-                     recover=lambda name: asyncio.sleep(0, False))  # fmt: skip
+    auto = BleSource(devices, lambda s: None, adapter="hci97", start_attempts=1)
     with caplog.at_level(logging.WARNING), pytest.raises(AdapterError):
         await auto.start()  # no D-Bus/adapter here: unavailable, but it tried actively
     assert auto.mode is None and not auto._passive_ok

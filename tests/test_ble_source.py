@@ -174,7 +174,8 @@ async def test_start_retries_and_recovers(
     adapters.get("hci0").fail_starts = fail_starts
     resets: list[str] = []
 
-    async def recover(name: str) -> bool:
+    async def recover(name: str, *, gone_silent: bool = False) -> bool:
+        assert not gone_silent  # a start failure, not a silent adapter
         resets.append(name)
         return True
 

@@ -240,7 +240,8 @@ def test_aranet_with_smart_home_off_is_its_own_alert_not_a_flat_battery(
 def supervisor_rig(
     adapters: InjectedAdapters, clock: list[float], resets: list[str], max_resets: int = 2
 ) -> tuple[BleSource, BleSupervisor, list[BleHealth]]:
-    async def recover(name: str) -> bool:
+    async def recover(name: str, *, gone_silent: bool = False) -> bool:
+        assert gone_silent  # scanning but silent: escalate to a USB reset
         resets.append(name)
         return True
 

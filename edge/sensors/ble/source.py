@@ -307,15 +307,16 @@ class BleSource:
             reason,
         )
 
-    async def reset_adapter(self) -> None:
-        """Reset the adapter (bluetooth-auto-recovery for a real one); counted, never raises."""
-        await self._try_recover()
+    async def reset_adapter(self, *, gone_silent: bool = False) -> None:
+        """Reset the adapter (bluetooth-auto-recovery for a real one); counted, never raises.
+        ``gone_silent``: it scanned but delivered nothing (escalate to a USB reset)."""
+        await self._try_recover(gone_silent=gone_silent)
 
-    async def _try_recover(self) -> None:
+    async def _try_recover(self, *, gone_silent: bool = False) -> None:
         if self._recover is None:
             return
         try:
-            ok = await self._recover(self.adapter)
+            ok = await self._recover(self.adapter, gone_silent=gone_silent)
         except Exception:
             _LOG.warning("adapter %s: reset raised", self.adapter, exc_info=True)
             ok = False

@@ -170,7 +170,7 @@ class BleSupervisor:
             )
             self._set("silent", what)
             await self.source.close()
-            await self.source.reset_adapter()
+            await self.source.reset_adapter(gone_silent=True)
         else:
             self._restarts_in_row += 1
             self.restarts += 1
