@@ -367,3 +367,20 @@ def test_adapter_alerts_only_for_trouble_and_recovery(tmp_path: Path) -> None:
         ("unavailable", "adapter 'hci0' not found"),
         ("scanning", None),
     ]
+
+
+def test_a_flapping_problem_is_announced_at_most_twice_per_half_hour(tmp_path: Path) -> None:
+    """A device (or a spoofer using its address) alternating bad and good adverts."""
+    config = gateway_config(tmp_path, {"aranet-1": (SensorKind.ARANET4, ARANET)})
+    with Gateway(config, clock=Clock(NOW)) as gateway:
+        watchdog = gateway.watchdog
+        said = []
+        for n in range(20):
+            at = NOW + timedelta(seconds=10 * n)
+            said.append(watchdog.problem(ARANET, at, "smart_home_off", "off"))
+            said.append(watchdog.seen(ARANET, at + timedelta(seconds=5), battery_pct=90.0))
+        later = NOW + timedelta(minutes=31)
+        again = watchdog.problem(ARANET, later, "smart_home_off", "off")
+    events = [e for e in said if e is not None]
+    assert [e.reason for e in events] == ["smart_home_off", None]
+    assert again is not None and again.reason == "smart_home_off"

@@ -58,6 +58,9 @@ def format_battery(battery_mv: float | None, battery_pct: float | None, danish: 
 
 
 SMART_HOME_OFF: Final = "smart_home_off"
+PROBLEM_REPEAT_AFTER: Final = timedelta(minutes=30)
+"""A sensor's problem is announced at most once per this long: a device (or someone spoofing
+its address) flipping between good and bad adverts cannot flood the alerts."""
 
 
 def problem_messages(sensor: SensorConfig, reason: str, detail: str) -> tuple[str, str]:
@@ -179,6 +182,9 @@ class _Watch:
     silent_since: datetime | None = None
     problem: tuple[str, str] | None = None
     """(reason, detail) while the sensor's adverts carry no readings."""
+    announced: bool = False
+    """The last problem event said was "problem" (so its end is news)."""
+    announced_at: datetime | None = None
 
 
 class Watchdog:
@@ -217,6 +223,9 @@ class Watchdog:
         if watch.problem is None:
             return None
         watch.problem = None
+        if not watch.announced:
+            return None
+        watch.announced = False
         sensor = watch.sensor
         da = f"sensor {device} i lejlighed {sensor.flat} sender målinger igen"
         en = f"sensor {device} in flat {sensor.flat} is sending readings again"
@@ -232,6 +241,12 @@ class Watchdog:
         if watch is None or (watch.problem is not None and watch.problem[0] == reason):
             return None
         watch.problem = (reason, detail)
+        recently = watch.announced_at is not None and time - watch.announced_at < (
+            PROBLEM_REPEAT_AFTER
+        )
+        if recently and not watch.announced:  # flapping: said not long ago
+            return None
+        watch.announced, watch.announced_at = True, time
         sensor = watch.sensor
         da, en = problem_messages(sensor, reason, detail)
         return ProblemEvent(
