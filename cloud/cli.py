@@ -49,19 +49,31 @@ def _command_in(argv: Sequence[str]) -> str | None:
     return None
 
 
+_OWN_PACKAGES: Final = frozenset({"cloud", "edge", "firmware_sim"})
+
+
+def _missing_extra(name: str, exc: ModuleNotFoundError) -> MissingExtra | None:
+    """The message for a third-party library this install lacks; None for anything else."""
+    missing = exc.name
+    if missing is None or missing.split(".")[0] in _OWN_PACKAGES:
+        return None
+    extra = EXTRAS.get(name, "cloud")
+    return MissingExtra(
+        f"fejl: `indeklima {name}` kræver {missing!r}, som ikke er installeret — "
+        f"installér udvidelsen {extra!r} / error: `indeklima {name}` needs {missing!r}, "
+        f"which is not installed: pip install 'indeklima[{extra}]' (a gateway installs "
+        "only [edge]: `gateway` and `decode`)"
+    )
+
+
 def _load(name: str, module_name: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is None or module_name.startswith(exc.name):
+        missing = _missing_extra(name, exc)
+        if missing is None:
             raise
-        extra = EXTRAS.get(name, "cloud")
-        raise MissingExtra(
-            f"fejl: `indeklima {name}` kræver {exc.name!r}, som ikke er installeret — "
-            f"installér udvidelsen {extra!r} / error: `indeklima {name}` needs {exc.name!r}, "
-            f"which is not installed: pip install 'indeklima[{extra}]' (a gateway installs "
-            "only [edge]: `gateway` and `decode`)"
-        ) from exc
+        raise missing from exc
 
 
 def build_parser(command: str | None = ALL) -> argparse.ArgumentParser:
@@ -95,7 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    code: int = args._run(args)
+    try:
+        code: int = args._run(args)
+    except ModuleNotFoundError as exc:  # subcommands import their heavy libraries in run()
+        missing = _missing_extra(args.command, exc)
+        if missing is None:
+            raise
+        sys.stderr.write(f"{missing}\n")
+        return EXIT_MISSING_EXTRA
     return code
 
 

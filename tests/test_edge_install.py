@@ -110,10 +110,21 @@ def test_scan_without_bluetooth_ends_with_a_clear_message(tmp_path: Path) -> Non
     assert_no_cloud(loaded(tmp_path))
 
 
-def test_a_cloud_command_names_the_extra_it_needs(tmp_path: Path) -> None:
-    done = indeklima(tmp_path, "simulate", "--help")
-    assert done.returncode == 2
-    assert "pip install 'indeklima[sim]'" in done.stderr and "Traceback" not in done.stderr
+@pytest.mark.parametrize(
+    ("args", "extra"),
+    [
+        (["simulate", "--help"], "sim"),  # its module imports numpy
+        (["demo", "--days", "1"], "cloud"),  # its run() imports pydantic
+        (["mould-index", "x.csv"], "cloud"),
+    ],
+)
+def test_a_cloud_command_names_the_extra_it_needs(
+    tmp_path: Path, args: list[str], extra: str
+) -> None:
+    done = indeklima(tmp_path, *args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"pip install 'indeklima[{extra}]'" in done.stderr
+    assert done.stderr.startswith("fejl:") and "Traceback" not in done.stderr
 
 
 @pytest.mark.servers
