@@ -96,8 +96,9 @@ units=()
 if [ "$role" = gateway ]; then
     install_once "$deploy/gateway.example.toml" "$etc/gateway.toml" 0640
     # Bluetooth adapter recovery without root: /dev/rfkill and USB adapters to group indeklima.
-    install -o root -g root -m 0644 "$deploy/udev/70-indeklima-bluetooth.rules" /etc/udev/rules.d/
-    if udevadm control --reload-rules; then
+    install -D -o root -g root -m 0644 "$deploy/udev/70-indeklima-bluetooth.rules" \
+        /etc/udev/rules.d/70-indeklima-bluetooth.rules
+    if command -v udevadm >/dev/null && udevadm control --reload-rules; then
         udevadm trigger --subsystem-match=misc --subsystem-match=usb
     fi
     units+=(indeklima-gateway.service)
