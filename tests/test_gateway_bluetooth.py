@@ -250,7 +250,7 @@ def supervisor_rig(
                                          "flat": "F", "room": "r", "address": RUUVI}]}
     )  # fmt: skip
     source = BleSource({RUUVI: config.sensors[0]}, lambda s: None, backend=InjectedScanner,
-                       adapter="w0", recover=recover, clock=lambda: clock[0])  # fmt: skip
+                       adapter="w0", recover=recover, monotonic=lambda: clock[0])  # fmt: skip
     reports: list[BleHealth] = []
     ble = BleConfig.parse({"silent_after_s": 60, "max_resets": max_resets})
     supervisor = BleSupervisor(source, ble, reports.append, lambda: NOW, check_s=0.005)

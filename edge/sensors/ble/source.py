@@ -120,20 +120,24 @@ class BleSource:
         clock: Callable[[], float] = time.monotonic,
         scanning: Literal["auto", "passive", "active"] = "auto",
         on_problem: ProblemCallback | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``clock`` (seconds) tells repeats of an aged measurement from new ones; a simulator
         running faster than real time passes its own. ``scanning``: "auto" scans passively
         where BlueZ can and actively (logged) where it cannot; "passive" refuses to fall back;
         "active" never tries passive. ``on_problem`` hears about configured devices whose
-        adverts give no readings (e.g. an Aranet4 with Smart Home integrations off)."""
+        adverts give no readings (e.g. an Aranet4 with Smart Home integrations off).
+        ``monotonic`` times `last_advert_at` for the adapter watchdog: never the wall clock,
+        which jumps on a Pi without a real-time clock when NTP first syncs."""
         self._clock = clock
+        self._monotonic = monotonic
         self.scanning = scanning
         self.mode: ScanningMode | None = None
         """The mode of the running (or last) scan."""
         self._passive_ok = scanning != "active"
         self._on_problem = on_problem
         self.last_advert_at: float | None = None
-        """``clock()`` of the last advert from any configured device (adapter watchdog)."""
+        """``monotonic()`` of the last advert from any configured device (adapter watchdog)."""
         self.last_error: str | None = None
         self.bluez_version: str | None = None
         """BlueZ's version (``bluetoothctl --version``) once checked on the real backend."""
@@ -180,8 +184,8 @@ class BleSource:
         await self.close()
 
     def now(self) -> float:
-        """The source's clock (seconds): what `last_advert_at` is measured with."""
-        return self._clock()
+        """The source's monotonic clock (seconds): what `last_advert_at` is measured with."""
+        return self._monotonic()
 
     @property
     def devices(self) -> Mapping[str, SensorConfig]:
@@ -352,7 +356,7 @@ class BleSource:
             return
         dstats = self.stats.devices.setdefault(address, DeviceStats())
         dstats.adverts += 1
-        self.last_advert_at = self._clock()
+        self.last_advert_at = self._monotonic()
         result = decode(advert, self._keys.get(address))
         if isinstance(result, DecodeError):
             self._decode_failed(config, address, dstats, result.reason, result.message)
