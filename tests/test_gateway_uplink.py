@@ -22,7 +22,7 @@ from edge.outbox import Outbox
 from edge.sensors.model import Sample, SensorValues
 from edge.uplink import status_line
 from edge.wire import GatewayStatus, Reading, SensorHealth, decode_batch, status_topic
-from tests.stack import Stack
+from tests.stack import Stack, installed_command
 
 T0 = 1_767_225_600_000
 
@@ -223,7 +223,11 @@ def test_retained_status_and_last_will(tmp_path: Path, mosquitto: MosquittoServe
 
 def test_cli_help_for_gateway() -> None:
     done = subprocess.run(
-        ["indeklima", "gateway", "--help"], capture_output=True, text=True, check=False, timeout=60
+        [installed_command(), "gateway", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0 and "--config" in done.stdout
 
@@ -348,3 +352,17 @@ def test_status_line_for_the_journal() -> None:
     )
     quiet = msgspec.structs.replace(status, sensors=sensors[:3])
     assert status_line(quiet, 0, 0).endswith("3/3 sensors reporting")
+
+
+def test_status_line_says_how_bluetooth_is() -> None:
+    from edge.wire import BleHealth
+
+    status = GatewayStatus(v=1, gateway="gw-1", online=True, time_ms=0)
+    down = BleHealth(adapter="hci0", state="unavailable", reason="no D-Bus system bus")
+    assert status_line(msgspec.structs.replace(status, ble=down), 0, 0).endswith(
+        "; Bluetooth hci0 unavailable: no D-Bus system bus"
+    )
+    up = BleHealth(adapter="hci0", state="scanning", mode="passive")
+    assert status_line(msgspec.structs.replace(status, ble=up), 0, 0).endswith(
+        "; Bluetooth hci0 scanning (passive)"
+    )
