@@ -182,6 +182,16 @@ def test_a_residents_own_reads_are_not_audited_but_staff_reads_are(api: Api) -> 
     assert after[0]["username"] == "fin1"
 
 
+def test_the_building_climate_summary_audits_each_flat_it_shows(api: Api) -> None:
+    path = "/api/buildings/B1/climate?since=2026-01-12T00:00:00Z&until=2026-01-12T06:00:00Z"
+    summary = api.get(path, "tech1").json()
+    shown = [f["flat"] for f in summary["flats"]]
+    assert "B1-03" in summary["withheld"] and "B1-03" not in shown
+    reads = audit(api, user="tech1", action="flat.detail_read")
+    assert {e["flat"] for e in reads[: len(shown)]} == set(shown)
+    assert all(e["detail"]["what"] == "building climate" for e in reads[: len(shown)])  # type: ignore[index]
+
+
 def test_the_audit_trail_filters_and_cannot_be_changed_through_the_api(api: Api) -> None:
     api.get("/api/me", "tech1")
     everything = audit(api)
