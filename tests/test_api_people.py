@@ -286,6 +286,22 @@ def test_export_streams_everything_about_me_and_my_flat(api: Api) -> None:
     assert audit(api, user="res3", action="me.export")
 
 
+def test_export_holds_my_flats_rows_of_approved_settlements(api: Api) -> None:
+    runs = "/api/buildings/B1/settlements"
+    run = api.call("POST", runs, "fin", json={**SETTLE, "total_cost_dkk": "6000.00"}).json()
+    path = f"{runs}/{run['run_id']}"
+    draft = api.get("/api/me/export", "res1").json()["settlements"]
+    assert run["run_id"] not in [s["run_id"] for s in draft]  # a draft is not issued
+    assert api.call("POST", f"{path}/check", "fin2").status_code == 200
+    assert api.call("POST", f"{path}/approve", "fin1").status_code == 200
+    mine = [s for s in api.get("/api/me/export", "res1").json()["settlements"]]
+    (row,) = [s for s in mine if s["run_id"] == run["run_id"]]
+    expected = {f["flat_id"]: f["amount_dkk"] for f in run["flats"]}["B1-01"]
+    assert (row["flat_id"], row["state"]) == ("B1-01", "approved")
+    assert row["amount_dkk"].replace(",", ".") == expected
+    assert {s["flat_id"] for s in mine} == {"B1-01"}  # never a neighbour's row
+
+
 def test_erasure_request_says_what_is_kept_and_an_admin_completes_it(api: Api) -> None:
     new = {"username": "leaving", "role": "resident", "password": PASSWORD}
     api.call("POST", "/api/admin/users", "admin", json=new)
