@@ -151,7 +151,7 @@ def monthly(
         temperature_mean_c=figures.mean(frame, "temperature_c"),
         humidity_mean_pct=figures.mean(frame, "humidity_pct"),
         co2_mean_ppm=figures.mean(frame, "co2_ppm"),
-        comfort=figures.comfort(frame, ref.flat_id, chosen),
+        comfort=figures.comfort(frame),
         mould=figures.mould(mould),
         open_alerts=[OpenAlertOut(kind=a.kind, severity=a.severity) for a in open_alerts],
         sensors=figures.sensors(frame, min(now, end)),
