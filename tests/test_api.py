@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import socket
 import tomllib
 from collections.abc import Iterator
@@ -513,15 +514,28 @@ def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) ->
     assert api.fin("GET", f"{path}/statements/B1-99.pdf").status_code == 404
 
 
+def draft_b1(api: Api) -> dict[str, Any]:
+    """A new draft for B1 2026-01; once a run is approved for it, a new run is a correction."""
+    response = api.fin("POST", RUNS, json=SETTLE)
+    if response.status_code == 409:
+        found = re.search(r"kørsel (\d+) er godkendt", detail(response))
+        assert found, detail(response)
+        body = {**SETTLE, "corrects_run_id": int(found[1]), "reason": "test"}
+        response = api.fin("POST", RUNS, json=body)
+    assert response.status_code == 201, response.text
+    run: dict[str, Any] = response.json()
+    return run
+
+
 def test_a_draft_can_be_deleted(api: Api) -> None:
-    run = api.fin("POST", RUNS, json=SETTLE).json()
+    run = draft_b1(api)
     path = f"{RUNS}/{run['run_id']}"
     assert api.fin("DELETE", path).status_code == 204
     assert api.fin("GET", path).status_code == 404
 
 
 def test_a_run_is_only_found_under_its_own_building(api: Api) -> None:
-    run = api.fin("POST", RUNS, json=SETTLE).json()
+    run = draft_b1(api)
     response = api.fin("GET", f"/api/v1/buildings/B2/settlements/{run['run_id']}")
     assert response.status_code == 404
     assert "B2" in detail(response)
