@@ -24,11 +24,11 @@ from pydantic import SecretStr, ValidationError
 from cloud.analytics.alert_store import AlertStore
 from cloud.analytics.alerts import Alert, AlertKind, AlertState, Severity
 from cloud.api import ApiServer, ApiSettings, create_app
+from cloud.api.documents import csv_rows
 from cloud.api.server import ApiServerError
 from cloud.cli import main as cli_main
 from cloud.registry import Registry
 from cloud.servers import free_port
-from cloud.api.documents import csv_rows
 from cloud.settlement.store_io import WEATHER
 from cloud.store.base import CLIMATE, Point
 from cloud.store.sqlite import SqliteStore

@@ -21,7 +21,8 @@ from cloud.settlement.export import to_csv_bytes
 from cloud.settlement.model import SettlementResult
 from cloud.settlement.periods import parse_period
 from cloud.settlement.runs import CorrectionError, RunState, RunStore
-from tests.settle_files import pdf_text, read_out, settle as settle_cli, write_files
+from tests.settle_files import pdf_text, read_out, write_files
+from tests.settle_files import settle as settle_cli
 from tests.test_settlement_outputs import make_inputs
 
 

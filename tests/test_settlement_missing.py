@@ -11,8 +11,8 @@ import pytest
 
 from cloud.settlement.engine import settle
 from cloud.settlement.model import FlatInfo
-from cloud.settlement.series import ClimateSeries, fill_gaps, fill_weather, hourly_mean
 from cloud.settlement.periods import local_hours
+from cloud.settlement.series import ClimateSeries, fill_gaps, fill_weather, hourly_mean
 from cloud.settlement.synthetic import constant_inputs
 
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
