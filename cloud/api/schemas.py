@@ -136,7 +136,7 @@ class SettlementRequest(BaseModel):
     bill_received: date | None = None
     """Date the final heating bill was received (printed on the statements)."""
     statement_date: date | None = None
-    """Date of the statements; default today (UTC), as ``indeklima settle``."""
+    """Date of the statements; default today (Danish date), as ``indeklima settle``."""
     by: Annotated[str, Field(min_length=1, max_length=128)] = "finance"
     """Who drafts the run (name or initials, for the audit trail)."""
     corrects_run_id: Annotated[int | None, Field(ge=1)] = None

@@ -65,7 +65,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pdf-dir", type=Path, metavar="DIR", help="one PDF per flat")
     parser.add_argument("--bill-received", type=_date, metavar="YYYY-MM-DD")
     parser.add_argument(
-        "--statement-date", type=_date, metavar="YYYY-MM-DD", help="default: today (UTC)"
+        "--statement-date", type=_date, metavar="YYYY-MM-DD", help="default: today (Danish date)"
     )
     parser.add_argument(
         "--runs-db", metavar="URL", help="record a draft run, e.g. sqlite:///runs.db"
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from cloud.settlement.engine import SettlementError, settle
     from cloud.settlement.money import MoneyError, format_dkk, to_ore
     from cloud.settlement.pdf import FontMissing
-    from cloud.settlement.periods import period_label
+    from cloud.settlement.periods import local_date, period_label
     from cloud.settlement.runs import CorrectionError, RunNotFound
     from cloud.settlement.tariff import TariffError, default_tariff, load_tariff
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         start, end = parse_period(args.period)
         tariff = load_tariff(args.tariff) if args.tariff else default_tariff()
         cost_ore = to_ore(args.total_cost)
-        statement_date = args.statement_date or datetime.now(UTC).date()
+        statement_date = args.statement_date or local_date(datetime.now(UTC))
         if args.building:
             result = _from_store(args, start, end, tariff, statement_date)
         else:
@@ -138,12 +138,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_deadline(args: argparse.Namespace, result: SettlementResult) -> None:
     from cloud.settlement.deadline import deadline_status
+    from cloud.settlement.periods import local_date
 
     year_end_month = getattr(args, "_accounting_year_end_month", None)
     status = deadline_status(
         result.period_start,
         result.period_end,
-        datetime.now(UTC).date(),
+        local_date(datetime.now(UTC)),
         None,
         year_end_month,
     )

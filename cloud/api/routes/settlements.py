@@ -165,7 +165,7 @@ def _deadline(context: ContextDep, record: RunRecord) -> Deadline:
     return deadline_status(
         datetime.fromisoformat(record.period_start),
         datetime.fromisoformat(record.period_end),
-        datetime.now(UTC).date(),
+        local_date(datetime.now(UTC)),
         local_date(approved) if approved else None,
         year_end_month,
     )
@@ -261,7 +261,7 @@ def create_settlement(
             end,
             body.total_cost_dkk,
             tariff,
-            statement_date=body.statement_date or datetime.now(UTC).date(),
+            statement_date=body.statement_date or local_date(datetime.now(UTC)),
             bill_received=body.bill_received,
         )
     except MoneyError as exc:
