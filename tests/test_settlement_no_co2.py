@@ -5,18 +5,23 @@ only when there were none. A period without any data is refused, naming building
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cloud.cli import main
 from cloud.registry import Registry
 from cloud.settlement.engine import SettlementError
+from cloud.settlement.engine import settle as settle_inputs
+from cloud.settlement.model import FlatInfo
 from cloud.settlement.names import statement_filename
+from cloud.settlement.pdf import FontMissing, write_statements
 from cloud.settlement.periods import month_bounds
 from cloud.settlement.store_io import WEATHER, settle_from_store
-from cloud.settlement.synthetic import tariff_with_method
+from cloud.settlement.synthetic import constant_inputs, tariff_with_method
 from cloud.store.base import CLIMATE, Point
 from cloud.store.sqlite import SqliteStore
 from tests.settle_files import pdf_text, read_out, settle, write_files
@@ -178,3 +183,28 @@ def test_mould_index_refuses_input_without_usable_rows(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "ingen brugbare rækker" in captured.err and "no usable rows" in captured.err
+
+
+def test_a_mixed_building_leaves_co2_out_for_every_flat_alike() -> None:
+    flats = [FlatInfo("A", 60.0), FlatInfo("B", 60.0)]
+    inputs = constant_inputs(
+        flats, [21.0, 21.0], co2_ppm=[1500.0, 1500.0], tariff=tariff_with_method("band_hours")
+    )
+    co2 = inputs.climate.co2_ppm.copy()
+    co2[1] = np.nan  # B's sensor (a RuuviTag) measures no CO2; A's reads 1500 ppm all along
+    climate = type(inputs.climate)(
+        inputs.climate.flat_ids, inputs.climate.start, 3600,
+        inputs.climate.temperature_c, inputs.climate.humidity_pct, co2,
+    )  # fmt: skip
+    result = settle_inputs(replace(inputs, climate=climate))
+    a, b = result.statements
+    assert a.amount_ore == b.amount_ore  # A is not charged for a band B cannot be measured in
+    assert "co2_bands_left_out=not_measured" in result.notes
+    assert "no_data" not in b.flags and b.substituted_h == 0
+
+
+def test_statements_are_refused_without_the_unicode_font(tmp_path: Path) -> None:
+    result = settle_inputs(constant_inputs([FlatInfo("Łukasz", 60.0)], [21.0]))
+    with pytest.raises(FontMissing, match="fonts-dejavu-core"):
+        write_statements(result, tmp_path / "pdf", font_dirs=(tmp_path,))
+    assert not (tmp_path / "pdf").exists()  # refused before writing anything
