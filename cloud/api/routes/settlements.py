@@ -5,6 +5,12 @@ draft in the run store; it is then checked and approved by two different people 
 which it is immutable (409 on any change). Exports are the same bytes as ``indeklima settle``
 writes: the CSV is the one the run recorded; the XLSX and the per-flat PDFs are regenerated from
 the run's inputs and served only if the rerun reproduces the run (see `cloud.api.documents`).
+
+Periods are Danish calendar months (responses carry the local ``period_first_day`` and
+``period_last_day``). One approved run is in force per building and period; a new run for such a
+period is a correction (``corrects_run_id`` + ``reason``). Every run shows its
+``statement_deadline`` (4 months after the accounting year) and a warning when near or passed;
+``GET …/settlements/deadlines`` lists the periods not yet approved.
 """
 
 from __future__ import annotations
