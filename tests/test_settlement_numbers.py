@@ -137,3 +137,27 @@ def test_csv_columns_refuse_ambiguous_values_with_the_line(
     assert done.returncode == 2
     assert "linje 2" in done.stderr and column in done.stderr and says in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("sep", "temperature", "co2", "ok"),
+    [
+        (",", "20.676", "1250", True),  # machine export: decimal point, no thousands
+        (";", "20,676", "1.250,0", True),  # Danish spreadsheet
+        (";", "20,5", "1.250", False),  # 1250 or 1.25 ppm? refused, never guessed
+    ],
+)
+def test_measurement_columns_follow_the_files_separator(
+    tmp_path: Path, sep: str, temperature: str, co2: str, ok: bool
+) -> None:
+    files = write_files(tmp_path, 2026, 1, {"A": 21.0})
+    lines = files.climate.read_text(encoding="utf-8-sig").splitlines()
+    body = [line.split(";") for line in lines[1:]]
+    rows = [sep.join([t, f, temperature, "45", co2]) for t, f, *_ in body]
+    header = sep.join(lines[0].split(";"))
+    files.climate.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    done = settle(files, tmp_path / "out.csv", "2026-01")
+    if ok:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 2 and "co2_ppm" in done.stderr and "tvetydigt" in done.stderr

@@ -8,9 +8,10 @@ CLIMATE.csv   ``time,flat_id,temperature_c`` + optional ``humidity_pct,co2_ppm,w
 WEATHER.csv   ``time,temperature_c``
 
 Files may be comma- or semicolon-separated (Danish spreadsheets); the header line decides. Every
-cell is read as text: ids stay as written (``0101``, ``1,10``, ``Østergade 1/2 th``) and numbers
-are read by the one rule of :mod:`cloud.settlement.numbers` (``250.000,00``; an ambiguous
-``1.000`` is refused).
+cell is read as text: ids stay as written (``0101``, ``1,10``, ``Østergade 1/2 th``). Amounts and
+areas are read by the one rule of :mod:`cloud.settlement.numbers` (``250.000,00``; an ambiguous
+``1.000`` is refused); so are measurements in a semicolon file, while measurements in a comma
+file (machine exports) have a decimal point (``20.676``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def _read(path: Path, required: Iterable[str], what: str) -> pd.DataFrame:
     except (ValueError, pd.errors.ParserError) as exc:
         raise _err(f"{path} er ikke en gyldig CSV: {exc}", f"{path} is not valid CSV") from exc
     df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["sep"] = sep
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise _err(
@@ -72,9 +74,26 @@ def _read(path: Path, required: Iterable[str], what: str) -> pd.DataFrame:
     return df
 
 
-def _numeric(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
-    """A text column as floats by the one number rule; empty cells are NaN (missing)."""
+def _numeric(df: pd.DataFrame, col: str, path: Path, *, measurement: bool = False) -> pd.Series:
+    """A text column as floats; empty cells are NaN (missing).
+
+    Measurements (temperature, humidity, CO2, window) in a comma-separated file are machine
+    exports with a decimal point (``20.676``): there ``.`` cannot be a thousands separator.
+    Everything else — amounts, areas, and every column of a semicolon-separated (Danish
+    spreadsheet) file — follows the one number rule of :mod:`cloud.settlement.numbers`."""
     raw = df[col].astype(str).str.strip()
+    if measurement and df.attrs.get("sep") == ",":
+        values = pd.to_numeric(raw.where(raw != ""), errors="coerce")
+        bad = values.isna() & (raw != "")
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy())) + 2
+            raise _err(
+                f"{path} linje {row}: {col}={raw.iloc[row - 2]!r} er ikke et tal (decimalpunktum "
+                "i en kommasepareret fil)",
+                f"{path} line {row}: {col} is not a number (decimal point in a comma-separated "
+                "file)",
+            )
+        return values.astype(float)
     parsed: dict[str, float] = {"": np.nan}
     for value in pd.unique(raw):
         if value in parsed:
@@ -185,7 +204,7 @@ def read_climate(
     df["time"] = _times(df, path)
     for q in ("temperature_c", "humidity_pct", "co2_ppm", "window_open_pct"):
         if q in df.columns:
-            df[q] = _numeric(df, q, path)
+            df[q] = _numeric(df, q, path, measurement=True)
         elif q != "window_open_pct":
             df[q] = np.nan  # sensors without CO2 (or humidity): not measured, never zero
     try:
@@ -240,7 +259,7 @@ def read_weather(path: Path, start: datetime, end: datetime) -> WeatherSeries:
     secs = (t - pd.Timestamp(start)).dt.total_seconds().to_numpy()
     hours = int((end - start).total_seconds()) // 3600
     col = np.floor(secs / 3600).astype(np.int64)
-    v = _numeric(df, "temperature_c", path).to_numpy()
+    v = _numeric(df, "temperature_c", path, measurement=True).to_numpy()
     keep = (col >= 0) & (col < hours) & ~np.isnan(v)
     total = np.bincount(col[keep], weights=v[keep], minlength=hours)
     count = np.bincount(col[keep], minlength=hours)
