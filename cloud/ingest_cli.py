@@ -17,7 +17,14 @@ log = logging.getLogger(__name__)
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-url", default="mqtt://127.0.0.1:1883", metavar="URL")
     parser.add_argument("--mqtt-user", metavar="USER")
-    parser.add_argument("--mqtt-password", metavar="PASSWORD")
+    parser.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding the broker password (or INDEKLIMA_MQTT_PASSWORD; never on the "
+        "command line, where ps shows it)",
+    )
+    parser.add_argument("--mqtt-password", metavar="PASSWORD", help=argparse.SUPPRESS)
     parser.add_argument(
         "--client-id",
         default="ingest-1",
@@ -74,10 +81,17 @@ def run(args: argparse.Namespace) -> int:
     from cloud.deadletter import DeadLetters
     from cloud.ingest import Ingest
     from cloud.registry import Registry
+    from cloud.secrets import resolve_secret
     from cloud.store.open import store_from_args
 
     try:
         registry = Registry.load(args.registry)
+        mqtt_password = resolve_secret(
+            file=args.mqtt_password_file,
+            env="INDEKLIMA_MQTT_PASSWORD",
+            flag_value=args.mqtt_password,
+            flag="--mqtt-password",
+        )
         store = store_from_args(args)
     except (OSError, ValueError) as exc:
         log.error("ingest cannot start: %s", exc)
@@ -97,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             batch_max_points=args.batch_max_points,
             batch_max_age_s=args.batch_max_age,
             username=args.mqtt_user,
-            password=args.mqtt_password,
+            password=mqtt_password,
             session_expiry_s=args.session_expiry,
             writers=args.writers,
         )
