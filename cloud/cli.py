@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    provision = _gateway_provision(argv)
+    if provision is not None:  # server side: its options are its own (cloud/provision.py)
+        from cloud.provision import main as provision_main
+
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        return provision_main(provision)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -54,6 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     code: int = args._run(args)
     return code
+
+
+def _gateway_provision(argv: list[str]) -> list[str] | None:
+    """The arguments after ``gateway provision`` (after any -v), or None for other commands."""
+    rest = argv
+    while rest and rest[0] in ("-v", "-vv", "--verbose"):
+        rest = rest[1:]
+    return rest[2:] if rest[:2] == ["gateway", "provision"] else None
 
 
 if __name__ == "__main__":
