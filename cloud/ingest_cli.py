@@ -8,8 +8,12 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cloud.store.open import add_store_arguments
+
+if TYPE_CHECKING:
+    from cloud.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=Path("dead_letters.sqlite"),
         metavar="PATH",
         help="where unstorable messages go, with the reason",
+    )
+    parser.add_argument(
+        "--dead-letters-max",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="keep at most N dead letters (default 100,000); the oldest are dropped and counted",
+    )
+    parser.add_argument(
+        "--dead-letters-max-mb",
+        type=float,
+        default=256.0,
+        metavar="MB",
+        help="and at most this many MB of their payloads (default 256)",
+    )
+    parser.add_argument(
+        "--dead-letters-days",
+        type=float,
+        default=90.0,
+        metavar="DAYS",
+        help="and each at most this long (default 90 days)",
+    )
+    parser.add_argument(
+        "--max-clock-skew",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="readings dated further ahead than this are dead-lettered as 'future' "
+        "(default 600; replayable)",
     )
     parser.add_argument(
         "--session-expiry",
@@ -101,7 +134,12 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with DeadLetters(args.dead_letters) as dead_letters:
+    with DeadLetters(
+        args.dead_letters,
+        max_count=args.dead_letters_max,
+        max_bytes=int(args.dead_letters_max_mb * 1024 * 1024),
+        retention_s=args.dead_letters_days * 86_400,
+    ) as dead_letters:
         ingest = Ingest(
             store,
             registry,
@@ -114,11 +152,16 @@ def run(args: argparse.Namespace) -> int:
             password=mqtt_password,
             session_expiry_s=args.session_expiry,
             writers=args.writers,
+            max_future_s=args.max_clock_skew,
         )
+        watcher = _RegistryWatcher(args.registry)
         with ingest:
             log.info("ingest %s running", args.client_id)
             earlier, since = ingest.stats.snapshot(), time.monotonic()
             while not stop.wait(1.0) and not ingest.failed.is_set():
+                changed = watcher.changed()
+                if changed is not None:
+                    ingest.set_registry(changed)
                 if args.report_every > 0 and time.monotonic() - since >= args.report_every:
                     now = time.monotonic()
                     log.info("%s: %s", args.client_id, ingest.stats.progress(earlier, now - since))
@@ -133,3 +176,38 @@ def run(args: argparse.Namespace) -> int:
         log.error("ingest %s stopped on an error (above); restart it", args.client_id)
         return 1
     return 0
+
+
+class _RegistryWatcher:
+    """Reloads the registry when its file changes (a gateway provisioned while ingest runs)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def changed(self) -> Registry | None:
+        from cloud.registry import Registry
+
+        stamp = self._stat()
+        if stamp is None or stamp == self._stamp:
+            return None
+        self._stamp = stamp
+        try:
+            registry = Registry.load(self.path)
+        except (OSError, ValueError) as exc:
+            log.error(
+                "registret %s kunne ikke læses; det gamle bruges / the registry could not be "
+                "read, keeping the old one: %s",
+                self.path,
+                exc,
+            )
+            return None
+        log.info("registry %s reloaded", self.path)
+        return registry
