@@ -16,6 +16,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "gateway": ("edge.gateway_cli", "run the gateway, or scan for nearby sensors"),
     "decode": ("edge.decode_cli", "decode one BLE advertisement payload (commissioning)"),
     "ingest": ("cloud.ingest_cli", "MQTT -> time-series store, with end-to-end acks"),
+    "influx-setup": ("cloud.influx_setup", "InfluxDB users, database and retention (install)"),
     "deadletters": ("cloud.deadletter_cli", "list, show, replay or purge ingest's dead letters"),
     "simulate": ("firmware_sim.cli", "simulate a building's indoor climate (CSV for settle)"),
     "mould-index": ("cloud.analytics.mould_cli", "VTT mould index from logger CSV"),

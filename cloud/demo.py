@@ -131,6 +131,7 @@ def _start_api(
     from pydantic import SecretStr
 
     from cloud.api import ApiServer, ApiSettings, create_app
+    from cloud.secrets import write_secret_file
 
     tokens = {role: secrets.token_urlsafe(32) for role in ("technician", "finance")}
     (folder / "jobs").mkdir(exist_ok=True)
@@ -142,8 +143,11 @@ def _start_api(
         port=opts.port,
     )
     env = folder / "api.env"
-    env.write_text("".join(f"INDEKLIMA_API_{r.upper()}_TOKEN={t}\n" for r, t in tokens.items()))
-    env.chmod(0o600)
+    write_secret_file(  # mode 0600 from the start
+        env,
+        "".join(f"INDEKLIMA_API_{r.upper()}_TOKEN={t}\n" for r, t in tokens.items()),
+        exclusive=False,
+    )
     server = stack.enter_context(ApiServer(create_app(settings, store, registry), port=opts.port))
     _say(opts, f"API: {server.url}/docs · nøgler / tokens: {env}")
 

@@ -42,8 +42,10 @@ def resolve_secret(
 
 def write_secret_file(path: Path, text: str, *, exclusive: bool = True) -> None:
     """Write `text` to a new file readable by its owner only (mode 0600 from the start:
-    ``os.open`` with the mode, not a chmod after the secret is already on disk)."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
+    ``os.open`` with the mode, not a chmod after the secret is already on disk). An existing
+    file is an error when `exclusive`, else it is removed first (its mode could be wider)."""
+    if not exclusive:
+        path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)

@@ -27,6 +27,9 @@ def open_store(
         return InfluxStore(
             influx_url,
             influx_db,
+            # with a user the database exists already (indeklima influx-setup made it): only
+            # the admin may create databases, and the services are not the admin
+            create_database=influx_user is None and influx_token is None,
             username=influx_user,
             password=influx_password,
             token=influx_token,
