@@ -11,6 +11,7 @@
 #                       default this host's name) — replace with one from a public CA for real use
 # Needs mosquitto_passwd and mosquitto_ctrl (Debian: mosquitto) and openssl.
 # Usage: deploy/secrets.sh DIR      then add each gateway: indeklima gateway provision GW-ID …
+#        COMPOSE=1 deploy/secrets.sh deploy/secrets    for the compose stack (as root)
 set -euo pipefail
 
 dir=${1:?"usage: $0 DIR (e.g. deploy/secrets or /etc/indeklima/secrets)"}
@@ -55,6 +56,14 @@ for name in "${names[@]}"; do
         printf '%s' "${!name}" >"$file"
     fi
 done
+
+# For the compose stack (COMPOSE=1): Docker secrets from files keep the host's owner and mode,
+# so hand each file to the container user that reads it (indeklima image: uid 10001, Grafana:
+# uid 472). Mode stays 0600.
+if [ "${COMPOSE:-0}" = 1 ]; then
+    chown 10001 "$dir/ingest_mqtt_password" "$dir/jobs_mqtt_password" "$dir/influx_writer_password"
+    chown 472 "$dir/influx_reader_password"
+fi
 
 # The dynamic-security plugin's config with its admin user (the password is on mosquitto_ctrl's
 # command line for this one moment, as root, at install time; it never is again).

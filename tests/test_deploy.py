@@ -424,7 +424,14 @@ def _interpolate(text: str) -> str:
 def test_compose_has_exactly_the_services_that_exist() -> None:
     """No placeholder for parts not built yet (a web service would be one)."""
     services = _compose()["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "jobs", *INGEST_SERVICES}
+    assert set(services) == {
+        "mosquitto",
+        "influxdb",
+        "influx-setup",
+        "grafana",
+        "jobs",
+        *INGEST_SERVICES,
+    }
 
 
 def test_compose_pins_influxdb_1_11() -> None:
@@ -495,6 +502,33 @@ SECRET_NAMES = (
     "INFLUX_WRITER_PASSWORD",
     "INFLUX_READER_PASSWORD",
 )
+
+
+def test_compose_secret_files_are_made_by_the_secrets_script(tmp_path: Path) -> None:
+    if _missing_tools():
+        pytest.skip("mosquitto_passwd/openssl not installed: apt-get install -y mosquitto openssl")
+    secrets = tmp_path / "secrets"
+    subprocess.run([DEPLOY / "secrets.sh", secrets], check=True, capture_output=True, timeout=120)
+    files = [entry["file"] for entry in _compose()["secrets"].values()]
+    assert files and all((tmp_path / f).is_file() for f in files), files
+
+
+def test_no_password_on_any_command_line() -> None:
+    """Passwords reach the services as files (Docker secrets / systemd credentials)."""
+    for name, service in _compose()["services"].items():
+        command = " ".join(map(str, service.get("command", [])))
+        assert "PASSWORD}" not in command and "--mqtt-password=" not in command, name
+        assert "--influx-password=" not in command, name
+    for unit in (DEPLOY / "systemd").iterdir():
+        text = unit.read_text()
+        assert "PASSWORD}" not in text and "--mqtt-password " not in text, unit.name
+
+
+def test_compose_keeps_the_stores_private() -> None:
+    services = _compose()["services"]
+    assert services["mosquitto"]["ports"] == ["8883:8883"], "1883 is never published"
+    assert services["influxdb"]["environment"]["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    assert services["influxdb"]["ports"] == ["127.0.0.1:8086:8086"]
 
 
 def test_secrets_script_is_idempotent(tmp_path: Path) -> None:
