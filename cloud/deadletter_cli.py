@@ -193,7 +193,8 @@ def replay(
             letters.update_reason(letter.id, kind, reason)
             result.still_refused += 1
             continue
-        store.write_readings(good)  # StoreUnavailable propagates: nothing removed
+        # StoreUnavailable propagates: nothing removed
+        store.write_readings(good, [letter.gateway or ""] * len(good))
         result.readings_stored += len(good)
         letters.remove([letter.id])
         if dead:

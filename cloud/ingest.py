@@ -408,9 +408,10 @@ class Ingest(Service):
     def _write(self, checked: list[_Checked]) -> bool:
         """Store all readings; False when the store is unavailable (retry the same set)."""
         readings = [r for c in checked for r in c.readings]
+        gateways = [c.gateway or "" for c in checked for _ in c.readings]
         try:
             if readings:
-                self.store.write_readings(readings)
+                self.store.write_readings(readings, gateways)
             return True
         except StoreUnavailable as exc:
             log.warning(
@@ -426,7 +427,7 @@ class Ingest(Service):
             if not item.readings:
                 continue
             try:
-                self.store.write_readings(item.readings)
+                self.store.write_readings(item.readings, [item.gateway or ""] * len(item.readings))
             except StoreUnavailable:
                 return False
             except StoreRejected as exc:
