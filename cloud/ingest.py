@@ -33,6 +33,7 @@ import paho.mqtt.client as mqtt
 from cloud.deadletter import DeadLetter, DeadLetters, Kind
 from cloud.registry import Registry
 from cloud.store.base import (
+    Point,
     StoreRejected,
     StoreUnavailable,
     TimeSeriesStore,
@@ -53,6 +54,9 @@ from edge.wire import (
 
 log = logging.getLogger(__name__)
 
+INGEST_HEALTH: Final = "ingest"
+"""Measurement of ingest's own health points (tag ``ingest``: the client id)."""
+
 
 @dataclass(slots=True)
 class IngestStats:
@@ -63,6 +67,8 @@ class IngestStats:
     """Older dead letters dropped by the dead-letter bounds (cloud/deadletter.py)."""
     store_retries: int = 0
     writes: int = 0
+    lag_s: float = 0.0
+    """Age of the newest reading in the latest group when it was stored (sensor → store)."""
     first_message_s: float = 0.0
     """perf_counter() when the first message was taken (for benchmarks)."""
     last_stored_s: float = 0.0
@@ -70,6 +76,21 @@ class IngestStats:
 
     def snapshot(self) -> IngestStats:
         return replace(self)
+
+    def point(self, client_id: str, earlier: IngestStats, seconds: float, now_s: float) -> Point:
+        """Ingest health as a point of measurement ``ingest`` (the ingest-health dashboard):
+        totals since start, the rate since `earlier` and the latest lag."""
+        stored = self.readings_stored - earlier.readings_stored
+        fields: dict[str, float | int] = {
+            "messages": self.messages,
+            "readings_stored": self.readings_stored,
+            "readings_per_s": stored / seconds if seconds > 0 else 0.0,
+            "dead_letters": self.dead_letters,
+            "dead_letters_dropped": self.dead_letters_dropped,
+            "store_retries": self.store_retries,
+            "lag_s": self.lag_s,
+        }
+        return Point(INGEST_HEALTH, {"ingest": client_id}, fields, int(now_s * 1e9))
 
     def progress(self, earlier: IngestStats, seconds: float) -> str:
         """One log line: totals, and what happened since `earlier` (``seconds`` ago)."""
@@ -458,6 +479,9 @@ class Ingest(Service):
             if item.gateway is not None and item.batch_id is not None:
                 acks[item.gateway].append(item.batch_id)
         self.stats.dead_letters += len(dead)
+        newest_ms = max((c.readings[-1].time_ms for c in checked if c.readings), default=0)
+        if newest_ms:
+            self.stats.lag_s = max(0.0, time.time() - newest_ms / 1000)
         for gateway, batch_ids in acks.items():
             self.conn.publish(ack_topic(gateway), encode(Ack(v=1, batch_ids=batch_ids)), qos=1)
         for item in checked:

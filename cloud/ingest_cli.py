@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from cloud.store.open import add_store_arguments
 
 if TYPE_CHECKING:
+    from cloud.ingest import Ingest, IngestStats
     from cloud.registry import Registry
+    from cloud.store.base import TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -165,17 +167,31 @@ def run(args: argparse.Namespace) -> int:
                 if args.report_every > 0 and time.monotonic() - since >= args.report_every:
                     now = time.monotonic()
                     log.info("%s: %s", args.client_id, ingest.stats.progress(earlier, now - since))
+                    _write_health(store, ingest, args.client_id, earlier, now - since)
                     earlier, since = ingest.stats.snapshot(), now
             log.info(
                 "ingest %s stopping: %s",
                 args.client_id,
                 ingest.stats.progress(earlier, time.monotonic() - since),
             )
+            _write_health(store, ingest, args.client_id, earlier, time.monotonic() - since)
     store.close()
     if ingest.failed.is_set():
         log.error("ingest %s stopped on an error (above); restart it", args.client_id)
         return 1
     return 0
+
+
+def _write_health(
+    store: TimeSeriesStore, ingest: Ingest, client_id: str, earlier: IngestStats, seconds: float
+) -> None:
+    """One ingest-health point; a store that is down costs a warning, never the ingest."""
+    from cloud.store.base import StoreRejected, StoreUnavailable
+
+    try:
+        store.write([ingest.stats.point(client_id, earlier, seconds, time.time())])
+    except (StoreUnavailable, StoreRejected) as exc:
+        log.warning("ingest-sundhed ikke gemt / ingest health not stored: %s", exc)
 
 
 class _RegistryWatcher:
