@@ -16,6 +16,8 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "gateway": ("edge.gateway_cli", "run the gateway, or scan for nearby sensors"),
     "decode": ("edge.decode_cli", "decode one BLE advertisement payload (commissioning)"),
     "ingest": ("cloud.ingest_cli", "MQTT -> time-series store, with end-to-end acks"),
+    "backup": ("cloud.backup_cli", "back up InfluxDB, the SQLite databases and the settings"),
+    "restore": ("cloud.restore_cli", "restore a backup made by indeklima backup"),
     "influx-setup": ("cloud.influx_setup", "InfluxDB users, database and retention (install)"),
     "deadletters": ("cloud.deadletter_cli", "list, show, replay or purge ingest's dead letters"),
     "simulate": ("firmware_sim.cli", "simulate a building's indoor climate (CSV for settle)"),
