@@ -101,6 +101,7 @@ class DeadLetters(Closeable):
             "FROM dead_letters"
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS dead_letters_kind ON dead_letters(kind)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS dead_letters_time ON dead_letters(time_s)")
         self._db.commit()
 
     def record(self, letters: Iterable[DeadLetter], now_s: float | None = None) -> int:
