@@ -5,8 +5,9 @@ Run by deploy/install.sh (and by hand after a password change); idempotent. With
 This command does that once, then, as the admin:
 
 * the database (``indeklima``);
-* ``indeklima-writer`` with WRITE on it (ingest, the analytics jobs — they write their results)
-  and ``indeklima-reader`` with READ (API, Grafana, settlement): nobody but the admin can drop;
+* ``indeklima-writer`` with WRITE on it (ingest), ``indeklima-jobs`` with READ and WRITE (the
+  analytics jobs read readings and write their results) and ``indeklima-reader`` with READ (API,
+  Grafana, settlement): nobody but the admin can drop;
 * the retention policy ``bogfoering``, the database's default, ``--keep-days`` long (default
   2,300 days, about 6.3 years). Why: a heating settlement (dynamisk varmeregnskab) is computed from
   the flats' readings, and bogføringsloven § 10 requires accounting material to be kept for 5 years
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ADMIN = "indeklima-admin"
 WRITER = "indeklima-writer"
+JOBS = "indeklima-jobs"
 READER = "indeklima-reader"
 KEEP_POLICY = "bogfoering"
 KEEP_DAYS = 2300
@@ -54,6 +56,7 @@ class Passwords:
     admin: str
     writer: str
     reader: str
+    jobs: str
 
 
 def setup_statements(database: str, passwords: Passwords, existing_users: set[str]) -> list[str]:
@@ -63,6 +66,7 @@ def setup_statements(database: str, passwords: Passwords, existing_users: set[st
     statements = [f"CREATE DATABASE {db}"]
     for user, password, privilege in (
         (WRITER, passwords.writer, "WRITE"),
+        (JOBS, passwords.jobs, "ALL"),
         (READER, passwords.reader, "READ"),
     ):
         name = quote_ident(user)
@@ -163,8 +167,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("/etc/indeklima/secrets"),
         metavar="DIR",
-        help="folder with influx_admin_password, influx_writer_password, influx_reader_password "
-        "(deploy/secrets.sh)",
+        help="folder with influx_admin_password, influx_writer_password, influx_jobs_password, "
+        "influx_reader_password (deploy/secrets.sh)",
     )
     parser.add_argument(
         "--keep-days",
@@ -184,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
                 file=args.secrets / f"influx_{name}_password",
                 env=f"INDEKLIMA_INFLUX_{name.upper()}_PASSWORD",
             )
-            for name in ("admin", "writer", "reader")
+            for name in ("admin", "writer", "reader", "jobs")
         }
         passwords = Passwords(**{k: v or "" for k, v in secret.items()})
         InfluxAdmin(args.influx_url, passwords.admin).setup(
@@ -195,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(
         f"InfluxDB {args.influx_url}: database {args.influx_db}, users {ADMIN}, {WRITER} (write), "
-        f"{READER} (read), retention {KEEP_POLICY} {args.keep_days} days (default)\n"
+        f"{JOBS} (read, write), {READER} (read), retention {KEEP_POLICY} {args.keep_days} days "
+        "(default)\n"
     )
     return 0

@@ -27,7 +27,8 @@ mkdir -p "$dir/certs"
 env_file="$dir/env"
 touch "$env_file"
 names=(INGEST_MQTT_PASSWORD JOBS_MQTT_PASSWORD CONTROL_MQTT_PASSWORD BROKER_ADMIN_PASSWORD
-    GRAFANA_ADMIN_PASSWORD INFLUX_ADMIN_PASSWORD INFLUX_WRITER_PASSWORD INFLUX_READER_PASSWORD)
+    GRAFANA_ADMIN_PASSWORD INFLUX_ADMIN_PASSWORD INFLUX_WRITER_PASSWORD INFLUX_JOBS_PASSWORD
+    INFLUX_READER_PASSWORD)
 for name in "${names[@]}"; do
     if ! grep -q "^${name}=" "$env_file"; then
         printf '%s=%s\n' "$name" "$(openssl rand -hex 24)" >>"$env_file"
@@ -61,7 +62,8 @@ done
 # so hand each file to the container user that reads it (indeklima image: uid 10001, Grafana:
 # uid 472). Mode stays 0600.
 if [ "${COMPOSE:-0}" = 1 ]; then
-    chown 10001 "$dir/ingest_mqtt_password" "$dir/jobs_mqtt_password" "$dir/influx_writer_password"
+    chown 10001 "$dir/ingest_mqtt_password" "$dir/jobs_mqtt_password" \
+        "$dir/influx_writer_password" "$dir/influx_jobs_password"
     chown 472 "$dir/influx_reader_password"
 fi
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from cloud.influx_setup import KEEP_DAYS, KEEP_POLICY, READER, WRITER
+from cloud.influx_setup import JOBS, KEEP_DAYS, KEEP_POLICY, READER, WRITER
 from cloud.servers import InfluxServer
 from cloud.store.base import CLIMATE, StoreUnavailable
 from cloud.store.open import open_store
 from edge.wire import Reading
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORDS = {"admin": "adm-pw'\\x", "writer": "wr-pw", "reader": "rd-pw"}
+PASSWORDS = {"admin": "adm-pw'\\x", "writer": "wr-pw", "reader": "rd-pw", "jobs": "jb-pw"}
 
 
 def _setup(server: InfluxServer, secrets: Path) -> subprocess.CompletedProcess[str]:
@@ -90,7 +90,31 @@ def test_writer_writes_reader_reads_and_cannot_write(secured: InfluxServer) -> N
             reader.write_readings([READING])
     finally:
         reader.close()
+    jobs = open_store(influx_url=secured.url, influx_user=JOBS, influx_password=PASSWORDS["jobs"])
+    try:  # the jobs read readings and write their results
+        assert (
+            len(
+                jobs.query(
+                    CLIMATE, datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+                )
+            )
+            == 1
+        )
+        jobs.write_readings([READING])
+    finally:
+        jobs.close()
+    writer = open_store(
+        influx_url=secured.url, influx_user=WRITER, influx_password=PASSWORDS["writer"]
+    )
+    try:  # ingest only writes
+        with pytest.raises(StoreUnavailable, match="refused the credentials"):
+            writer.query(
+                CLIMATE, datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+            )
+    finally:
+        writer.close()
     assert "error" in _q(secured, 'DROP DATABASE "indeklima"', WRITER).text
+    assert "error" in _q(secured, 'DROP DATABASE "indeklima"', JOBS).text
     assert "error" in _q(secured, 'DROP DATABASE "indeklima"', READER).text
 
 
