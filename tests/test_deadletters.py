@@ -199,3 +199,29 @@ def test_running_ingest_rereads_a_changed_registry(tmp_path: Path) -> None:
     assert changed is not None and changed.gateway("gw-b") is None
     path.write_text("{broken")
     assert watcher.changed() is None  # the old one stays
+
+
+@pytest.mark.servers
+def test_a_running_ingest_takes_a_new_registry(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    """After `set_registry` (what `indeklima ingest` does when the file changes) the newly
+    registered gateway's readings are stored instead of dead-lettered."""
+    without = Registry.model_validate(
+        {
+            "buildings": [b.model_dump() for b in REGISTRY.buildings],
+            "gateways": [g.model_dump() for g in REGISTRY.gateways if g.id != "gw-b"],
+        }
+    )
+    store = SqliteStore(tmp_path / "store.sqlite")
+    with closing(store), DeadLetters(tmp_path / "dead.sqlite") as dead:
+        ingest = Ingest(store, without, dead, mqtt_url=mosquitto.url, client_id="t-reload")
+        with ingest, MqttConnection(mosquitto.url, "gw-b") as gateway:
+            assert ingest.conn.wait_subscribed(10) and gateway.wait_connected(10)
+            deadline = time.monotonic() + 20
+            gateway.publish(readings_topic("gw-b"), batch([reading(0, "X1", "B2")], "gw-b"), qos=1)
+            while dead.count() < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            ingest.set_registry(REGISTRY)
+            gateway.publish(readings_topic("gw-b"), batch([reading(1, "X1", "B2")], "gw-b"), qos=1)
+            while store.count(CLIMATE) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert dead.count() == 1 and store.count(CLIMATE) == 1
