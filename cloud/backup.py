@@ -6,6 +6,10 @@ A backup folder holds
   online over its loopback RPC port 8088; InfluxDB 1.6 and newer have it);
 * ``sqlite/``: each SQLite database (settlement runs and their documents, alerts, jobs state,
   dead letters …) copied with SQLite's online backup API, so a file in use is copied consistently;
+* ``postgres/``: each PostgreSQL database given by URL, ``pg_dump --format=custom`` (consistent
+  while in use); restored with ``pg_restore --clean --if-exists`` into the database at the same
+  or a given URL (which must exist). Passwords never go into the manifest: give them in
+  ``~/.pgpass`` or ``PGPASSWORD``;
 * ``files/``: files and folders as they are (registry, tariffs, secrets, the broker's config,
   password file, certificates and the dynamic-security users);
 * ``manifest.json``: what came from where, with each file's SHA-256 — `restore` checks them.
@@ -14,7 +18,6 @@ Restore puts every file back where it came from and restores the InfluxDB databa
 running ``influxd`` (which must not have the database yet: a fresh server, or drop it first).
 The folder holds secrets: it is made with mode 0700; keep it that way and encrypted off-site.
 
-PostgreSQL databases are not covered yet (the relational databases are SQLite by default).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 MANIFEST: Final = "manifest.json"
 BARE_METAL_FILES: Final = (
@@ -79,6 +83,28 @@ def _run(command: list[str], what: str) -> None:
         )
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg://…``) as libpq takes it, without its password
+    (pure): the password comes from ``~/.pgpass`` or ``PGPASSWORD``, never from argv."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme not in ("postgresql", "postgres"):
+        raise BackupError(f"ikke en PostgreSQL-URL / not a PostgreSQL URL: {scheme}://…")
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
+
+
+def _pg_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(f"{name} not found: apt-get install -y postgresql-client")
+    return found
+
+
 def backup(
     target: Path,
     *,
@@ -86,6 +112,7 @@ def backup(
     influx_db: str,
     sqlite_files: Sequence[Path],
     files: Sequence[Path],
+    database_urls: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write a backup into `target` (new or empty); returns the manifest."""
     if target.exists() and any(target.iterdir()):
@@ -97,6 +124,7 @@ def backup(
         "made": datetime.now(UTC).isoformat(),
         "influx": None,
         "sqlite": [],
+        "postgres": [],
         "files": [],
     }
     if influx_host:
@@ -116,6 +144,15 @@ def backup(
         manifest["sqlite"].append(
             {"path": str(source.resolve()), "stored": copy.name, "sha256": _sha256(copy)}
         )
+    (target / "postgres").mkdir(mode=0o700)
+    for n, url in enumerate(database_urls, start=1):
+        plain = libpq_url(url)
+        dump = target / "postgres" / f"{n}.dump"
+        _run(
+            [_pg_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={dump}", plain],
+            "pg_dump",
+        )
+        manifest["postgres"].append({"url": plain, "stored": dump.name, "sha256": _sha256(dump)})
     (target / "files").mkdir(mode=0o700)
     for source in files:
         if not source.exists():
@@ -140,15 +177,23 @@ def backup(
     return manifest
 
 
-def restore(source: Path, *, influx_host: str | None) -> dict[str, Any]:
+def restore(
+    source: Path, *, influx_host: str | None, database_urls: Sequence[str] = ()
+) -> dict[str, Any]:
     """Put a backup back: files and SQLite databases to their paths, the InfluxDB database into
     the running server at `influx_host` (default: where it was backed up from)."""
     try:
         manifest: dict[str, Any] = json.loads((source / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BackupError(f"{source} er ikke en backup / is not a backup: {exc}") from exc
-    for kind in ("sqlite", "files"):  # check everything before changing anything
-        for entry in manifest[kind]:
+    postgres = manifest.get("postgres", [])
+    if database_urls and len(database_urls) != len(postgres):
+        raise BackupError(
+            f"backuppen har {len(postgres)} PostgreSQL-databaser / the backup holds "
+            f"{len(postgres)} PostgreSQL databases: give as many --database-url"
+        )
+    for kind in ("sqlite", "postgres", "files"):  # check everything before changing anything
+        for entry in manifest.get(kind, []):
             stored = source / kind / entry["stored"]
             if not stored.is_file() or _sha256(stored) != entry["sha256"]:
                 raise BackupError(f"{stored} mangler eller er ændret / is missing or changed")
@@ -165,6 +210,13 @@ def restore(source: Path, *, influx_host: str | None) -> dict[str, Any]:
         os.chmod(target, entry["mode"])
         if os.geteuid() == 0:
             os.chown(target, entry["uid"], entry["gid"])
+    for n, entry in enumerate(postgres):
+        url = libpq_url(database_urls[n]) if database_urls else entry["url"]
+        _run(
+            [_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", f"--dbname={url}",
+             str(source / "postgres" / entry["stored"])],
+            "pg_restore",
+        )  # fmt: skip
     influx = manifest.get("influx")
     if influx:
         host = influx_host or influx["host"]
@@ -181,6 +233,14 @@ def restore(source: Path, *, influx_host: str | None) -> dict[str, Any]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, metavar="DIR")
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a PostgreSQL database (repeat; SQLAlchemy or libpq URL; password in ~/.pgpass or "
+        "PGPASSWORD). restore: where each goes (default: where it came from)",
+    )
     parser.add_argument(
         "--influx-host",
         metavar="HOST:PORT",
@@ -226,13 +286,15 @@ def run_backup(args: argparse.Namespace) -> int:
             influx_db=args.influx_db,
             sqlite_files=sqlite_files,
             files=files,
+            database_urls=args.database_url,
         )
     except (BackupError, OSError, sqlite3.Error) as exc:
         sys.stderr.write(f"fejl / error: {exc}\n")
         return 2
     sys.stdout.write(
         f"backup i / in {args.dir}: InfluxDB {'ja / yes' if manifest['influx'] else 'nej / no'}, "
-        f"{len(manifest['sqlite'])} SQLite, {len(manifest['files'])} filer / files\n"
+        f"{len(manifest['sqlite'])} SQLite, {len(manifest['postgres'])} PostgreSQL, "
+        f"{len(manifest['files'])} filer / files\n"
     )
     return 0
 
@@ -243,7 +305,7 @@ def configure_restore(parser: argparse.ArgumentParser) -> None:
 
 def run_restore(args: argparse.Namespace) -> int:
     try:
-        manifest = restore(args.dir, influx_host=args.influx_host)
+        manifest = restore(args.dir, influx_host=args.influx_host, database_urls=args.database_url)
     except (BackupError, OSError) as exc:
         sys.stderr.write(f"fejl / error: {exc}\n")
         return 2

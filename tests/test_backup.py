@@ -113,3 +113,55 @@ def test_restore_refuses_a_changed_backup_before_touching_anything(tmp_path: Pat
     assert refused.returncode == 2 and "changed" in refused.stderr
     assert original.read_text() == "changed since\n"
     assert "Traceback" not in refused.stderr
+
+
+def test_postgres_database_is_dumped_and_restored(tmp_path: Path) -> None:
+    """A real PostgreSQL cluster (tests/postgres.py, from the accounts work): a database dumped,
+    dropped, restored into a fresh empty database and compared row by row."""
+    postgres = pytest.importorskip("tests.postgres", reason="tests/postgres.py (issue 9) not here")
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        cluster_cm = postgres.postgres_cluster()
+        cluster = cluster_cm.__enter__()
+    except postgres.PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        url = cluster.database("runs")
+        plain = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute("CREATE TABLE runs (id int PRIMARY KEY, state text, document bytea)")
+            conn.execute(
+                "INSERT INTO runs SELECT g, 'approved', decode(md5(g::text), 'hex') "
+                "FROM generate_series(1, 50) g"
+            )
+            before = conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
+        made = _cli(
+            "backup", str(tmp_path / "b"), "--no-influx", "--database-url", url,
+            "--file", str(_a_file(tmp_path)),
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        fresh = cluster.database("fresh")
+        done = _cli("restore", str(tmp_path / "b"), "--database-url", fresh)
+        assert done.returncode == 0, done.stderr
+        with psycopg.connect(fresh.replace("+psycopg", ""), autocommit=True) as conn:
+            after = conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
+        assert after == before and len(after) == 50
+    finally:
+        cluster_cm.__exit__(None, None, None)
+
+
+def _a_file(folder: Path) -> Path:
+    path = folder / "registry.toml"
+    path.write_text("x = 1\n")
+    return path
+
+
+def test_libpq_url_drops_the_password() -> None:
+    from cloud.backup import BackupError, libpq_url
+
+    assert (
+        libpq_url("postgresql+psycopg://app:secret@db.example:5433/runs")
+        == "postgresql://app@db.example:5433/runs"
+    )
+    with pytest.raises(BackupError):
+        libpq_url("sqlite:///x.db")
