@@ -59,12 +59,11 @@ for name in "${names[@]}"; do
 done
 
 # For the compose stack (COMPOSE=1): Docker secrets from files keep the host's owner and mode,
-# so hand each file to the container user that reads it (indeklima image: uid 10001, Grafana:
-# uid 472). Mode stays 0600.
+# so hand each file to the container user that reads it (indeklima image: uid 10001;
+# Grafana gets its password from secrets/env). Mode stays 0600.
 if [ "${COMPOSE:-0}" = 1 ]; then
     chown 10001 "$dir/ingest_mqtt_password" "$dir/jobs_mqtt_password" \
         "$dir/influx_writer_password" "$dir/influx_jobs_password"
-    chown 472 "$dir/influx_reader_password"
 fi
 
 # The dynamic-security plugin's config with its admin user (the password is on mosquitto_ctrl's
