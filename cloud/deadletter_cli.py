@@ -175,7 +175,7 @@ def replay(
         except WireError:
             try:  # one refused reading of a batch whose other readings were stored
                 reading = msgspec.json.decode(payload, type=Reading)
-            except msgspec.MsgspecError:
+            except (msgspec.MsgspecError, UnicodeDecodeError):
                 result.still_refused += 1
                 continue
             if letter.gateway is None:
