@@ -102,8 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     provision = _gateway_provision(args_in)
     if provision is not None:  # server side: its options are its own (cloud/provision.py)
-        from cloud.provision import main as provision_main
-
+        try:
+            from cloud.provision import main as provision_main
+        except ModuleNotFoundError as exc:
+            missing = _missing_extra("gateway provision", exc)
+            if missing is None:
+                raise
+            sys.stderr.write(f"{missing}\n")
+            return EXIT_MISSING_EXTRA
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
         return provision_main(provision)
     try:
