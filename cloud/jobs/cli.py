@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
     from cloud.analytics.alerts import Alert
+    from cloud.mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=["very-sensitive", "sensitive", "medium-resistant", "resistant"],
     )
     run_parser.add_argument("--decline", type=float, default=0.5, metavar="CMAT")
+    run_parser.add_argument(
+        "--mail",
+        action="store_true",
+        help="e-mail new alerts to residents who opted in; SMTP settings from INDEKLIMA_MAIL_* "
+        "(README: alert e-mails)",
+    )
     add_store_arguments(run_parser)
 
 
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         registry = Registry.load(args.registry)
+        mail = _mail_settings() if args.mail else None
         store = store_from_args(args)
     except (OSError, ValueError) as exc:
         log.error("jobs kan ikke starte / cannot start: %s", exc)
@@ -79,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         alerts_url=args.alerts_url,
         grafana_url=args.grafana_url,
         grafana_token=args.grafana_token,
+        mail=mail,
     )
     stop = threading.Event()
     if not args.once:
@@ -106,6 +115,18 @@ def run(args: argparse.Namespace) -> int:
             client.disconnect()
         store.close()
     return 0
+
+
+def _mail_settings() -> MailSettings:
+    """From the environment; a missing or wrong setting is a ValueError that names it."""
+    from pydantic import ValidationError
+
+    from cloud.mail.settings import MailSettings
+
+    try:
+        return MailSettings()  # type: ignore[call-arg]  # required fields come from the env
+    except ValidationError as exc:
+        raise ValueError(f"--mail: INDEKLIMA_MAIL_* settings: {exc}") from exc
 
 
 def _utc_time(text: str) -> datetime:
