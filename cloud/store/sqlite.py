@@ -42,6 +42,7 @@ from cloud.store.base import (
     Aggregate,
     FieldValue,
     Point,
+    SeriesColumns,
     StoreRejected,
     StoreUnavailable,
     check_aggregate,
@@ -128,6 +129,7 @@ class SqliteStore:
         self._closed = False
         self._types: dict[tuple[str, str], str] = {}
         self._series_ids: dict[tuple[str, str], int] = {}
+        self._tags_of: dict[str, dict[int, dict[str, str]]] = {}
         try:
             self._connection().executescript(SCHEMA)
         except sqlite3.Error as exc:
@@ -260,6 +262,60 @@ class SqliteStore:
             measurement, _epoch_ns(start), _epoch_ns(end), where, field_keys
         )
         return points_frame(times, tags, values)
+
+    def query_columns(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        *,
+        fields: Sequence[str],
+        where: Mapping[str, str] | None = None,
+    ) -> list[SeriesColumns]:
+        start_ns, end_ns = _epoch_ns(start), _epoch_ns(end)
+        series = {k: t for k, t in self._series_tags(measurement).items() if _matches(t, where)}
+        conn = self._connection()
+        found: dict[int, SeriesColumns] = {}
+        for batch in _batches(sorted(series)):
+            marks = ",".join("?" * len(batch))
+            rows = conn.execute(
+                "SELECT series_id, time_ns, fields FROM points "
+                f"WHERE series_id IN ({marks}) AND time_ns >= ? AND time_ns < ? "
+                "ORDER BY series_id, time_ns",
+                (*batch, start_ns, end_ns),
+            )
+            for key, time_ns, text in rows:
+                point_fields = orjson.loads(text)
+                picked = [point_fields.get(f) for f in fields]
+                if all(v is None for v in picked):
+                    continue
+                columns = found.get(key)
+                if columns is None:
+                    columns = found[key] = SeriesColumns(series[key], [], {f: [] for f in fields})
+                columns.time_ns.append(time_ns)
+                for name, value in zip(fields, picked, strict=True):
+                    columns.values[name].append(_number(name, value))
+        return sorted(found.values(), key=lambda c: _tag_sort_key(c.tags))
+
+    def _series_tags(self, measurement: str) -> dict[int, dict[str, str]]:
+        """Series ids → tags of the measurement, cached: a series' tags never change, and
+        new series are read incrementally (ids only grow)."""
+        with self._lock:
+            known = self._tags_of.setdefault(measurement, {})
+            last = max(known, default=0)
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT id, series_key FROM series WHERE measurement = ? AND id > ?",
+                (measurement, last),
+            )
+            .fetchall()
+        )
+        if rows:
+            with self._lock:
+                for series_id, key in rows:
+                    known[int(series_id)] = orjson.loads(key)
+        return known
 
     def downsample(
         self,
@@ -455,6 +511,18 @@ def _clean_fields(point: Point, seen_types: dict[tuple[str, str], str]) -> bytes
             )
         clean[key] = value
     return orjson.dumps(clean)
+
+
+def _number(field: str, value: object) -> float | None:
+    if value is None or type(value) is float:
+        return value
+    raise ValueError(f"field {field!r} holds {value!r}, not a number; query it with query()")
+
+
+def _tag_sort_key(tags: Mapping[str, str]) -> tuple[str, ...]:
+    from cloud.store.base import tag_order
+
+    return tuple(tags.get(k, "") for k in tag_order(tags))
 
 
 def _matches(tags: Mapping[str, str], where: Mapping[str, str] | None) -> bool:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from cloud.api.auth import StaffRole, TechnicianRole
 from cloud.api.deps import BuildingDep, RegistryDep, StoreDep
@@ -23,7 +23,7 @@ from cloud.api.schemas import (
     FlatClimateOut,
     FlatOut,
 )
-from cloud.api.series import ClimateSeriesOut, flat_climate_out
+from cloud.api.series import ClimateSeriesOut, flat_climate_response
 from cloud.store.base import CLIMATE
 
 router = APIRouter(prefix="/buildings", tags=["buildings"])
@@ -146,7 +146,11 @@ def climate_summary(
     )
 
 
-@router.get("/{building}/flats/{flat}/climate", summary="Lejlighedens indeklima / flat climate")
+@router.get(
+    "/{building}/flats/{flat}/climate",
+    summary="Lejlighedens indeklima / flat climate",
+    response_model=ClimateSeriesOut,
+)
 def flat_climate(
     _role: TechnicianRole,
     building: BuildingDep,
@@ -154,7 +158,7 @@ def flat_climate(
     store: StoreDep,
     start: Annotated[datetime | None, Query(description="default: end - 24 h")] = None,
     end: Annotated[datetime | None, Query(description="default: now (UTC)")] = None,
-) -> ClimateSeriesOut:
+) -> Response:
     """Per room: mean/min/max at a resolution picked from the range (cloud/analytics/
     climate_series.py): raw up to 2 days, hourly rollups up to 62 days, daily beyond."""
-    return flat_climate_out(store, building, flat, start, end)
+    return flat_climate_response(store, building, flat, start, end)
