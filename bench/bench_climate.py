@@ -179,7 +179,7 @@ def raw_series(
         rooms.append(
             {
                 "room": room,
-                "time": [t.isoformat() for t in rows["time"]],
+                "time_s": [t.value // 10**9 for t in rows["time"]],
                 **{
                     k: [None if v != v else round(v, 2) for v in rows[k].tolist()]
                     for k in SERIES_FIELDS
@@ -272,7 +272,8 @@ def load_client(url: str, paths: list[str], seconds: float, threads: int) -> dic
 def http_level(store: SqliteStore, n_flats: int, seconds: float, threads: int) -> None:
     import tomllib
 
-    from fastapi import APIRouter
+    import orjson
+    from fastapi import APIRouter, Response
     from pydantic import SecretStr
 
     from cloud.api import ApiServer, ApiSettings, create_app
@@ -300,9 +301,10 @@ def http_level(store: SqliteStore, n_flats: int, seconds: float, threads: int) -
         baseline = APIRouter()
 
         @baseline.get("/bench/raw/{building}/{flat}")
-        def raw_route(building: str, flat: str, start: datetime, end: datetime) -> dict[str, Any]:
+        def raw_route(building: str, flat: str, start: datetime, end: datetime) -> Response:
             every = "h" if end - start <= timedelta(days=62) else "D"
-            return raw_series(store, building, flat, start, end, every)
+            body = raw_series(store, building, flat, start, end, every)
+            return Response(orjson.dumps(body), media_type="application/json")
 
         app.include_router(baseline)
         month = f"start={(END - timedelta(days=30)).isoformat()}&end={END.isoformat()}"
@@ -382,6 +384,7 @@ def main() -> None:
     parser.add_argument("--raw-samples", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--generate-only", action="store_true", help="make the data, then stop")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--paths", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -399,6 +402,8 @@ def main() -> None:
             generate(store, args.flats, args.days)
             done.write_text("ok\n")
             print(f"  took {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.generate_only:
+            return
         print(
             f"store: {path} ({path.stat().st_size / 1e9:.1f} GB), raw points "
             f"{args.flats * args.days * 288 * len(ROOMS):,}; hourly {store.count(HOURLY):,}; "

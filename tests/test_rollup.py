@@ -275,6 +275,7 @@ def test_the_series_reads_raw_hourly_or_daily_points(store: TimeSeriesStore) -> 
     assert (day.resolution, [r.room for r in day.rooms]) == (Resolution.RAW, ["bad", "stue"])
     stue = day.rooms[1]
     assert len(stue.time_s) == 24 * 12 and stue.time_s[0] == (T0 + 10 * HOUR).timestamp()
+    assert stue.time[:2] == [T0 + 10 * HOUR, T0 + 10 * HOUR + 5 * MIN]
     assert stue.values["temperature_c_mean"][:2] == [21.0, 21.0]
     assert stue.values["co2_ppm_max"][0] == 700.0
     assert day.rooms[0].values["co2_ppm_mean"][0] is None

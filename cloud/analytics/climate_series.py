@@ -105,6 +105,11 @@ class RoomSeries:
     values: dict[str, list[float | None]]
     """`SERIES_FIELDS` → one value per time (None where the room lacks it then)."""
 
+    @property
+    def time(self) -> list[datetime]:
+        """`time_s` as timezone-aware UTC datetimes."""
+        return [datetime.fromtimestamp(t, UTC) for t in self.time_s]
+
 
 @dataclass(frozen=True, slots=True)
 class ClimateSeries:
