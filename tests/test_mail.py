@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import SecretStr, ValidationError
 
+from cloud.accounts.db import make_engine, upgrade
 from cloud.analytics.alert_store import AlertStore
 from cloud.analytics.alerts import Alert, AlertKind, AlertState, Severity
 from cloud.jobs.runner import JobsConfig, run_jobs_once
@@ -300,6 +301,12 @@ def test_the_jobs_mail_a_co2_alert_once_and_survive_a_dead_server(
             store, registry, state, NOW - 55 * timedelta(minutes=1), config=dead
         )
         assert summary.alerts_changed == 1 and summary.mails_failed == 1
+        accounts_url = f"sqlite:///{tmp_path / 'accounts.sqlite'}"
+        engine = make_engine(accounts_url)
+        upgrade(engine)  # an accounts database where "anna" is nobody's resident
+        engine.dispose()
+        checked = JobsConfig(mail=settings(port), accounts_url=accounts_url)
+        assert run_jobs_once(store, registry, state, NOW, config=checked).mails_sent == 0
         live = JobsConfig(mail=settings(port))
         for minutes in (0, 10, 20):
             summary = run_jobs_once(
@@ -434,3 +441,43 @@ def test_the_password_comes_from_a_file_or_the_environment(
         "fr0m-env",
     )
     assert "fr0m-env" not in repr(from_env)
+
+
+# only current residents with active accounts (issue 9's accounts)
+
+
+def test_only_current_residents_with_active_accounts_are_mailed(
+    smtp: tuple[Inbox, int], db: tuple[MailPrefs, AlertStore], tmp_path: Path
+) -> None:
+    from cloud.accounts.db import seed_registry
+    from cloud.accounts.principal import Role
+    from cloud.accounts.service import Accounts
+    from cloud.mail.directory import AccountsDirectory
+
+    inbox, port = smtp
+    prefs, alerts = db
+    engine = make_engine(f"sqlite:///{tmp_path / 'accounts.sqlite'}")
+    try:
+        upgrade(engine)
+        registry = Registry.model_validate(
+            {"buildings": [{"id": "B1", "flats": [{"id": "A", "area_m2": 50.0}]}]}
+        )
+        seed_registry(engine, registry)
+        accounts = Accounts(engine)
+        ids = {}
+        for name in ("anna", "bo", "carl", "dora"):
+            ids[name] = str(accounts.create_user(name, Role.RESIDENT, "pw-" + "x" * 12))
+            accounts.add_resident(name, "A")
+            opt_in(prefs, ids[name])
+        accounts.remove_resident("bo", "A")  # moved out
+        accounts.set_disabled("carl")
+        prefs.set_opt_in("nobody", "B1", "A", email="x@example.dk", enabled=True, now=NOW - HOUR)
+        alerts.save([alert()])
+        run = send_alert_mails(prefs, alerts, settings(port), NOW, AccountsDirectory(engine))
+        assert [m["To"] for m in inbox.messages] == [
+            f"{ids['anna']}@example.dk",
+            f"{ids['dora']}@example.dk",
+        ]
+        assert run.sent == 2
+    finally:
+        engine.dispose()

@@ -65,6 +65,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="e-mail new alerts to residents who opted in; SMTP settings from INDEKLIMA_MAIL_* "
         "(README: alert e-mails)",
     )
+    run_parser.add_argument(
+        "--accounts-url",
+        metavar="URL",
+        help="with --mail: the accounts database (as INDEKLIMA_API_ACCOUNTS_URL), so only "
+        "current residents are mailed",
+    )
     add_store_arguments(run_parser)
 
 
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         grafana_url=args.grafana_url,
         grafana_token=args.grafana_token,
         mail=mail,
+        accounts_url=args.accounts_url,
     )
     stop = threading.Event()
     if not args.once:

@@ -78,6 +78,9 @@ class JobsConfig:
     gateway's outbox after an outage); older late readings need ``refresh_rollups`` by hand."""
     mail: MailSettings | None = None
     """SMTP and link settings for the alert e-mails; None: no mail."""
+    accounts_url: str | None = None
+    """SQLAlchemy URL of the accounts (cloud/accounts): mail only subscribers who still live in
+    the flat with an active account. None: every opted-in subscriber (no accounts yet)."""
 
 
 @dataclass(slots=True)
@@ -130,7 +133,7 @@ def run_jobs_once(
             rolled = refresh_rollups(store, building.id, now - config.rollup_recheck, now)
             summary.rollup_hours += rolled.hours
         if config.mail is not None:
-            _send_mail(alert_store, config.mail, now, summary)
+            _send_mail(alert_store, config.mail, config.accounts_url, now, summary)
         mould = [a for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS]
         summary.mould_alerts = len(mould)
         summary.mould_alert_flats = sorted({a.flat for a in mould})
@@ -138,15 +141,30 @@ def run_jobs_once(
 
 
 def _send_mail(
-    alert_store: AlertStore, settings: MailSettings, now: datetime, summary: JobsSummary
+    alert_store: AlertStore,
+    settings: MailSettings,
+    accounts_url: str | None,
+    now: datetime,
+    summary: JobsSummary,
 ) -> None:
     """The mail step; whatever goes wrong in it is logged, and the jobs carry on."""
+    from contextlib import ExitStack
+
     from cloud.mail.mailer import send_alert_mails
     from cloud.mail.prefs import MailPrefs
 
     try:
-        with MailPrefs(alert_store.url) as prefs:
-            run = send_alert_mails(prefs, alert_store, settings, now)
+        with ExitStack() as stack:
+            prefs = stack.enter_context(MailPrefs(alert_store.url))
+            directory = None
+            if accounts_url is not None:
+                from cloud.accounts.db import make_engine
+                from cloud.mail.directory import AccountsDirectory
+
+                engine = make_engine(accounts_url)
+                stack.callback(engine.dispose)
+                directory = AccountsDirectory(engine)
+            run = send_alert_mails(prefs, alert_store, settings, now, directory)
     except Exception:  # the jobs' results are stored already; mail is retried next run
         log.exception(
             "alarm-mails kunne ikke sendes; prøver igen ved næste kørsel / alert mails failed; "

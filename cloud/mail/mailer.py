@@ -75,12 +75,9 @@ def due_mails(
                 continue
             if prefs.was_sent(sub.subscriber, alert.id):
                 continue
-            address = (
-                directory.email_of(sub.subscriber, sub.building, sub.flat)
-                if directory is not None
-                else sub.email
-            )
-            if address is None:
+            if directory is not None and not directory.still_resident(
+                sub.subscriber, sub.building, sub.flat
+            ):
                 log.info(
                     "%s bor ikke længere i %s/%s; ingen mail / no longer lives there; no mail",
                     sub.subscriber,
@@ -88,7 +85,7 @@ def due_mails(
                     sub.flat,
                 )
                 continue
-            due.append((sub, alert, address))
+            due.append((sub, alert, sub.email))
     due.sort(key=lambda item: (item[1].raised_at, item[1].id, item[0].subscriber))
     return due
 

@@ -8,10 +8,11 @@ PostgreSQL; created when missing).
         prefs.opted_in(user_id, building, flat)        # -> bool, for the switch
         prefs.set_opt_in(user_id, building, flat, email=address, enabled=True)  # or False
 
-`user_id` is the account's id as text (issue 9's users); `email` is the address to write to (the
-account's, at the time of opting in; the mailer looks the current one up through a
-`ResidentDirectory` when one is given). Whether the person may opt in for that flat (is its
-resident) is the caller's authorisation check, as for every other page action.
+`user_id` is the account's id as text (``str(principal.user_id)``, cloud/accounts); `email` is
+the address the resident gives when opting in (accounts hold no e-mail address). Whether the
+person may opt in for that flat (``principal.lives_in(flat)``) is the caller's authorisation
+check, as for every other page action; at send time the mailer checks again through a
+`ResidentDirectory` that the subscriber still lives there and the account is active.
 
 Tables (bounded): ``mail_optin`` one row per (subscriber, building, flat); ``mail_sent`` one row
 per (subscriber, alert episode), deleted once the episode is too old to be mailed again
@@ -45,10 +46,10 @@ MAX_TOKEN_CHARS: Final = 1_000
 
 
 class ResidentDirectory(Protocol):
-    """Where the mailer checks, at send time, that a subscriber still lives in the flat and
-    finds their current address (issue 9's accounts implement it); None: do not mail them."""
+    """Where the mailer checks, at send time, that a subscriber may still get the flat's alerts
+    (lives there, account not disabled or erased): `cloud.mail.directory.AccountsDirectory`."""
 
-    def email_of(self, subscriber: str, building: str, flat: str) -> str | None: ...
+    def still_resident(self, subscriber: str, building: str, flat: str) -> bool: ...
 
 
 class _Base(DeclarativeBase):
