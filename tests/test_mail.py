@@ -301,6 +301,7 @@ def test_the_jobs_mail_a_co2_alert_once_and_survive_a_dead_server(
             store, registry, state, NOW - 55 * timedelta(minutes=1), config=dead
         )
         assert summary.alerts_changed == 1 and summary.mails_failed == 1
+        assert summary.rollup_hours == 2  # 09:00 and 10:00; 11:00 is not complete at 11:05
         accounts_url = f"sqlite:///{tmp_path / 'accounts.sqlite'}"
         engine = make_engine(accounts_url)
         upgrade(engine)  # an accounts database where "anna" is nobody's resident
@@ -481,3 +482,98 @@ def test_only_current_residents_with_active_accounts_are_mailed(
         assert run.sent == 2
     finally:
         engine.dispose()
+
+
+# TLS and login, as a real relay wants them
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (Debian openssl), trusted via `ca_file`."""
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def relay(
+    inbox: Inbox, certificate: tuple[Path, Path], *, implicit: bool
+) -> tuple[Controller, int]:
+    """An aiosmtpd relay that wants TLS (STARTTLS or implicit) and a login."""
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*map(str, certificate))
+
+    def authenticator(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"indeklima",
+            b"s3cret",
+        )
+        return AuthResult(success=ok)
+
+    port = free_port()
+    options: dict[str, Any] = {"authenticator": authenticator, "auth_required": True}
+    if implicit:  # aiosmtpd only counts STARTTLS as TLS for AUTH; this socket is TLS throughout
+        options.update(ssl_context=context, auth_require_tls=False)
+    else:
+        options.update(tls_context=context, require_starttls=True)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    return controller, port
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("security", [Security.STARTTLS, Security.SSL])
+def test_mail_goes_over_tls_with_a_login_and_a_wrong_password_is_retried(
+    db: tuple[MailPrefs, AlertStore],
+    certificate: tuple[Path, Path],
+    tmp_path: Path,
+    security: Security,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    prefs, alerts = db
+    inbox = Inbox()
+    controller, port = relay(inbox, certificate, implicit=security is Security.SSL)
+    try:
+        opt_in(prefs, "anna")
+        alerts.save([alert()])
+        password = tmp_path / "smtp-password"
+        password.write_text("wrong\n")
+        tls = {"security": security, "ca_file": certificate[0], "username": "indeklima"}
+        with caplog.at_level(logging.WARNING, "cloud.mail.mailer"):
+            refused = send_alert_mails(
+                prefs, alerts, settings(port, password_file=password, **tls), NOW
+            )
+        assert (refused.sent, refused.failed, inbox.messages) == (0, 1, [])
+        assert "will retry at the next run" in caplog.text
+        password.write_text("s3cret\n")  # a rotated secret file is read at each run
+        sent = send_alert_mails(prefs, alerts, settings(port, password_file=password, **tls), NOW)
+        assert (sent.sent, [m["To"] for m in inbox.messages]) == (1, ["anna@example.dk"])
+    finally:
+        controller.stop()
+
+
+def test_an_untrusted_certificate_is_not_sent_to(
+    db: tuple[MailPrefs, AlertStore], certificate: tuple[Path, Path]
+) -> None:
+    prefs, alerts = db
+    inbox = Inbox()
+    controller, port = relay(inbox, certificate, implicit=False)
+    try:
+        opt_in(prefs, "anna")
+        alerts.save([alert()])
+        run = send_alert_mails(prefs, alerts, settings(port, security=Security.STARTTLS), NOW)
+        assert (run.sent, run.failed, inbox.messages) == (0, 1, [])
+    finally:
+        controller.stop()
