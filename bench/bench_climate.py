@@ -27,6 +27,7 @@ Targets: p95 ≤ 100 ms for the month and year views; ≥ 300 requests/s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -46,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from cloud.analytics.climate_series import SERIES_FIELDS, climate_series
-from cloud.store.base import CLIMATE, Point
+from cloud.store.base import CLIMATE, Point, TimeSeriesStore
 from cloud.store.rollup import (
     DAILY,
     HOURLY,
@@ -94,7 +95,7 @@ def day_arrays(
     return times, np.round(temp, 2), np.round(np.clip(rh, 15, 95), 1), np.round(co2, 0)
 
 
-def generate(store: SqliteStore, n_flats: int, days: int) -> None:
+def generate(store: TimeSeriesStore, n_flats: int, days: int) -> None:
     """Raw points day by day, hourly rollups from the same arrays, then daily rollups."""
     rng = np.random.default_rng(10)
     series = [(b, f, room, co2) for b, f in flats(n_flats) for room, co2 in ROOMS]
@@ -161,7 +162,7 @@ def _hourly_stats(
 
 
 def raw_series(
-    store: SqliteStore, building: str, flat: str, start: datetime, end: datetime, every: str
+    store: TimeSeriesStore, building: str, flat: str, start: datetime, end: datetime, every: str
 ) -> dict[str, Any]:
     raw = store.query(
         CLIMATE, start, end, where={"building": building, "flat": flat}, fields=list(QUANTITIES)
@@ -207,7 +208,7 @@ def time_calls(call: Callable[[str, str], object], targets: list[tuple[str, str]
     return times
 
 
-def service_level(store: SqliteStore, n_flats: int, samples: int, raw_samples: int) -> None:
+def service_level(store: TimeSeriesStore, n_flats: int, samples: int, raw_samples: int) -> None:
     rng = random.Random(1)
     all_flats = flats(n_flats)
     views = {"month": timedelta(days=30), "year": timedelta(days=365)}
@@ -269,7 +270,7 @@ def load_client(url: str, paths: list[str], seconds: float, threads: int) -> dic
             "errors": sum(errors)}  # fmt: skip
 
 
-def http_level(store: SqliteStore, n_flats: int, seconds: float, threads: int) -> None:
+def http_level(store: TimeSeriesStore, n_flats: int, seconds: float, threads: int) -> None:
     import tomllib
 
     import orjson
@@ -316,7 +317,13 @@ def http_level(store: SqliteStore, n_flats: int, seconds: float, threads: int) -
         ]  # fmt: skip
         raw = [f"/bench/raw/{b}/{f}?{q}" for b, f in flats(n_flats) for q in (month, year)]
         with ApiServer(app, port=free_port()) as server:
-            print(f"\nHTTP, {threads} client threads in a second process, {seconds:.0f} s each:")
+            import importlib.util
+
+            fast = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m)]
+            print(
+                f"\nHTTP (uvicorn with {', '.join(fast) or 'h11, asyncio'}), {threads} client "
+                f"threads in a second process, {seconds:.0f} s each:"
+            )
             for name, paths in (("rollups", ours), ("raw baseline", raw)):
                 result = _run_client(server.url, paths, seconds, threads)
                 print(
@@ -341,7 +348,7 @@ def _run_client(url: str, paths: list[str], seconds: float, threads: int) -> dic
     return result
 
 
-def job_step(store: SqliteStore, n_flats: int, run: int) -> None:
+def job_step(store: TimeSeriesStore, n_flats: int, run: int) -> None:
     """The rollup step of an hourly jobs run for one building: nothing new, then one new hour
     of readings (the `run`-th hour after the generated year, so each run adds a new one)."""
     now = END + run * timedelta(hours=1)
@@ -384,6 +391,7 @@ def main() -> None:
     parser.add_argument("--raw-samples", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--store", choices=["sqlite", "influx"], default="sqlite")
     parser.add_argument("--generate-only", action="store_true", help="make the data, then stop")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--paths", type=Path, help=argparse.SUPPRESS)
@@ -393,9 +401,20 @@ def main() -> None:
         print(json.dumps(load_client(args.client, paths, args.seconds, args.threads)))
         return
     args.data.mkdir(parents=True, exist_ok=True)
-    path = args.data / f"climate-{args.flats}-{args.days}.sqlite"
-    done = path.with_suffix(".done")
-    with SqliteStore(path) as store:
+    name = f"climate-{args.flats}-{args.days}"
+    with contextlib.ExitStack() as stack:
+        store: TimeSeriesStore
+        if args.store == "sqlite":
+            path = args.data / f"{name}.sqlite"
+            store = stack.enter_context(SqliteStore(path))
+        else:
+            from cloud.servers import InfluxServer
+            from cloud.store.influx import InfluxStore
+
+            path = args.data / f"{name}-influx"
+            server = stack.enter_context(InfluxServer(path))
+            store = stack.enter_context(InfluxStore(server.url, "bench", gzip=False))
+        done = path.with_suffix(".done")
         if not done.exists():
             print(f"generating {args.flats} flats × {args.days} days into {path} …", flush=True)
             t0 = time.perf_counter()
@@ -404,14 +423,16 @@ def main() -> None:
             print(f"  took {time.perf_counter() - t0:.0f} s", flush=True)
         if args.generate_only:
             return
-        print(
-            f"store: {path} ({path.stat().st_size / 1e9:.1f} GB), raw points "
-            f"{args.flats * args.days * 288 * len(ROOMS):,}; hourly {store.count(HOURLY):,}; "
-            f"daily {store.count(DAILY):,}"
+        counts = (
+            f"; hourly {store.count(HOURLY):,}; daily {store.count(DAILY):,}"
+            if args.store == "sqlite"  # InfluxDB counts by streaming every row: slow
+            else ""
         )
+        raw = args.flats * args.days * 288 * len(ROOMS)
+        print(f"store: {store!r}, raw points {raw:,}{counts}")
         service_level(store, args.flats, args.samples, args.raw_samples)
         http_level(store, args.flats, args.seconds, args.threads)
-        runs = args.data / f"{path.stem}.runs"
+        runs = path.with_suffix(".runs")
         run = int(runs.read_text()) if runs.exists() else 0
         runs.write_text(f"{run + 1}\n")
         job_step(store, args.flats, run)
