@@ -27,8 +27,10 @@ writers wait up to `busy_timeout_s` for each other.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -274,8 +276,10 @@ class SqliteStore:
     ) -> list[SeriesColumns]:
         start_ns, end_ns = _epoch_ns(start), _epoch_ns(end)
         series = {k: t for k, t in self._series_tags(measurement).items() if _matches(t, where)}
+        wanted = frozenset(fields)
         conn = self._connection()
-        found: dict[int, SeriesColumns] = {}
+        found: list[SeriesColumns] = []
+        loads = orjson.loads
         for batch in _batches(sorted(series)):
             marks = ",".join("?" * len(batch))
             rows = conn.execute(
@@ -283,19 +287,19 @@ class SqliteStore:
                 f"WHERE series_id IN ({marks}) AND time_ns >= ? AND time_ns < ? "
                 "ORDER BY series_id, time_ns",
                 (*batch, start_ns, end_ns),
-            )
-            for key, time_ns, text in rows:
-                point_fields = orjson.loads(text)
-                picked = [point_fields.get(f) for f in fields]
-                if all(v is None for v in picked):
-                    continue
-                columns = found.get(key)
-                if columns is None:
-                    columns = found[key] = SeriesColumns(series[key], [], {f: [] for f in fields})
-                columns.time_ns.append(time_ns)
-                for name, value in zip(fields, picked, strict=True):
-                    columns.values[name].append(_number(name, value))
-        return sorted(found.values(), key=lambda c: _tag_sort_key(c.tags))
+            ).fetchall()
+            for key, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+                times: list[int] = []
+                points: list[dict[str, FieldValue]] = []
+                for _, time_ns, text in group:
+                    point_fields = loads(text)
+                    if not wanted.isdisjoint(point_fields):
+                        times.append(time_ns)
+                        points.append(point_fields)
+                if times:
+                    values = {f: _numbers(f, [p.get(f) for p in points]) for f in fields}
+                    found.append(SeriesColumns(series[key], times, values))
+        return sorted(found, key=lambda c: _tag_sort_key(c.tags))
 
     def _series_tags(self, measurement: str) -> dict[int, dict[str, str]]:
         """Series ids → tags of the measurement, cached: a series' tags never change, and
@@ -513,10 +517,15 @@ def _clean_fields(point: Point, seen_types: dict[tuple[str, str], str]) -> bytes
     return orjson.dumps(clean)
 
 
-def _number(field: str, value: object) -> float | None:
-    if value is None or type(value) is float:
-        return value
-    raise ValueError(f"field {field!r} holds {value!r}, not a number; query it with query()")
+_NUMBER_TYPES: Final = frozenset({float, type(None)})
+
+
+def _numbers(field: str, column: list[FieldValue | None]) -> list[float | None]:
+    """The column as it is when it holds only floats and gaps (ints are stored as floats)."""
+    if not _NUMBER_TYPES.issuperset(map(type, column)):
+        bad = next(v for v in column if type(v) not in _NUMBER_TYPES)
+        raise ValueError(f"field {field!r} holds {bad!r}, not a number; query it with query()")
+    return column  # type: ignore[return-value]
 
 
 def _tag_sort_key(tags: Mapping[str, str]) -> tuple[str, ...]:
