@@ -57,6 +57,8 @@ from cloud.store.rollup import (
     STATS,
     daily_from_hourly,
     hourly_points,
+    local_day,
+    local_day_bounds,
     refresh_rollups,
     stat_field,
 )
@@ -97,7 +99,13 @@ def day_arrays(
     return times, np.round(temp, 2), np.round(np.clip(rh, 15, 95), 1), np.round(co2, 0)
 
 
-def generate(store: TimeSeriesStore, n_flats: int, days: int, raw_url: str | None = None) -> None:
+def generate(
+    store: TimeSeriesStore,
+    n_flats: int,
+    days: int,
+    raw_url: str | None = None,
+    hourly_done: Path | None = None,
+) -> None:
     """Raw points day by day, hourly rollups from the same arrays, then daily rollups. With
     `raw_url` (an InfluxDB ``/write`` URL) the raw points go as line protocol made straight from
     the arrays (Python's `Point` objects took most of the time on the SQLite run)."""
@@ -105,7 +113,8 @@ def generate(store: TimeSeriesStore, n_flats: int, days: int, raw_url: str | Non
     series = [(b, f, room, co2) for b, f in flats(n_flats) for room, co2 in ROOMS]
     start = END - timedelta(days=days)
     started = time.perf_counter()
-    for day in range(days):
+    resumed = hourly_done is not None and hourly_done.exists()
+    for day in range(0 if resumed else days):  # raw and hourly already there: skip
         day_start = start + timedelta(days=day)
         times, temp, rh, co2 = day_arrays(rng, day_start, len(series))
         points: list[Point] = []
@@ -144,15 +153,18 @@ def generate(store: TimeSeriesStore, n_flats: int, days: int, raw_url: str | Non
         if day % 30 == 0:
             rate = (day + 1) * len(series) * len(times) / (time.perf_counter() - started)
             print(f"  day {day + 1}/{days}: {rate:,.0f} points/s", flush=True)
-    for b in range(BUILDINGS):
-        hourly = store.query(
-            HOURLY,
-            start,
-            END,
-            where={"building": f"B{b + 1}"},
-            fields=[stat_field(q, s) for q in QUANTITIES for s in (*STATS, "count")],
-        )
-        store.write(daily_from_hourly(hourly))
+    if hourly_done is not None:
+        hourly_done.write_text("ok\n")
+    fields = [stat_field(q, s) for q in QUANTITIES for s in (*STATS, "count")]
+    first = local_day(start)
+    while first <= local_day(END - timedelta(hours=1)):  # 30 local days a query
+        chunk_start, chunk_end = local_day_bounds(first, first + timedelta(days=29))
+        for b in range(BUILDINGS):
+            hourly = store.query(
+                HOURLY, chunk_start, chunk_end, where={"building": f"B{b + 1}"}, fields=fields
+            )
+            store.write(daily_from_hourly(hourly))
+        first += timedelta(days=30)
 
 
 def _hourly_stats(
@@ -440,7 +452,7 @@ def main() -> None:
                 if isinstance(store, InfluxStore)
                 else None
             )
-            generate(store, args.flats, args.days, raw_url)
+            generate(store, args.flats, args.days, raw_url, path.with_suffix(".hourly-done"))
             done.write_text("ok\n")
             print(f"  took {time.perf_counter() - t0:.0f} s", flush=True)
         if args.generate_only:
