@@ -287,7 +287,7 @@ def load_client(url: str, paths: list[str], seconds: float, threads: int) -> dic
             latencies[n].append((time.perf_counter() - t0) * 1000)
         conn.close()
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
     for w in workers:
         w.start()
@@ -296,8 +296,9 @@ def load_client(url: str, paths: list[str], seconds: float, threads: int) -> dic
     elapsed = time.perf_counter() - began
     flat = [x for per in latencies for x in per]
     p50, p95 = percentiles(flat)
+    cpu_ms = (time.process_time() - cpu) * 1000 / max(len(flat), 1)
     return {"requests": len(flat), "rps": len(flat) / elapsed, "p50": p50, "p95": p95,
-            "errors": sum(errors)}  # fmt: skip
+            "errors": sum(errors), "cpu_ms": cpu_ms}  # fmt: skip
 
 
 def http_level(store: TimeSeriesStore, n_flats: int, seconds: float, threads: int) -> None:
@@ -355,11 +356,14 @@ def http_level(store: TimeSeriesStore, n_flats: int, seconds: float, threads: in
                 f"threads in a second process, {seconds:.0f} s each:"
             )
             for name, paths in (("rollups", ours), ("raw baseline", raw)):
+                cpu = time.process_time()  # the server's (this process's) CPU
                 result = _run_client(server.url, paths, seconds, threads)
+                cpu_ms = (time.process_time() - cpu) * 1000 / max(result["requests"], 1)
                 print(
                     f"  {name:12}: {result['rps']:7.1f} requests/s, p50 {result['p50']:7.1f} ms, "
                     f"p95 {result['p95']:7.1f} ms, {result['requests']} requests, "
-                    f"{result['errors']} errors"
+                    f"{result['errors']} errors; server CPU {cpu_ms:.1f} ms/request "
+                    f"(client {result['cpu_ms']:.1f})"
                 )
 
 
@@ -442,7 +446,9 @@ def main() -> None:
 
             path = args.data / f"{name}-influx"
             server = stack.enter_context(InfluxServer(path))
-            store = stack.enter_context(InfluxStore(server.url, "bench", gzip=False))
+            store = stack.enter_context(
+                InfluxStore(server.url, "bench", gzip=False, timeout_s=300)  # raw year: slow
+            )
         done = path.with_suffix(".done")
         if not done.exists():
             print(f"generating {args.flats} flats × {args.days} days into {path} …", flush=True)
