@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import socket
 import tomllib
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from pydantic import SecretStr, ValidationError
 from cloud.analytics.alert_store import AlertStore
 from cloud.analytics.alerts import Alert, AlertKind, AlertState, Severity
 from cloud.api import ApiServer, ApiSettings, create_app
+from cloud.api.documents import csv_rows
 from cloud.api.server import ApiServerError
 from cloud.cli import main as cli_main
 from cloud.registry import Registry
@@ -33,7 +35,7 @@ from cloud.store.sqlite import SqliteStore
 
 TECH = "tech-" + "t" * 27
 FIN = "fin-" + "f" * 28
-JAN = datetime(2026, 1, 1, tzinfo=UTC)
+JAN = datetime(2025, 12, 31, 23, tzinfo=UTC)  # local midnight: the Danish January starts here
 BUDGET_DKK = Decimal("3000.00")
 
 REGISTRY = f"""
@@ -385,7 +387,9 @@ def test_heat_shares_split_the_monthly_budget_exactly(api: Api) -> None:
     assert response.status_code == 200, response.text
     shares = response.json()
     assert Decimal(shares["expected_cost_dkk"]) == Decimal(shares["total_dkk"]) == BUDGET_DKK
-    assert datetime.fromisoformat(shares["as_of"]) == datetime(2026, 2, 1, tzinfo=UTC)
+    # the Danish month ends at local midnight: 2026-02-01T00:00+01:00
+    assert datetime.fromisoformat(shares["as_of"]) == datetime(2026, 1, 31, 23, tzinfo=UTC)
+    assert shares["month"] == "2026-01"
     by_flat = {f["flat"]: f for f in shares["flats"]}
     assert sum(f["estimated_ore"] for f in shares["flats"]) == int(BUDGET_DKK * 100)
     assert sum(f["share_pct"] for f in shares["flats"]) == pytest.approx(100.0, abs=1e-3)
@@ -425,6 +429,19 @@ def csv_amounts_ore(data: bytes) -> dict[str, int]:
     return {r["flat_id"]: int(r["amount_dkk"].replace(",", "")) for r in rows}
 
 
+def without_run_ids(data: bytes) -> list[str]:
+    """The CSV's lines without the last two columns (run_id, supersedes_run_id)."""
+    return [line.rsplit(";", 2)[0] for line in data.decode("utf-8-sig").splitlines()]
+
+
+def xlsx_values(data: bytes) -> list[tuple[object, ...]]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    return [row[:-2] for row in sheet.iter_rows(values_only=True)]
+
+
 def cli_exports(api: Api, tmp_path: Path) -> tuple[bytes, bytes]:
     out, xlsx = tmp_path / "cli.csv", tmp_path / "cli.xlsx"
     args = ["settle", "--building", "B1", "--registry", str(api.registry_path)]
@@ -455,10 +472,12 @@ def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) ->
     csv_bytes = api.fin("GET", f"{path}/export.csv").content
     assert sum(csv_amounts_ore(csv_bytes).values()) == 1_234_567
     cli_csv, cli_xlsx = cli_exports(api, tmp_path)
-    assert csv_bytes == cli_csv
+    # the same bytes as the CLI's but for the run id, which only the recorded run has
+    assert without_run_ids(csv_bytes) == without_run_ids(cli_csv)
+    assert {r["run_id"] for r in csv_rows(csv_bytes)} == {str(run["run_id"])}
     xlsx = api.fin("GET", f"{path}/export.xlsx")
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
-    assert xlsx.content == cli_xlsx
+    assert xlsx_values(xlsx.content) == xlsx_values(cli_xlsx)
 
     # the state machine: check, then approve by someone else; then immutable
     assert api.fin("POST", f"{path}/approve", json={"by": "PB"}).status_code == 409
@@ -495,15 +514,28 @@ def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) ->
     assert api.fin("GET", f"{path}/statements/B1-99.pdf").status_code == 404
 
 
+def draft_b1(api: Api) -> dict[str, Any]:
+    """A new draft for B1 2026-01; once a run is approved for it, a new run is a correction."""
+    response = api.fin("POST", RUNS, json=SETTLE)
+    if response.status_code == 409:
+        found = re.search(r"kørsel (\d+) er godkendt", detail(response))
+        assert found, detail(response)
+        body = {**SETTLE, "corrects_run_id": int(found[1]), "reason": "test"}
+        response = api.fin("POST", RUNS, json=body)
+    assert response.status_code == 201, response.text
+    run: dict[str, Any] = response.json()
+    return run
+
+
 def test_a_draft_can_be_deleted(api: Api) -> None:
-    run = api.fin("POST", RUNS, json=SETTLE).json()
+    run = draft_b1(api)
     path = f"{RUNS}/{run['run_id']}"
     assert api.fin("DELETE", path).status_code == 204
     assert api.fin("GET", path).status_code == 404
 
 
 def test_a_run_is_only_found_under_its_own_building(api: Api) -> None:
-    run = api.fin("POST", RUNS, json=SETTLE).json()
+    run = draft_b1(api)
     response = api.fin("GET", f"/api/v1/buildings/B2/settlements/{run['run_id']}")
     assert response.status_code == 404
     assert "B2" in detail(response)
