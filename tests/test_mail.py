@@ -577,3 +577,20 @@ def test_an_untrusted_certificate_is_not_sent_to(
         assert (run.sent, run.failed, inbox.messages) == (0, 1, [])
     finally:
         controller.stop()
+
+
+def test_erasure_forgets_the_address_and_what_was_sent(
+    smtp: tuple[Inbox, int], db: tuple[MailPrefs, AlertStore]
+) -> None:
+    inbox, port = smtp
+    prefs, alerts = db
+    opt_in(prefs, "anna")
+    opt_in(prefs, "anna", flat="B")
+    opt_in(prefs, "bo")
+    alerts.save([alert()])
+    send_alert_mails(prefs, alerts, settings(port), NOW)
+    assert len(inbox.messages) == 2
+    assert prefs.forget("anna") == 3  # two opt-ins, one mail sent
+    assert [s.subscriber for s in prefs.subscriptions()] == ["bo"]
+    assert not prefs.opted_in("anna", "B1", "A") and prefs.sent_count() == 1
+    assert prefs.forget("anna") == 0

@@ -7,6 +7,7 @@ PostgreSQL; created when missing).
     with MailPrefs(alerts_url) as prefs:               # or one kept open by the app
         prefs.opted_in(user_id, building, flat)        # -> bool, for the switch
         prefs.set_opt_in(user_id, building, flat, email=address, enabled=True)  # or False
+        prefs.forget(user_id)                          # erasure: opt-ins, addresses, sent log
 
 `user_id` is the account's id as text (``str(principal.user_id)``, cloud/accounts); `email` is
 the address the resident gives when opting in (accounts hold no e-mail address). Whether the
@@ -192,6 +193,14 @@ class MailPrefs:
         stmt = stmt.order_by(_OptIn.building, _OptIn.flat, _OptIn.subscriber)
         with Session(self._engine) as session:
             return [_subscription(row) for row in session.scalars(stmt)]
+
+    def forget(self, subscriber: str) -> int:
+        """Erase everything about the subscriber (GDPR erasure): their opt-ins, with the
+        e-mail addresses, and the record of mails sent to them. Returns the rows deleted."""
+        with Session(self._engine) as session, session.begin():
+            gone = session.execute(delete(_OptIn).where(_OptIn.subscriber == subscriber))
+            sent = session.execute(delete(_Sent).where(_Sent.subscriber == subscriber))
+            return sum(int(getattr(r, "rowcount", 0) or 0) for r in (gone, sent))
 
     # unsubscribe tokens
 
