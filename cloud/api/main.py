@@ -17,6 +17,7 @@ from cloud.api import errors
 from cloud.api.deps import AppContext
 from cloud.api.routes import alerts, buildings, health, heat_shares, settlements
 from cloud.api.settings import ApiSettings
+from cloud.mail.web import mount_unsubscribe
 from cloud.registry import Registry
 from cloud.settlement.tariff import default_tariff, load_tariff
 from cloud.store.base import TimeSeriesStore
@@ -69,4 +70,5 @@ def create_app(settings: ApiSettings, store: TimeSeriesStore, registry: Registry
     for module in (health, alerts, buildings, heat_shares, settlements):
         api.include_router(module.router)
     app.include_router(api)
+    mount_unsubscribe(app, settings.alerts_url)  # the alert e-mails' link, without login
     return app
