@@ -90,6 +90,10 @@ def _start_ingest(
                 str(registry),
                 "--dead-letters",
                 str(folder / "dead_letters.sqlite"),
+                # live at --speed X the simulated clock runs ahead of the real one: readings
+                # dated in the future are the demo's point, not a gateway's wrong clock
+                "--max-clock-skew",
+                str(10 * 366 * 86_400),
                 *store_args,
             ],
             stdout=out,
@@ -176,6 +180,7 @@ def _start_api(
     import secrets
 
     from cloud.api import ApiServer, ApiSettings, create_app
+    from cloud.secrets import write_secret_file
 
     (folder / "jobs").mkdir(exist_ok=True)
     settings = ApiSettings(
@@ -187,10 +192,12 @@ def _start_api(
     password = opts.demo_password or secrets.token_urlsafe(12)
     users = seed_demo_people(settings.accounts_url, registry, password, moved_in)
     env = folder / "api.env"
-    env.write_text(
+    write_secret_file(  # no secrets in it, but written as the other files of the demo
+        env,
         f"INDEKLIMA_API_ACCOUNTS_URL={settings.accounts_url}\n"
         f"INDEKLIMA_API_ALERTS_URL={settings.alerts_url}\n"
-        f"INDEKLIMA_API_RUNS_URL={settings.runs_url}\n"
+        f"INDEKLIMA_API_RUNS_URL={settings.runs_url}\n",
+        exclusive=False,
     )
     server = stack.enter_context(ApiServer(create_app(settings, store, registry), port=opts.port))
     _say(

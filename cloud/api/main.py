@@ -37,6 +37,7 @@ from cloud.api.routes import (
     settlements,
 )
 from cloud.api.settings import ApiSettings
+from cloud.mail.web import mount_unsubscribe
 from cloud.registry import Registry
 from cloud.settlement.tariff import default_tariff, load_tariff
 from cloud.store.base import TimeSeriesStore
@@ -132,6 +133,7 @@ def create_app(
     ):
         api.include_router(module.router)
     app.include_router(api)
+    mount_unsubscribe(app, settings.alerts_url)  # the alert e-mails' link, without login
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app

@@ -32,10 +32,12 @@ from cloud.store.base import (
     Aggregate,
     FieldValue,
     Point,
+    SeriesColumns,
     StoreRejected,
     StoreUnavailable,
     check_aggregate,
     points_frame,
+    tag_order,
 )
 from cloud.store.lineprotocol import (
     CHUNK_LINES,
@@ -226,11 +228,16 @@ class InfluxStore:
         stored, as in InfluxDB's own partial writes."""
         self._write_chunks(len(points), lambda a, b: encode_lines(points[a:b]))
 
-    def write_readings(self, readings: Sequence[Reading]) -> None:
+    def write_readings(
+        self, readings: Sequence[Reading], gateways: Sequence[str] | None = None
+    ) -> None:
         """`CLIMATE` points straight from readings (ingest's hot path; same result as
-        ``write(points_from_readings(readings))``)."""
+        ``write(points_from_readings(readings, gateways))``)."""
         self._write_chunks(
-            len(readings), lambda a, b: encode_readings(readings[a:b], self._float_texts)
+            len(readings),
+            lambda a, b: encode_readings(
+                readings[a:b], self._float_texts, None if gateways is None else gateways[a:b]
+            ),
         )
 
     def _write_chunks(self, count: int, encode: Callable[[int, int], list[str]]) -> None:
@@ -283,6 +290,37 @@ class InfluxStore:
         tag_keys = self._tag_keys(measurement)
         field_keys = list(fields) if fields else list(self._field_types(measurement))
         return _frame([], field_keys, tag_keys)
+
+    def query_columns(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        *,
+        fields: Sequence[str],
+        where: Mapping[str, str] | None = None,
+    ) -> list[SeriesColumns]:
+        if _matches_nothing(where) or not fields:
+            return []
+        selected = ", ".join(map(quote_ident, fields))
+        found = []
+        for s in self._series(
+            f"SELECT {selected} FROM {quote_ident(measurement)} "
+            f"WHERE {_where_clause(start, end, where)} GROUP BY *"
+        ):
+            rows = s.get("values") or []
+            if not rows:
+                continue
+            columns = s["columns"]
+            index = {name: columns.index(name) for name in fields if name in columns}
+            values: dict[str, list[float | None]] = {}
+            for name in fields:
+                i = index.get(name)
+                values[name] = (
+                    [_number(name, row[i]) for row in rows] if i is not None else [None] * len(rows)
+                )
+            found.append(SeriesColumns(s.get("tags") or {}, [row[0] for row in rows], values))
+        return sorted(found, key=lambda c: tuple(c.tags.get(k, "") for k in tag_order(c.tags)))
 
     def downsample(
         self,
@@ -379,6 +417,14 @@ class InfluxStore:
     def _field_types(self, measurement: str) -> dict[str, str]:
         series = self._series(f"SHOW FIELD KEYS FROM {quote_ident(measurement)}")
         return {str(row[0]): str(row[1]) for s in series for row in s.get("values", ())}
+
+
+def _number(field: str, value: object) -> float | None:
+    if value is None or type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise ValueError(f"field {field!r} holds {value!r}, not a number; query it with query()")
 
 
 def _collect(future: Future[None], errors: list[BaseException]) -> None:

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
-from cloud.accounts import AuditAction, BuildingView, scope
+from cloud.accounts import AuditAction, BuildingView, FlatView, scope
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
-from cloud.api.deps import BuildingDep, Moment, RegistryDep, StoreDep
+from cloud.api.access import check_flat
+from cloud.api.deps import BuildingDep, FlatRef, Moment, RegistryDep, StoreDep
 from cloud.api.schemas import (
     BuildingOut,
     BuildingSummaryOut,
@@ -25,6 +26,7 @@ from cloud.api.schemas import (
     FlatClimateOut,
     FlatOut,
 )
+from cloud.api.series import ClimateSeriesOut, flat_climate_response
 from cloud.store.base import CLIMATE
 
 router = APIRouter(prefix="/buildings", tags=["buildings"])
@@ -160,3 +162,37 @@ def climate_summary(
         flats=flats,
         withheld=withheld,
     )
+
+
+@router.get(
+    "/{building}/flats/{flat}/climate",
+    summary="Lejlighedens indeklima / flat climate",
+    response_model=ClimateSeriesOut,
+)
+def flat_climate(
+    principal: CurrentPrincipal,
+    request: Request,
+    building: BuildingDep,
+    flat: Annotated[str, Path(max_length=64)],
+    store: StoreDep,
+    accounts: AccountsDep,
+    start: Annotated[Moment | None, Query(description="default: end - 24 h")] = None,
+    end: Annotated[Moment | None, Query(description="default: now (UTC)")] = None,
+) -> Response:
+    """Per room: mean/min/max at a resolution picked from the range (cloud/analytics/
+    climate_series.py): raw up to 2 days, hourly rollups up to 62 days, daily beyond. Detailed
+    readings: the flat's residents, and staff of the building while the residents consent
+    (audited)."""
+    found = [f for f in building.flats if f.id == flat]
+    if not found:
+        denied = scope.flat_not_found(flat)
+        raise HTTPException(denied.status, denied.reason)
+    check_flat(
+        accounts,
+        principal,
+        FlatRef(building, found[0]),
+        FlatView.DETAIL,
+        request,
+        what="climate series",
+    )
+    return flat_climate_response(store, building, flat, start, end)
