@@ -26,6 +26,11 @@ FLAT_TABLE: Final[dict[tuple[str, str], tuple[int, ...]]] = {
     ("climate", "unconsented"): (401, 404, 403, 403, 403),
     ("climate", "out"): (401, 404, 403, 403, 403),
     ("climate", "unknown"): (401, 404, 404, 404, 404),
+    # GET /api/buildings/{b}/flats/{flat}/climate: the chart series, detailed as well
+    ("series", "own"): (401, 200, 200, 200, 403),
+    ("series", "unconsented"): (401, 404, 403, 403, 403),
+    ("series", "out"): (401, 404, 403, 403, 403),
+    ("series", "unknown"): (401, 404, 404, 404, 404),
     # GET /api/flats/{flat}/monthly: the organisation's figures, no consent needed
     ("monthly", "own"): (401, 200, 200, 200, 403),
     ("monthly", "unconsented"): (401, 404, 200, 200, 403),
@@ -46,6 +51,7 @@ FLAT_TABLE: Final[dict[tuple[str, str], tuple[int, ...]]] = {
 }
 FLAT_REQUESTS: Final = {
     "climate": ("GET", "/api/flats/{flat}/climate?" + WINDOW, None),
+    "series": ("GET", "/api/buildings/{building}/flats/{flat}/climate?" + WINDOW, None),
     "monthly": ("GET", "/api/flats/{flat}/monthly?month=2026-01", None),
     "heat-share": ("GET", "/api/flats/{flat}/heat-share?month=2026-01", None),
     "consent-get": ("GET", "/api/flats/{flat}/consent", None),
@@ -107,7 +113,7 @@ def _cases() -> Iterator[object]:
     for (endpoint, kind), statuses in FLAT_TABLE.items():
         method, template, body = FLAT_REQUESTS[endpoint]
         for role, status in zip(ROLES, statuses, strict=True):
-            path = template.format(flat=FLATS[kind])
+            path = template.format(flat=FLATS[kind], building=FLATS[kind].split("-")[0])
             yield pytest.param(role, method, path, body, status, id=f"{endpoint}-{kind}-{role}")
     for (method, path), statuses in OTHER_TABLE.items():
         body = BODIES.get((method, path))
