@@ -34,7 +34,7 @@ from edge.sensors.serial.errors import BadFrame, SerialFault
 from edge.sensors.serial.modbus import ByteLine, transact
 
 if TYPE_CHECKING:
-    from gpiozero import Button, OutputDevice
+    from gpiozero import Button, DigitalOutputDevice
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ FAULT_TEXT: Final[dict[Status, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class Report:
+    target_pct: float
+    """The controller's own target (a wall switch changes it)."""
     actual_pct: float
     status: Status
     manual_count: int
@@ -82,7 +84,12 @@ def decode_registers(registers: Sequence[int]) -> Report:
     actual = registers[REG_ACTUAL]
     if actual > 1000:
         raise BadFrame(f"window controller: actual opening {actual / 10:g} % is out of range")
-    return Report(actual / 10.0, Status(registers[REG_STATUS] & 0x1F), registers[REG_MANUAL])
+    target = registers[REG_TARGET]
+    if target > 1000:
+        raise BadFrame(f"window controller: target opening {target / 10:g} % is out of range")
+    return Report(
+        target / 10.0, actual / 10.0, Status(registers[REG_STATUS] & 0x1F), registers[REG_MANUAL]
+    )
 
 
 def encode_target(pct: float) -> int:
@@ -173,12 +180,12 @@ class RelayWindow:
         pin_factory: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from gpiozero import Button, OutputDevice
+        from gpiozero import Button, DigitalOutputDevice
 
         self.travel_s = travel_s
         self._clock = clock
-        self._open: OutputDevice = OutputDevice(open_pin, pin_factory=pin_factory)
-        self._close: OutputDevice = OutputDevice(close_pin, pin_factory=pin_factory)
+        self._open: DigitalOutputDevice = DigitalOutputDevice(open_pin, pin_factory=pin_factory)
+        self._close: DigitalOutputDevice = DigitalOutputDevice(close_pin, pin_factory=pin_factory)
         self._end: Button | None = (
             Button(closed_pin, pull_up=True, pin_factory=pin_factory) if closed_pin else None
         )
@@ -235,13 +242,15 @@ class RelayWindow:
                     estimate = 0.0  # should be open but sits on the end stop
                 elif not end_closed and estimate == 0:
                     estimate, status = 100.0, Status.POSITION_LOST  # should be closed but is not
-            return Report(round(estimate, 1), status, self._manual_count)
+            return Report(self._to_pct, round(estimate, 1), status, self._manual_count)
 
     def close(self) -> None:
         """Both relays off, pins released. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        self._open.off()
+        self._close.off()
         for device in (self._open, self._close, self._end, self._manual):
             if device is not None:
                 device.close()

@@ -11,7 +11,7 @@ and wait 10 min below it; a manual operation blocks automatic control for ~30 mi
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -23,8 +23,17 @@ HHMM = Annotated[str, Meta(pattern=_HHMM.pattern)]
 Seconds = Annotated[float, Meta(ge=0, le=86_400)]
 
 
+_S = TypeVar("_S", bound="_Strict")
+
+
 class _Strict(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    pass
+    @classmethod
+    def parse(cls: type[_S], data: Any) -> _S:
+        """Validate plain data (TOML/JSON); ValueError names the first bad setting."""
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Setpoints(_Strict, frozen=True):
