@@ -29,14 +29,17 @@ import paho.mqtt.client as mqtt
 from cloud.deadletter import DeadLetter, DeadLetters
 from cloud.registry import Registry
 from cloud.store.base import (
+    Point,
     StoreRejected,
     StoreUnavailable,
     TimeSeriesStore,
 )
+from cloud.window_state import check_window_state
 from edge.lifecycle import Service
 from edge.mqtt import Backoff, MqttConnection
 from edge.wire import (
     INGEST_SUBSCRIPTION,
+    STATE_SUBSCRIPTION,
     Ack,
     Reading,
     WireError,
@@ -88,6 +91,8 @@ class _Checked:
     dead: list[DeadLetter] = field(default_factory=list)
     gateway: str | None = None
     batch_id: str | None = None
+    points: list[Point] = field(default_factory=list)
+    """Window state messages' points (cloud/window_state.py)."""
 
 
 Verdicts = dict[tuple[str, str, str, str, str], str | None]
@@ -209,7 +214,7 @@ class Ingest(Service):
         self.conn = MqttConnection(
             mqtt_url,
             client_id=client_id,
-            subscriptions=[(INGEST_SUBSCRIPTION, 1)],
+            subscriptions=[(INGEST_SUBSCRIPTION, 1), (STATE_SUBSCRIPTION, 1)],
             on_message=self._queue.put,
             manual_ack=True,
             receive_maximum=receive_maximum,
@@ -357,17 +362,33 @@ class Ingest(Service):
                 self._turn_changed.notify_all()
 
     def _check(self, message: mqtt.MQTTMessage) -> _Checked:
+        if message.topic.endswith("/state"):
+            return self._check_state(message)
         good, dead, gateway, batch_id = check_message(
             message.topic, bytes(message.payload), self.registry, time.time(), self._verdicts
         )
         return _Checked(message, good, dead, gateway, batch_id)
 
+    def _check_state(self, message: mqtt.MQTTMessage) -> _Checked:
+        """A window state message: its points, or a dead letter (never an e2e ack: the gateway
+        sends these once, QoS 1)."""
+        payload = bytes(message.payload)
+        try:
+            points = check_window_state(message.topic, payload, self.registry)
+        except WireError as exc:
+            letter = DeadLetter(time.time(), message.topic, None, exc.reason, payload)
+            return _Checked(message, dead=[letter])
+        return _Checked(message, points=points)
+
     def _write(self, checked: list[_Checked]) -> bool:
         """Store all readings; False when the store is unavailable (retry the same set)."""
         readings = [r for c in checked for r in c.readings]
+        points = [p for c in checked for p in c.points]
         try:
             if readings:
                 self.store.write_readings(readings)
+            if points:
+                self.store.write(points)
             return True
         except StoreUnavailable as exc:
             log.warning(
@@ -380,10 +401,13 @@ class Ingest(Service):
     def _write_one_by_one(self, checked: list[_Checked]) -> bool:
         """Isolate the message(s) the store rejects; they go to the dead letters."""
         for item in checked:
-            if not item.readings:
+            if not item.readings and not item.points:
                 continue
             try:
-                self.store.write_readings(item.readings)
+                if item.readings:
+                    self.store.write_readings(item.readings)
+                if item.points:
+                    self.store.write(item.points)
             except StoreUnavailable:
                 return False
             except StoreRejected as exc:
@@ -398,6 +422,7 @@ class Ingest(Service):
                     )
                 )
                 item.readings = []
+                item.points = []
         return True
 
     def _acknowledge(self, checked: list[_Checked]) -> None:

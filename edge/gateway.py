@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import paho.mqtt.client as mqtt
 
 from edge.config import GatewayConfig, SensorConfig, SensorKind
 from edge.lifecycle import Service
@@ -29,7 +30,15 @@ from edge.sensors.health import (
 )
 from edge.sensors.model import MAX_UNKNOWN_DEVICES, Sample
 from edge.uplink import Uplink
-from edge.wire import GatewayStatus, Reading, alerts_topic
+from edge.ventilation.wiring import Ventilation
+from edge.wire import (
+    GatewayStatus,
+    Reading,
+    WindowState,
+    alerts_topic,
+    encode,
+    window_state_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +76,13 @@ class Gateway(Service):
         self.outbox = Outbox(
             config.outbox.path, config.gateway_id, max_readings=config.outbox.max_readings
         )
-        self.uplink = Uplink(config, self.outbox, self.status)
+        self.ventilation: Ventilation | None = None
+        if config.ventilation is not None and config.ventilation.windows:
+            self.ventilation = Ventilation(
+                config.ventilation, config.gateway_id, self._publish_window_state, clock=clock
+            )
+        handlers = self.ventilation.handlers if self.ventilation is not None else None
+        self.uplink = Uplink(config, self.outbox, self.status, handlers=handlers)
         self.unknown_devices: dict[str, str] = {}
         self.watchdog = Watchdog(config.sensors, config.watchdog, clock())
         self.plausibility = {
@@ -83,6 +98,8 @@ class Gateway(Service):
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         self.uplink.start()
+        if self.ventilation is not None:
+            self.ventilation.start()
         self._committer = threading.Thread(target=self._commit_loop, name="gateway-commit")
         self._committer.start()
 
@@ -93,6 +110,9 @@ class Gateway(Service):
             self._committer.join(10)
             self._committer = None
         self.flush()
+        if self.ventilation is not None:
+            self.ventilation.close()
+            self.ventilation.service.flush()
         self.uplink.close()
         self.outbox.close()
 
@@ -154,6 +174,8 @@ class Gateway(Service):
             full = len(self._uncommitted) >= MAX_UNCOMMITTED
         if full:
             self.flush()
+        if self.ventilation is not None:
+            self.ventilation.service.on_reading(reading)
 
     def flush(self) -> int:
         """Commit collected readings to the outbox; returns how many."""
@@ -187,6 +209,14 @@ class Gateway(Service):
                     alerts_topic(self.config.gateway_id), orjson.dumps(payload), qos=1
                 )
         return events
+
+    def _publish_window_state(self, window: str, message: WindowState) -> bool:
+        """Hand a window state message to the broker; False (kept queued) while offline."""
+        conn = self.uplink.conn
+        if not conn.connected:
+            return False
+        topic = window_state_topic(self.config.gateway_id, window)
+        return conn.publish(topic, encode(message), qos=1).rc == mqtt.MQTT_ERR_SUCCESS
 
     def status(self) -> GatewayStatus:
         with self._lock:

@@ -178,4 +178,4 @@ def parse_setpoints(base: Setpoints, changes: Any) -> Setpoints:
     try:
         return msgspec.convert(merged, Setpoints)
     except msgspec.ValidationError as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(f"ugyldigt sætpunkt / invalid set point: {exc}") from None
