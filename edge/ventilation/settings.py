@@ -156,6 +156,9 @@ class VentilationConfig(_Strict, frozen=True):
     setpoints: Setpoints = msgspec.field(default_factory=Setpoints)
     """The gateway's own defaults; the cloud's retained config overrides them per scope."""
     step_s: Annotated[float, Meta(gt=0, le=60)] = 5.0
+    autostep: bool = True
+    """False: no stepping thread; the owner calls `step_once` (the demo steps in simulated
+    time)."""
     state_queue_max: Annotated[int, Meta(ge=10, le=100_000)] = 5_000
     """Window state messages held while the broker is away; the oldest are dropped (counted)."""
 

@@ -104,7 +104,8 @@ class Ventilation:
         return self.buses[port]
 
     def start(self) -> None:
-        self.service.start()
+        if self.service.config.autostep:
+            self.service.start()
 
     def close(self) -> None:
         """Stop the loop, close actuators and lines. Safe to call twice."""
