@@ -440,6 +440,7 @@ def _analytics(
         "mould_alerts": jobs.mould_alerts,
         "mould_alert_flats": jobs.mould_alert_flats,
         "heat_share_points": jobs.heat_share_points,
+        "flats_diagnosed": jobs.flats_diagnosed,
         "flats_red_this_month": jobs.flats_red_this_month,
         "settlement_cost_dkk": float(result.cost_dkk),
         "settlement_total_dkk": float(result.total_dkk),

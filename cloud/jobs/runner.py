@@ -19,6 +19,8 @@
    alert state machine (cloud/analytics/alerts.py), and window actuator faults
    (cloud/jobs/actuator_job.py, measurement ``window``); changed alerts are stored (`AlertStore`),
    written as ``alerts`` points, handed to `publisher` (MQTT) and to Grafana when configured.
+4. **Diagnosis**: per flat, the 7 days up to today's midnight (cloud/jobs/diagnosis_job.py):
+   envelope / ventilation / habits with evidence and advice → measurement ``diagnosis``.
 
 `JobsSummary.mould_alerts` counts open *mould-risk* alerts: mould index ≥ 1 and surface RH ≥ 80 %
 for 6 h. The VTT index needs weeks of damp conditions to reach 1 on a sensitive surface, so
@@ -74,6 +76,7 @@ class JobsSummary:
     flats_red_this_month: int = 0
     alerts_changed: int = 0
     heat_share_points: int = 0
+    flats_diagnosed: int = 0
     mould_alert_flats: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -109,10 +112,22 @@ def run_jobs_once(
                 push_annotations(changed, config.grafana_url, token=config.grafana_token)
             summary.alerts_changed += len(changed)
             summary.heat_share_points += _write_heat_shares(store, registry, building, now, summary)
+            summary.flats_diagnosed += _write_diagnoses(store, building, now)
         mould = [a for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS]
         summary.mould_alerts = len(mould)
         summary.mould_alert_flats = sorted({a.flat for a in mould})
     return summary
+
+
+def _write_diagnoses(store: TimeSeriesStore, building: Building, now: datetime) -> int:
+    """The week up to `now`'s day (cloud/jobs/diagnosis_job.py), stamped at that midnight so a
+    rerun the same day overwrites it."""
+    from cloud.jobs.diagnosis_job import diagnose_building, diagnosis_points
+
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    found = diagnose_building(store, building, end)
+    store.write(diagnosis_points(building.id, end, found))
+    return len(found)
 
 
 def _write_heat_shares(
