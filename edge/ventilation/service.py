@@ -313,7 +313,10 @@ class VentilationService(Service):
             window.last_decision = key
             self._queue_decision(window, decision, moved)
         if decision.command_id is not None and decision.outcome is not None:
-            self._queue_outcome(window, now, decision.command_id, decision.outcome, None)
+            why = None
+            if decision.outcome is Outcome.BLOCKED:
+                why = f"{decision.rule.value}: {decision.text_da} / {decision.text_en}"
+            self._queue_outcome(window, now, decision.command_id, decision.outcome, why)
         if report is not None:
             due = window.check_at is not None and now >= window.check_at
             changed = (
