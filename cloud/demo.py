@@ -174,9 +174,11 @@ def _start_api(
     registry: Registry,
     stack: contextlib.ExitStack,
     moved_in: datetime,
+    mqtt_url: str,
 ) -> None:
     """Serve the API on ``--port`` with the demo's accounts (URLs of its databases in
-    api.env, for ``indeklima api`` and ``indeklima users`` on the same data)."""
+    api.env, for ``indeklima api`` and ``indeklima users`` on the same data), and window
+    control through the demo's broker."""
     import secrets
 
     from cloud.api import ApiServer, ApiSettings, create_app
@@ -196,7 +198,13 @@ def _start_api(
         f"INDEKLIMA_API_ALERTS_URL={settings.alerts_url}\n"
         f"INDEKLIMA_API_RUNS_URL={settings.runs_url}\n"
     )
-    server = stack.enter_context(ApiServer(create_app(settings, store, registry), port=opts.port))
+    from cloud.control import ControlClient
+    from cloud.setpoint_book import SetpointBook
+
+    control = stack.enter_context(ControlClient(mqtt_url, client_id="demo-control"))
+    book = SetpointBook(folder / "setpoints.json")
+    app = create_app(settings, store, registry, control=control, setpoint_book=book)
+    server = stack.enter_context(ApiServer(app, port=opts.port))
     _say(
         opts,
         f"API: {server.url}/docs · brugere / users: {', '.join(users[:5])}"
@@ -443,7 +451,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         stack.callback(store.close)
         scenario, registry = _scenario_and_registry(opts, folder)
         if opts.web:
-            _start_api(opts, folder, store, registry, stack, start)
+            _start_api(opts, folder, store, registry, stack, start, mqtt_url)
         figures = asyncio.run(
             _simulate(opts, folder, mqtt_url, start, end, store, scenario, registry)
         )

@@ -79,7 +79,11 @@ class Gateway(Service):
         self.ventilation: Ventilation | None = None
         if config.ventilation is not None and config.ventilation.windows:
             self.ventilation = Ventilation(
-                config.ventilation, config.gateway_id, self._publish_window_state, clock=clock
+                config.ventilation,
+                config.gateway_id,
+                self._publish_window_state,
+                clock=clock,
+                state_dir=config.outbox.path.parent,
             )
         handlers = self.ventilation.handlers if self.ventilation is not None else None
         self.uplink = Uplink(config, self.outbox, self.status, handlers=handlers)

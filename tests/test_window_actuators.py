@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import serial
@@ -328,3 +329,36 @@ def _raw_one(port: str) -> dict[str, object]:
             }
         ],
     }
+
+
+def test_applied_setpoints_survive_a_restart_without_the_cloud(tmp_path: Path) -> None:
+    kept = tmp_path / "setpoints.json"
+    with bus((1,)) as b:
+        config = VentilationConfig.parse(_raw_one(b.port))
+
+        def service() -> VentilationService:
+            return VentilationService(
+                config,
+                "gw1",
+                {"w1": ModbusWindow(b.line, 1, travel_s=60)},
+                lambda: read_weather(b.line, 10),
+                lambda _w, _m: True,
+                clock=b.clock.now,
+                setpoints_file=kept,
+            )
+
+        first = service()
+        first.on_config(
+            b'{"v":1,"id":"cfg-7","scopes":[{"building":"B1","flat":"F1",'
+            b'"values":{"co2_open_ppm":850}}]}'
+        )
+        first.on_config(b'{"v":1,"id":"cfg-8","scopes":[{"building":"B1","values":{"x":1}}]}')
+        first.close()
+        second = service()  # a reboot with the broker unreachable
+        assert second.config_id == "cfg-7"
+        assert second.windows["w1"].setpoints.co2_open_ppm == 850
+        second.close()
+        kept.write_text("{not json", encoding="utf-8")
+        third = service()
+        assert third.config_id is None and third.windows["w1"].setpoints.co2_open_ppm == 1000
+        third.close()

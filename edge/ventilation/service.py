@@ -14,11 +14,13 @@ wait in a bounded queue (oldest dropped and counted when full) until the broker 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from edge.lifecycle import Service
@@ -92,7 +94,10 @@ class VentilationService(Service):
         publish: Publish,
         *,
         clock: Clock = lambda: datetime.now(UTC),
+        setpoints_file: Path | None = None,
     ) -> None:
+        """``setpoints_file``: where the last applied set point configuration is kept, so a
+        gateway that restarts while the cloud is unreachable keeps the technicians' values."""
         missing = [w.id for w in config.windows if w.id not in actuators]
         if missing:
             raise ValueError(f"no actuator for windows {missing}")
@@ -112,6 +117,18 @@ class VentilationService(Service):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._setpoints_file = setpoints_file
+        if setpoints_file is not None and setpoints_file.exists():
+            try:
+                self._apply(decode_setpoints(setpoints_file.read_bytes()))
+                log.info("set points %s restored from %s", self.config_id, setpoints_file)
+            except (OSError, WireError, ValueError) as exc:
+                log.warning(
+                    "gemte sætpunkter i %s ignoreret / saved set points in %s ignored: %s",
+                    setpoints_file,
+                    setpoints_file,
+                    exc,
+                )
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -192,16 +209,28 @@ class VentilationService(Service):
         except WireError as exc:
             self._config_verdict(now, None, list(self.windows.values()), exc.reason)
             return
+        if config.id == self.config_id:
+            return  # the retained copy of what is already applied (reconnect, restart)
         try:
-            effective = self._effective(config)
+            self._apply(config)
         except ValueError as exc:
             self._config_verdict(now, config.id, list(self.windows.values()), str(exc))
             return
+        if self._setpoints_file is not None:
+            try:
+                tmp = self._setpoints_file.with_suffix(".tmp")
+                tmp.write_bytes(payload)
+                os.replace(tmp, self._setpoints_file)
+            except OSError as exc:
+                log.warning("could not keep the set points in %s: %s", self._setpoints_file, exc)
+        self._config_verdict(now, config.id, list(self.windows.values()), None)
+
+    def _apply(self, config: SetpointsConfig) -> None:
+        effective = self._effective(config)
         with self._lock:
             for window in self.windows.values():
                 window.setpoints = effective[window.config.id]
             self.config_id = config.id
-        self._config_verdict(now, config.id, list(self.windows.values()), None)
 
     def _effective(self, config: SetpointsConfig) -> dict[str, Setpoints]:
         """Set points per window: gateway defaults ← building ← flat ← room scopes."""

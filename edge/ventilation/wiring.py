@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from edge.sensors.serial.errors import PortError
@@ -45,7 +46,9 @@ class Ventilation:
         *,
         pin_factory: Any = None,
         clock: Callable[..., Any] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
+        """``state_dir``: where the applied set points are kept across restarts."""
         self.buses: dict[str, _Bus] = {}
         actuators: dict[str, Actuator] = {}
         try:
@@ -79,8 +82,15 @@ class Ventilation:
                     return Weather(None, None, None)
 
             extra = {} if clock is None else {"clock": clock}
+            setpoints_file = None if state_dir is None else state_dir / "setpoints.json"
             self.service = VentilationService(
-                config, gateway_id, actuators, weather_read, publish, **extra
+                config,
+                gateway_id,
+                actuators,
+                weather_read,
+                publish,
+                setpoints_file=setpoints_file,
+                **extra,
             )
         except BaseException:
             for actuator in actuators.values():
