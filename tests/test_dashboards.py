@@ -47,6 +47,26 @@ SCHEMA: dict[str, dict[str, set[str]]] = {
         "tags": {"building", "flat", "kind"},
         "fields": {"state", "severity", "value", "level", "advice_da", "advice_en"},
     },
+    "window": {  # cloud/window_state.py (and cloud/jobs/actuator_job.py)
+        "tags": {"building", "flat", "window"},
+        "fields": {"commanded_pct", "reported_pct", "travel_s"},
+    },
+    "window_event": {  # cloud/window_state.py
+        "tags": {"building", "flat", "room", "window", "kind"},
+        "fields": {"rule", "tier", "text_da", "outcome", "reason"},
+    },
+    "diagnosis": {  # cloud/jobs/diagnosis_job.py
+        "tags": {"building", "flat"},
+        "fields": {
+            "causes",
+            "air_change_per_h",
+            "moisture_g_per_h",
+            "airing_events",
+            "surface_rh_hours_above_80",
+            "frsi",
+            "advice_da",
+        },
+    },
 }
 
 
@@ -171,6 +191,7 @@ def _line(measurement: str) -> str:
     values = {"building": "B1", "flat": "F1", "kind": "sensor-silent"}
     tags = ",".join(f"{t}={values.get(t, 'x')}" for t in sorted(schema["tags"]))
     text_fields = {"month", "light", "state", "severity", "advice_da", "advice_en"}
+    text_fields |= {"rule", "tier", "text_da", "outcome", "reason", "causes"}
     fields = ",".join(
         f'{f}="v"' if f in text_fields else f"{f}={'1i' if f in ('intervals', 'level') else '1.5'}"
         for f in sorted(schema["fields"])
