@@ -233,4 +233,5 @@ class Gateway(Service):
             outbox_pending=self.outbox.pending,
             outbox_dropped=self.outbox.dropped,
             sensors=sensors,
+            window_states_dropped=self.ventilation.service.dropped if self.ventilation else 0,
         )

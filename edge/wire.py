@@ -130,6 +130,8 @@ class GatewayStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     outbox_dropped: int = 0
     """Readings dropped because the outbox was full (oldest first), since the outbox was made."""
     sensors: list[SensorHealth] = []
+    window_states_dropped: int = 0
+    """Window state messages dropped while the broker was away (bounded queue, oldest first)."""
 
 
 _ID_RE: Final = re.compile(ID_PATTERN)

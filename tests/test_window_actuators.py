@@ -309,7 +309,7 @@ def test_service_closes_when_the_weather_mast_goes_silent() -> None:
         assert b.controllers[1]._target == 0.0
         assert service.weather_failures == 1
         outcomes = [(m.ref, m.outcome) for m in sent if m.kind == "command"]
-        assert outcomes == [("c1", "blocked")]
+        assert outcomes == [("c1", "blocked"), ("c1", "executed")]  # once the wind was calm
         service.close()
 
 
@@ -362,3 +362,33 @@ def test_applied_setpoints_survive_a_restart_without_the_cloud(tmp_path: Path) -
         third = service()
         assert third.config_id is None and third.windows["w1"].setpoints.co2_open_ppm == 1000
         third.close()
+
+
+def test_state_queue_is_bounded_while_the_broker_is_away() -> None:
+    with bus((1,)) as b:
+        config = VentilationConfig.parse({**_raw_one(b.port), "state_queue_max": 10})
+        online = [False]
+        sent: list[WindowState] = []
+
+        def publish(_window: str, message: WindowState) -> bool:
+            if online[0]:
+                sent.append(message)
+            return online[0]
+
+        service = VentilationService(
+            config,
+            "gw1",
+            {"w1": ModbusWindow(b.line, 1, travel_s=60)},
+            lambda: read_weather(b.line, 10),
+            publish,
+            clock=b.clock.now,
+        )
+        for n in range(25):  # 25 refusals queue while offline
+            service.on_command("w1", b'{"v":1,"id":"c%d"}' % n)
+        assert service.flush() == 0
+        assert (len(service.outbox), service.dropped) == (10, 15)
+        online[0] = True
+        assert service.flush() == 10
+        assert [m.outcome for m in sent] == ["refused"] * 10  # the newest ten, in order
+        assert sent[0].reason and "window command" in sent[0].reason
+        service.close()

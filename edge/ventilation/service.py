@@ -32,6 +32,7 @@ from edge.ventilation.control import (
     Inputs,
     Measured,
     Outcome,
+    Tier,
     WindowState,
     step,
 )
@@ -79,6 +80,8 @@ class _Window:
     last_reported: float | None = None
     manual_count: int | None = None
     check_at: datetime | None = None
+    blocked_command: str | None = None
+    """A technician's command accepted but blocked by a higher tier: "executed" follows."""
     co2: deque[tuple[datetime, float]] = field(default_factory=lambda: deque(maxlen=HISTORY_MAX))
     rh: deque[tuple[datetime, float]] = field(default_factory=lambda: deque(maxlen=HISTORY_MAX))
     commands: deque[Command] = field(default_factory=lambda: deque(maxlen=MAX_COMMANDS_PER_WINDOW))
@@ -345,7 +348,15 @@ class VentilationService(Service):
             why = None
             if decision.outcome is Outcome.BLOCKED:
                 why = f"{decision.rule.value}: {decision.text_da} / {decision.text_en}"
+                window.blocked_command = decision.command_id
             self._queue_outcome(window, now, decision.command_id, decision.outcome, why)
+        override = window.state.override
+        if window.blocked_command is not None:
+            if override is None or override.command_id != window.blocked_command:
+                window.blocked_command = None  # ended or replaced before it could act
+            elif decision.tier is Tier.TECHNICIAN:  # the block has lifted: now it acts
+                self._queue_outcome(window, now, override.command_id, Outcome.EXECUTED, None)
+                window.blocked_command = None
         if report is not None:
             due = window.check_at is not None and now >= window.check_at
             changed = (
