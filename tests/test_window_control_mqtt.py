@@ -10,6 +10,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from cloud.control import ControlClient
@@ -152,3 +153,39 @@ def test_setpoints_and_commands_through_mosquitto(
                 assert dead.count() == 0
             finally:
                 gateway.close()
+
+
+def test_mqtt5_message_expiry_drops_a_command_queued_for_an_offline_gateway(
+    mosquitto: MosquittoServer,
+) -> None:
+    """Besides the expiry in the payload: on MQTT 5 the broker itself drops a command that
+    waited longer than its lifetime in an offline gateway's session."""
+    from edge.mqtt import MqttConnection
+    from edge.wire import window_cmd_topic
+
+    received: list[bytes] = []
+    topic = window_cmd_topic("gw-x", "w1")
+
+    def gateway_session() -> MqttConnection:
+        return MqttConnection(
+            mosquitto.url,
+            "gw-x",
+            subscriptions=[(topic, 1)],
+            on_message=lambda m: received.append(bytes(m.payload)),
+            protocol="5",
+        )
+
+    with gateway_session() as first:
+        assert first.wait_connected(10)
+        time.sleep(0.3)  # subscribed; then the gateway goes away (its session stays)
+    with ControlClient(mosquitto.url, client_id="control-x") as control:
+        assert control.conn.wait_connected(10)
+        short = control.send_command("gw-x", "w1", "open", lifetime_s=1)
+        long = control.send_command("gw-x", "w1", "close", lifetime_s=60)
+    time.sleep(2.0)
+    with gateway_session() as again:
+        assert again.wait_connected(10)
+        wait_for(lambda: received, 10, "the long-lived command")
+        time.sleep(0.5)
+    ids = [msgspec.json.decode(p)["id"] for p in received]
+    assert ids == [long] and short not in ids
