@@ -392,3 +392,69 @@ def test_state_queue_is_bounded_while_the_broker_is_away() -> None:
         assert [m.outcome for m in sent] == ["refused"] * 10  # the newest ten, in order
         assert sent[0].reason and "window command" in sent[0].reason
         service.close()
+
+
+GATEWAY_TOML = """
+gateway_id = "gw-1"
+
+[ventilation]
+step_s = 5
+
+[ventilation.weather]
+port = "/dev/ttyUSB0"
+modbus_address = 10
+
+[ventilation.rules]
+night_closed = true
+
+[ventilation.setpoints]
+co2_open_ppm = 950
+airing_times = ["08:00", "17:30"]
+
+[[ventilation.windows]]
+id = "A-12-w1"
+building = "B1"
+flat = "A-12"
+room = "stue"
+driver = "modbus"
+port = "/dev/ttyUSB0"
+modbus_address = 3
+travel_s = 45
+
+[[ventilation.windows]]
+id = "A-12-w2"
+building = "B1"
+flat = "A-12"
+room = "sove"
+driver = "relay"
+open_pin = "GPIO17"
+close_pin = "GPIO27"
+ground_floor = true
+"""
+
+
+def test_gateway_toml_with_windows(tmp_path: Path) -> None:
+    from edge.config import GatewayConfig
+
+    path = tmp_path / "gateway.toml"
+    path.write_text(GATEWAY_TOML, encoding="utf-8")
+    config = GatewayConfig.load(path)
+    assert config.ventilation is not None
+    assert [w.driver for w in config.ventilation.windows] == ["modbus", "relay"]
+    assert config.ventilation.setpoints.co2_open_ppm == 950
+    assert config.ventilation.rules.night_closed
+    bad = GATEWAY_TOML.replace("co2_open_ppm = 950", "co2_open_ppm = 9500")
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(ValueError, match="co2_open_ppm"):
+        GatewayConfig.load(path)
+    no_mast = GATEWAY_TOML.replace(
+        '[ventilation.weather]\nport = "/dev/ttyUSB0"\nmodbus_address = 10\n', ""
+    )
+    assert no_mast != GATEWAY_TOML
+    path.write_text(no_mast, encoding="utf-8")
+    with pytest.raises(ValueError, match="weather mast"):
+        GatewayConfig.load(path)
+    relay_without_pins = GATEWAY_TOML.replace('close_pin = "GPIO27"\n', "")
+    path.write_text(relay_without_pins, encoding="utf-8")
+    with pytest.raises(ValueError, match="close_pin"):
+        GatewayConfig.load(path)
