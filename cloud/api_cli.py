@@ -8,6 +8,7 @@ the accounts database (``indeklima db upgrade`` first).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if control is not None:
         control.start()
+    # the access log (user, never token) is a server's record: on unless -v asks for more
+    logging.getLogger("indeklima.api.access").setLevel(logging.INFO)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     stop = threading.Event()

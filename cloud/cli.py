@@ -28,7 +28,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "mould-index": ("cloud.analytics.mould_cli", "VTT mould index from logger CSV"),
     "jobs": ("cloud.jobs.cli", "run the analytics jobs per building"),
     "settle": ("cloud.settlement.cli", "heating settlement (dynamisk varmeregnskab)"),
-    "api": ("cloud.api_cli", "serve the technician/finance API"),
+    "api": ("cloud.api_cli", "serve the API (residents, technicians, finance, admins)"),
     "db": ("cloud.accounts_cli", "accounts database: upgrade (migrate), seed from registry"),
     "users": ("cloud.users_cli", "user accounts: add, list, disable, passwd, assign"),
 }

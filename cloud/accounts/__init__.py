@@ -17,8 +17,9 @@ The one object: ``Accounts(engine)`` (`cloud.accounts.service`)
 
 Login, logout, who is asking (API: bearer header; pages: the same token in a cookie)
     ``accounts.login(username, password, address) -> (token, Principal)`` raises
-    ``LoginFailed`` (wrong name/password, or disabled) or ``LockedOut`` (its
-    ``locked_until`` is an aware UTC datetime; its message says when in Danish time). The pages
+    ``LoginFailed`` (wrong name/password, or disabled), ``LockedOut`` (a `LoginFailed`; its
+    ``locked_until`` is an aware UTC datetime; its message says when in Danish time) or
+    ``cloud.accounts.passwords.HasherBusy`` (too many logins at once: answer 503). The pages
     put ``token`` in the HttpOnly, Secure, SameSite=Lax cookie named ``SESSION_COOKIE`` (=
     ``"indeklima_session"``), max-age ``accounts.policy.session_ttl``.
     ``accounts.principal_for_token(token) -> Principal | None`` (None: unknown, expired,
@@ -35,7 +36,8 @@ Login, logout, who is asking (API: bearer header; pages: the same token in a coo
 Who may see and do what: ONLY `cloud.accounts.scope` decides
     ``scope.check_flat(principal, building_id, flat_id, FlatView.X, consented=...)``,
     ``scope.check_building(principal, building_id, BuildingView.X)``,
-    ``scope.check_alerts(principal)``, ``scope.check_admin(principal)`` raise
+    ``scope.check_building_list(principal)``, ``scope.check_alerts(principal)``,
+    ``scope.check_admin(principal)`` raise
     ``scope.Denied`` (``.status`` 403 or 404, ``.reason`` Danish / English) or return.
     ``FlatView``: SUMMARY (monthly figures, key figures, alerts' kind and severity, sensor
     health), DETAIL (readings; staff need the flat's consent), CONSENT_READ, CONSENT_WRITE
@@ -59,29 +61,29 @@ Audit trail (append-only; the database refuses UPDATE and DELETE)
     address=, detail={...})``; ``accounts.audit_entries(AuditQuery(username=, flat_id=,
     action=, since=, until=, limit=))`` newest first.
 
+GDPR
+    ``accounts.personal_data(principal)``, ``accounts.resident_since(principal, flat_id)``,
+    ``accounts.request_erasure(principal, address=)``, ``accounts.erasure_requests()``,
+    ``accounts.complete_erasure(request_id, admin_principal)``; what is kept and deleted:
+    ``cloud.accounts.gdpr.KEPT`` / ``DELETED`` (the API's export: ``cloud.api.routes.me``).
+
 Users (``indeklima users …`` and the admin API)
     ``create_user(username, role, password, display_name=, by=, address=)``,
     ``set_password(username, password, by=)`` (ends the user's sessions),
     ``set_disabled(username, True|False, by=)`` (disabling ends the sessions),
     ``assign(username, ScopeKind.BUILDING|ORGANISATION, scope_id, by=)``, ``unassign(...)``,
-    ``add_resident(username, flat_id, by=)``, ``remove_resident(...)``, ``user(username)``,
+    ``add_resident(username, flat_id, since=, by=)``, ``remove_resident(...)``, ``user(username)``,
     ``users(role=None) -> list[UserInfo]``. Usernames are case-insensitive (kept casefolded).
     Errors: ``AccountError`` (and ``PasswordRejected``), messages Danish / English.
 """
 
 from cloud.accounts.audit import AuditAction, AuditEntry, AuditQuery
 from cloud.accounts.consent import Consent
+from cloud.accounts.errors import AccountError, PasswordRejected, UnknownUser
 from cloud.accounts.principal import Principal, Role, ScopeKind
 from cloud.accounts.scope import BuildingView, Denied, FlatView
-from cloud.accounts.service import (
-    AccountError,
-    Accounts,
-    LockedOut,
-    LoginFailed,
-    LoginPolicy,
-    UnknownUser,
-    UserInfo,
-)
+from cloud.accounts.service import Accounts, LockedOut, LoginFailed, LoginPolicy
+from cloud.accounts.users import UserInfo
 
 __all__ = [
     "AccountError",
@@ -96,6 +98,7 @@ __all__ = [
     "LockedOut",
     "LoginFailed",
     "LoginPolicy",
+    "PasswordRejected",
     "Principal",
     "Role",
     "ScopeKind",
