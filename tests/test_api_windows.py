@@ -233,4 +233,4 @@ def test_without_control_the_window_endpoints_say_so(tmp_path: Path) -> None:
         response = api.call(
             "PUT", "/api/buildings/B1/setpoints", "tech1", json={"values": {"co2_open_ppm": 900}}
         )
-        assert response.status_code == 503 and "MQTT" in response.text
+        assert response.status_code == 404 and "--control-mqtt-url" in response.text
