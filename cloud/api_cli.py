@@ -33,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="broker for window set points and commands (user/password from "
         "INDEKLIMA_CONTROL_MQTT_USERNAME / INDEKLIMA_CONTROL_MQTT_PASSWORD); without it the "
-        "window endpoints answer 503",
+        "window endpoints answer 404",
     )
     parser.add_argument(
         "--setpoints",
