@@ -1,4 +1,5 @@
-"""Settle a 30-day month of 5-minute data for 10,000 flats (86.4 M samples per quantity).
+"""Settle a Danish month of 5-minute data for 10,000 flats: October 2026 in Danish local time
+(745 hours: summer time ends), 8,940 steps, 89.4 M samples per quantity.
 
     python bench/bench_settlement.py [--flats 10000] [--runs 3] [--sample 100]
 
@@ -26,7 +27,7 @@ from cloud.settlement.series import ClimateSeries, WeatherSeries
 from cloud.settlement.synthetic import month_period, random_month
 from cloud.settlement.tariff import default_tariff
 
-YEAR, MONTH = 2026, 11  # 30 days: 8,640 five-minute steps
+YEAR, MONTH = 2026, 10  # the longest Danish month: 745 h = 8,940 five-minute steps
 
 
 def ours(inputs: SettlementInputs) -> float:

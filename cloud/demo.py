@@ -482,6 +482,7 @@ def _analytics(
     truth: dict[str, Any],
 ) -> dict[str, Any]:
     from cloud.jobs.runner import run_jobs_once
+    from cloud.settlement.periods import floor_local_day, local_date, local_midnight
     from cloud.settlement.store_io import settle_from_store
 
     _say(opts, "kører analyse-jobs / running analytics jobs …")
@@ -489,12 +490,12 @@ def _analytics(
     building = registry.buildings[0]
     cost_dkk = round(sum(t.radiator_kwh for t in truth.values()) * PRICE_DKK_PER_KWH, 2)
     _say(opts, f"varmeregnskab / heating settlement: {cost_dkk:.2f} kr. …")
-    # settlements run over whole days; hours outside the simulated span are substituted by the
-    # documented missing-data rule and flagged on the statements
-    first_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    last_day = (end - timedelta(microseconds=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    # settle whole Danish days (local midnights, as settlement periods); hours outside the
+    # simulated span are substituted by the documented missing-data rule and flagged
+    first = floor_local_day(start)
+    last = local_date(end - timedelta(microseconds=1))
     result = settle_from_store(
-        store, registry, building.id, first_day, last_day + timedelta(days=1), cost_dkk
+        store, registry, building.id, first, local_midnight(last + timedelta(days=1)), cost_dkk
     )
     return {
         "ventilation_control": opts.ventilation_control,

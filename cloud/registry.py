@@ -72,6 +72,9 @@ class Building(_Model):
     heating_budget_dkk_per_month: Annotated[float | None, Field(gt=0)] = None
     """Expected heating cost of a month (the aconto budget): the jobs turn it into each flat's
     running share and estimated amount (measurement ``heat_share``); none → no estimate."""
+    accounting_year_end_month: Annotated[int | None, Field(ge=1, le=12)] = None
+    """Last month of the heating accounting year (e.g. 6 for 30 June); statements are due within
+    4 months of its end. None: each settled period is its own accounting year."""
 
     @property
     def flat_ids(self) -> frozenset[str]:

@@ -36,7 +36,7 @@ packages=(python3 python3-venv python3-pip ca-certificates)
 if [ "$role" = gateway ]; then
     packages+=(bluez)
 else
-    packages+=(mosquitto influxdb openssl curl)
+    packages+=(mosquitto influxdb openssl curl fonts-dejavu-core)  # the font: PDF statements
 fi
 missing=()
 for package in "${packages[@]}"; do

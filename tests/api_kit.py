@@ -26,7 +26,7 @@ from cloud.store.base import CLIMATE, Point
 from cloud.store.sqlite import SqliteStore
 from tests.accounts_kit import CHEAP
 
-JAN = datetime(2026, 1, 1, tzinfo=UTC)
+JAN = datetime(2025, 12, 31, 23, tzinfo=UTC)  # local midnight: the Danish January starts here
 BUDGET_DKK = Decimal("3000.00")
 PASSWORD = "a long enough password"
 
@@ -86,11 +86,17 @@ CONSENTING = ("res1", "res3")
 """Residents who let staff see their flat's details (B1-01, B2-01); B1-02 does not."""
 
 
-def fill_store(store: SqliteStore, building: str, days: int = 31, bump_c: float = 0.0) -> None:
+def fill_store(
+    store: SqliteStore,
+    building: str,
+    days: int = 31,
+    bump_c: float = 0.0,
+    start: datetime = JAN,
+) -> None:
     """Hourly climate per flat at its constant `INDOOR_C` (+ bump) and 1 °C outdoors."""
     points = []
     for hour in range(days * 24):
-        ns = int((JAN + timedelta(hours=hour)).timestamp()) * 10**9
+        ns = int((start + timedelta(hours=hour)).timestamp()) * 10**9
         for flat, temp in INDOOR_C.items():
             if flat.startswith(building):
                 tags = {"building": building, "flat": flat, "room": "living", "sensor": flat}
@@ -147,6 +153,10 @@ class Api:
 
     def get(self, path: str, user: str | None = None, **kwargs: Any) -> requests.Response:
         return self.call("GET", path, user, **kwargs)
+
+    def fin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """As ``fin`` (finance of both buildings); approvals need another person (fin2)."""
+        return self.call(method, path, "fin", **kwargs)
 
 
 def open_people(url: str, registry: Registry) -> Accounts:

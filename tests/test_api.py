@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import socket
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pypdf
 import pytest
@@ -21,13 +23,16 @@ from cloud.accounts.db import SchemaOutOfDate
 from cloud.analytics.alert_store import AlertStore
 from cloud.analytics.alerts import Alert, AlertKind, AlertState, Severity
 from cloud.api import ApiServer, ApiSettings, create_app
+from cloud.api.documents import csv_rows
 from cloud.api.server import ApiServerError
 from cloud.cli import main as cli_main
 from cloud.registry import Registry
 from cloud.servers import free_port
 from cloud.store.sqlite import SqliteStore
 from tests.accounts_kit import open_accounts
-from tests.api_kit import BUDGET_DKK, REGISTRY, Api, fill_store, running_api
+from tests.api_kit import BUDGET_DKK, INDOOR_C, REGISTRY, Api, fill_store, running_api
+
+__all__ = ["INDOOR_C", "Api", "api", "detail"]  # used by tests/test_settlement_api_finance.py
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +280,9 @@ def test_heat_shares_split_the_monthly_budget_exactly(api: Api) -> None:
     assert response.status_code == 200, response.text
     shares = response.json()
     assert Decimal(shares["expected_cost_dkk"]) == Decimal(shares["total_dkk"]) == BUDGET_DKK
-    assert datetime.fromisoformat(shares["as_of"]) == datetime(2026, 2, 1, tzinfo=UTC)
+    # the Danish month ends at local midnight: 2026-02-01T00:00+01:00
+    assert datetime.fromisoformat(shares["as_of"]) == datetime(2026, 1, 31, 23, tzinfo=UTC)
+    assert shares["month"] == "2026-01"
     by_flat = {f["flat"]: f for f in shares["flats"]}
     assert sum(f["estimated_ore"] for f in shares["flats"]) == int(BUDGET_DKK * 100)
     assert sum(f["share_pct"] for f in shares["flats"]) == pytest.approx(100.0, abs=1e-3)
@@ -314,6 +321,19 @@ def csv_amounts_ore(data: bytes) -> dict[str, int]:
     return {r["flat_id"]: int(r["amount_dkk"].replace(",", "")) for r in rows}
 
 
+def without_run_ids(data: bytes) -> list[str]:
+    """The CSV's lines without the last two columns (run_id, supersedes_run_id)."""
+    return [line.rsplit(";", 2)[0] for line in data.decode("utf-8-sig").splitlines()]
+
+
+def xlsx_values(data: bytes) -> list[tuple[object, ...]]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    return [row[:-2] for row in sheet.iter_rows(values_only=True)]
+
+
 def cli_exports(api: Api, tmp_path: Path) -> tuple[bytes, bytes]:
     out, xlsx = tmp_path / "cli.csv", tmp_path / "cli.xlsx"
     args = ["settle", "--building", "B1", "--registry", str(api.registry_path)]
@@ -344,10 +364,12 @@ def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) ->
     csv_bytes = api.get(f"{path}/export.csv", "fin").content
     assert sum(csv_amounts_ore(csv_bytes).values()) == 1_234_567
     cli_csv, cli_xlsx = cli_exports(api, tmp_path)
-    assert csv_bytes == cli_csv
+    # the same bytes as the CLI's but for the run id, which only the recorded run has
+    assert without_run_ids(csv_bytes) == without_run_ids(cli_csv)
+    assert {r["run_id"] for r in csv_rows(csv_bytes)} == {str(run["run_id"])}
     xlsx = api.get(f"{path}/export.xlsx", "fin")
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
-    assert xlsx.content == cli_xlsx
+    assert xlsx_values(xlsx.content) == xlsx_values(cli_xlsx)
 
     # the state machine: check, then approve by someone else; then immutable
     assert api.call("POST", f"{path}/approve", "fin2").status_code == 409  # not checked
@@ -380,15 +402,28 @@ def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) ->
     assert api.get(f"{path}/statements/B1-99.pdf", "fin").status_code == 404
 
 
+def draft_b1(api: Api) -> dict[str, Any]:
+    """A new draft for B1 2026-01; once a run is approved for it, a new run is a correction."""
+    response = api.call("POST", RUNS, "fin", json=SETTLE)
+    if response.status_code == 409:
+        found = re.search(r"kørsel (\d+) er godkendt", detail(response))
+        assert found, detail(response)
+        body = {**SETTLE, "corrects_run_id": int(found[1]), "reason": "test"}
+        response = api.call("POST", RUNS, "fin", json=body)
+    assert response.status_code == 201, response.text
+    run: dict[str, Any] = response.json()
+    return run
+
+
 def test_a_draft_can_be_deleted(api: Api) -> None:
-    run = api.call("POST", RUNS, "fin", json=SETTLE).json()
+    run = draft_b1(api)
     path = f"{RUNS}/{run['run_id']}"
     assert api.call("DELETE", path, "fin").status_code == 204
     assert api.get(path, "fin").status_code == 404
 
 
 def test_a_run_is_only_found_under_its_own_building(api: Api) -> None:
-    run = api.call("POST", RUNS, "fin", json=SETTLE).json()
+    run = draft_b1(api)
     response = api.get(f"/api/buildings/B2/settlements/{run['run_id']}", "fin")
     assert response.status_code == 404
     assert "B2" in detail(response)

@@ -171,6 +171,12 @@ def test_consent_takes_effect_at_once_and_keeps_its_history(api: Api) -> None:
     assert read["detail"]["what"] == "climate"  # type: ignore[index]
 
 
+def test_a_start_alone_means_the_day_from_it(api: Api) -> None:
+    day = api.get("/api/flats/B1-01/climate?start=2026-01-10T00:00:00Z", "res1").json()
+    assert (day["start"], day["end"]) == ("2026-01-10T00:00:00Z", "2026-01-11T00:00:00Z")
+    assert len(day["readings"]) == 24 and day["readings"][0]["sensor"] == "B1-01"
+
+
 def test_a_residents_own_reads_are_not_audited_but_staff_reads_are(api: Api) -> None:
     path = "/api/flats/B1-01/climate?start=2026-01-11T00:00:00Z&end=2026-01-11T02:00:00Z"
     before = len(audit(api, flat="B1-01", action="flat.detail_read"))
@@ -270,7 +276,7 @@ def test_export_streams_everything_about_me_and_my_flat(api: Api) -> None:
         assert "attachment" in response.headers["content-disposition"]
         data = json.loads(response.content)
     assert data["user"]["username"] == "res3"
-    assert data["flats"] == [{"flat": "B2-01", "since": "2026-01-01T00:00:00+00:00"}]
+    assert data["flats"] == [{"flat": "B2-01", "since": "2025-12-31T23:00:00+00:00"}]
     assert data["consent"]["B2-01"][0]["staff_detail"] is True
     assert {r["flat"] for r in data["readings"]} == {"B2-01"}
     assert len(data["readings"]) >= 31 * 24
@@ -287,8 +293,16 @@ def test_export_streams_everything_about_me_and_my_flat(api: Api) -> None:
 
 
 def test_export_holds_my_flats_rows_of_approved_settlements(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    from tests.api_kit import fill_store
+
+    fill_store(api.store, "B1", days=28, start=datetime(2026, 1, 31, 23, tzinfo=UTC))
     runs = "/api/buildings/B1/settlements"
-    run = api.call("POST", runs, "fin", json={**SETTLE, "total_cost_dkk": "6000.00"}).json()
+    february = {**SETTLE, "period_start": "2026-02", "period_end": "2026-02"}
+    created = api.call("POST", runs, "fin", json=february)
+    assert created.status_code == 201, created.text
+    run = created.json()
     path = f"{runs}/{run['run_id']}"
     draft = api.get("/api/me/export", "res1").json()["settlements"]
     assert run["run_id"] not in [s["run_id"] for s in draft]  # a draft is not issued
@@ -413,8 +427,7 @@ def test_the_monthly_figures_of_a_flat(api: Api) -> None:
     assert monthly["temperature_mean_c"] == 24.0
     assert monthly["co2_mean_ppm"] == 700.0
     comfort = monthly["comfort"]  # 24 °C in January is level 3 (17-25 °C), the worst here
-    # the readings are UTC January; local January ends at 31 Jan 23:00 UTC: 743 of them count
-    assert (comfort["share_level_3"], comfort["light"], comfort["intervals"]) == (1.0, "red", 743)
+    assert (comfort["share_level_3"], comfort["light"], comfort["intervals"]) == (1.0, "red", 744)
     cool = api.get("/api/flats/B1-01/monthly?month=2026-01", "tech1").json()["comfort"]
     assert (cool["share_level_1"], cool["light"]) == (1.0, "green")  # 21 °C, 700 ppm, 45 %
     assert monthly["mould"] == {"mould_index_max": None, "risk": "ukendt/unknown"}

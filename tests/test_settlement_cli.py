@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tomllib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +16,12 @@ from cloud.cli import main
 from cloud.registry import Registry
 from cloud.servers import InfluxServer
 from cloud.settlement.estimate import HEAT_SHARE
+from cloud.settlement.names import statement_filename
+from cloud.settlement.periods import month_bounds
 from cloud.settlement.store_io import WEATHER, heat_shares_from_store, settle_from_store
 from cloud.store.base import CLIMATE, Point, TimeSeriesStore
 
-START = datetime(2026, 1, 1, tzinfo=UTC)
+START = month_bounds(2026, 1)[0]  # local midnight, Copenhagen: 2025-12-31T23:00Z
 FLATS = (
     "flat_id,area_m2,position_factor,aconto_dkk,monthly_rent_dkk\n"
     "A,60,1.0,1000.00,5000\nB,60,0.9,1000,5000\nC,80.5,1,,\n"
@@ -89,9 +91,9 @@ def test_settle_from_csv_files_writes_csv_xlsx_and_pdfs(
     assert b < a < c  # exposed B pays less than A; warmer, larger C pays most
     assert list(frame["aconto_dkk"]) == [1000.0, 1000.0, 0.0]
     assert xlsx.stat().st_size > 0
-    assert sorted(p.name for p in pdfs.iterdir()) == [
-        f"varmeregnskab_B_{f}.pdf" for f in ("A", "B", "C")
-    ]
+    assert sorted(p.name for p in pdfs.iterdir()) == sorted(
+        statement_filename("B", f) for f in ("A", "B", "C")
+    )
     captured = capsys.readouterr()
     assert "100000,01" in captured.out and "run 1" in captured.out
     assert "[settle]" in captured.err  # progress on stderr
@@ -110,7 +112,7 @@ def test_same_files_give_the_same_csv_bytes(tmp_path: Path) -> None:
         ("no area", "flats", "flat_id,size\nA,60\n", "mangler kolonnen"),
         ("area not a number", "flats", "flat_id,area_m2\nA,sixty\n", "linje 2: area_m2"),
         ("duplicate flat", "flats", "flat_id,area_m2\nA,60\nA,61\n", "to gange"),
-        ("aconto in tenths of øre", "flats", "flat_id,area_m2,aconto_dkk\nA,60,1.001\n",
+        ("aconto in tenths of øre", "flats", "flat_id;area_m2;aconto_dkk\nA;60;1,001\n",
          "to decimaler"),
         ("naive times", "weather", "time,temperature_c\n2026-01-01T00:00:00,2\n", "tidszone"),
         ("unknown flat", "climate",

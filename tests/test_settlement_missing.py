@@ -11,10 +11,16 @@ import pytest
 
 from cloud.settlement.engine import settle
 from cloud.settlement.model import FlatInfo
+from cloud.settlement.periods import local_hours
 from cloud.settlement.series import ClimateSeries, fill_gaps, fill_weather, hourly_mean
 from cloud.settlement.synthetic import constant_inputs
 
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def _how(hours: int) -> np.ndarray:
+    """Local hour of the week of each hour from MONDAY (the missing-data rule is local)."""
+    return local_hours(MONDAY, hours).hour_of_week
 
 
 def _gap(row: list[float], lo: int, hi: int) -> np.ndarray:
@@ -35,7 +41,7 @@ def test_gap_size_decides_interpolation_or_substitution(
     name: str, gap_h: int, expected_interpolated: int, expected_substituted: int
 ) -> None:
     ramp = [20.0 + 0.1 * i for i in range(48)]
-    filled = fill_gaps(_gap(ramp, 10, 10 + gap_h), MONDAY, interpolate_max_h=3)
+    filled = fill_gaps(_gap(ramp, 10, 10 + gap_h), _how(48), interpolate_max_h=3)
     assert int(filled.interpolated.sum()) == expected_interpolated, name
     assert int(filled.substituted.sum()) == expected_substituted, name
     assert not np.isnan(filled.values).any()
@@ -46,7 +52,7 @@ def test_gap_size_decides_interpolation_or_substitution(
 def test_long_gap_takes_the_flats_own_mean_for_the_same_hour_of_the_week() -> None:
     week = [18.0 + (h % 24) / 4 for h in range(168)]
     values = _gap(week + [v + 1.0 for v in week], 168 + 30, 168 + 40)  # 10 h gap in week 2
-    filled = fill_gaps(values, MONDAY, interpolate_max_h=3)
+    filled = fill_gaps(values, _how(values.shape[1]), interpolate_max_h=3)
     np.testing.assert_allclose(filled.values[0, 198:208], week[30:40])  # week 1, same hours
     assert filled.substituted.sum() == 10
 
@@ -56,7 +62,7 @@ def test_gap_at_the_start_falls_back_to_the_buildings_mean_for_that_hour() -> No
     b = [19.0] * 24
     values = np.array([a, b], dtype=float)
     values[1, :2] = np.nan  # no earlier value to interpolate from; no other week
-    filled = fill_gaps(values, MONDAY, interpolate_max_h=3)
+    filled = fill_gaps(values, _how(values.shape[1]), interpolate_max_h=3)
     np.testing.assert_allclose(filled.values[1, :2], [21.0, 21.0])
     assert filled.substituted[1].sum() == 2 and filled.interpolated[1].sum() == 0
 

@@ -167,7 +167,7 @@ def test_run_records_its_inputs(runs: RunStore, result: SettlementResult) -> Non
         result.cost_ore,
         result.cost_ore,
     )
-    assert rec.period_start == "2026-01-01T00:00:00+00:00"
+    assert rec.period_start == "2025-12-31T23:00:00+00:00"  # local midnight, 1 January
     assert rec.tariff_version == "2026.1" and rec.tariff_sha256 == result.tariff_sha256
     assert rec.input_sha256 == result.input_sha256
     assert rec.coverage_pct == {s.flat_id: s.coverage_pct for s in result.statements}

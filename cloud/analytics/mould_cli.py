@@ -10,7 +10,8 @@ Time steps (the logger need not be hourly): each row counts for the time since t
 (the first row for the typical — median — interval), and the model's hourly rates are scaled by
 that length. An interval more than 3 h longer than the typical interval is a gap: the index
 stands still during it (see the gap rule in cloud/analytics/vtt.py) and the row then counts for
-the typical interval. Empty cells are missing readings and follow the same gap rule.
+the typical interval. Empty cells are missing readings and follow the same gap rule. A file with
+no usable row (none with both temperature and humidity) is refused rather than printed as zeros.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ log = logging.getLogger(__name__)
 
 class InputError(ValueError):
     """The input file cannot be used; the message says why (Danish / English)."""
+
+
+_NO_USABLE_ROWS = (
+    "ingen brugbare rækker: ingen række har både temperatur og luftfugtighed, så der kan ikke "
+    "beregnes et skimmelindeks (0 ville fejlagtigt betyde 'ingen risiko') – tjek loggerens "
+    "eksport / no usable rows: no row has both temperature and humidity, so no mould index "
+    "can be computed (0 would wrongly read as 'no risk') - check the logger's export"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +114,7 @@ def mould_index_csv(text: str, sensitivity: Sensitivity, cmat: float, frsi: floa
             f"missing column(s) {', '.join(missing)}; the header must name {','.join(needed)}"
         )
     if frame.empty:
-        return "time,mould_index\n"
+        raise InputError(_NO_USABLE_ROWS)
     times = _parse_times(frame["time"])
     temperature = _parse_numbers(frame, "temperature_c")
     humidity = _parse_numbers(frame, "humidity_pct")
@@ -114,6 +123,10 @@ def mould_index_csv(text: str, sensitivity: Sensitivity, cmat: float, frsi: floa
 
         outdoor = _parse_numbers(frame, "outdoor_temperature_c")
         temperature, humidity = surface_conditions(temperature, humidity, outdoor, frsi)
+    import numpy as np
+
+    if not (~np.isnan(temperature) & ~np.isnan(humidity)).any():
+        raise InputError(_NO_USABLE_ROWS)
     index = _mould_index(times, temperature, humidity, sensitivity, cmat)
     out = pd.DataFrame({"time": frame["time"], "mould_index": index})
     return str(out.to_csv(index=False, float_format="%.4f", lineterminator="\n"))

@@ -159,6 +159,7 @@ def rerun(
 
 
 def check_reproduces(record: RunRecord, result: SettlementResult, csv_bytes: bytes) -> None:
+    """``csv_bytes`` is the rerun's CSV for this run (``to_csv_bytes`` with ``record.ref``)."""
     if (
         record.input_sha256 != result.input_sha256
         or record.tariff_sha256 != result.tariff_sha256

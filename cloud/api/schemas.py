@@ -7,14 +7,28 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from cloud.accounts import Role, ScopeKind
 from cloud.analytics.alerts import AlertKind, AlertState, Severity
 from cloud.api.deps import Month
 from cloud.registry import Position
 
-Dkk = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["412345.50"])]
+
+def _danish_amount(value: object) -> object:
+    """Text amounts by the settlement's one number rule (``412.345,50``; ``250.000`` refused)."""
+    if isinstance(value, str):
+        from cloud.settlement.numbers import parse_amount
+
+        return parse_amount(value)  # NumberError is a ValueError: a 422 naming both readings
+    return value
+
+
+Dkk = Annotated[
+    Decimal,
+    BeforeValidator(_danish_amount),
+    Field(gt=0, max_digits=14, decimal_places=2, examples=["412345.50", "412.345,50"]),
+]
 
 
 class _Out(BaseModel):
@@ -124,7 +138,11 @@ class SettlementRequest(BaseModel):
     bill_received: date | None = None
     """Date the final heating bill was received (printed on the statements)."""
     statement_date: date | None = None
-    """Date of the statements; default today (UTC), as ``indeklima settle``."""
+    """Date of the statements; default today (Danish date), as ``indeklima settle``."""
+    corrects_run_id: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None
+    """Make this run a correction of the approved run in force (needs ``reason``)."""
+    reason: Annotated[str | None, Field(min_length=1, max_length=1000)] = None
+    """Why the correction is made (printed on the statements)."""
     by: Annotated[str | None, Field(max_length=128)] = None
     """Not accepted: the name on the run is the logged-in user's."""
 
@@ -158,6 +176,16 @@ class SignOffRequest(BaseModel):
     @classmethod
     def _no_typed_names(cls, value: str | None) -> str | None:
         return _refuse_by(value)
+
+
+class DeadlineOut(_Out):
+    run_id: int
+    state: str
+    period: str
+    statement_deadline: date
+    deadline_state: str
+    days_left: int
+    warning: str | None
 
 
 class SettlementRowOut(_Out):
@@ -200,6 +228,19 @@ class SettlementRunOut(_Out):
     notes: list[str]
     flats: list[SettlementRowOut]
     links: dict[str, str]
+    period: str = ""
+    """The local months, ``2026-03`` or ``2025-10..2026-04``."""
+    period_first_day: date | None = None
+    period_last_day: date | None = None
+    """Local (Copenhagen) first and last day, as on the statements."""
+    supersedes: int | None = None
+    """For a correction: the run it replaces."""
+    reason: str | None = None
+    statement_deadline: date | None = None
+    """Last day for approved statements (4 months after the accounting year's end)."""
+    deadline_state: str | None = None
+    """met, late, open, due_soon or overdue (`cloud.settlement.deadline.DeadlineState`)."""
+    deadline_warning: str | None = None
 
 
 # -- people, flats, consent, audit ------------------------------------------------------------

@@ -139,12 +139,12 @@ def _write_heat_shares(
 ) -> int:
     """Each flat's running share and estimated amount for the open month (issue 5), so
     Grafana can show heating shares next to the climate. Needs the building's budget."""
+    from cloud.settlement.periods import current_month
     from cloud.settlement.store_io import heat_shares_from_store
 
     if building.heating_budget_dkk_per_month is None:
         return 0
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (start + timedelta(days=32)).replace(day=1)
+    start, end = current_month(now)  # the Danish calendar month, as settlements use
     if now - start < timedelta(hours=1):
         return 0  # nothing measured in the new month yet
     try:

@@ -2,26 +2,31 @@
 
 FLATS.csv     ``flat_id,area_m2`` + optional ``position_factor,aconto_dkk,monthly_rent_dkk,
               hca_units,previous_amount_dkk``
-CLIMATE.csv   ``time,flat_id,temperature_c,humidity_pct,co2_ppm`` + optional
-              ``window_open_pct``; 5-minute or hourly; times ISO 8601 with a zone (``Z``)
+CLIMATE.csv   ``time,flat_id,temperature_c`` + optional ``humidity_pct,co2_ppm,window_open_pct``
+              (sensors without CO2: leave the column out or empty); 5-minute or hourly; times
+              ISO 8601 with any zone (``Z``, ``+01:00``, ``+02:00`` across summer time)
 WEATHER.csv   ``time,temperature_c``
 
-Files may be comma-separated with a decimal point or semicolon-separated with a decimal comma
-(Danish spreadsheets); the header line decides.
+Files may be comma- or semicolon-separated (Danish spreadsheets); the header line decides. Every
+cell is read as text: ids stay as written (``0101``, ``1,10``, ``Østergade 1/2 th``). Amounts and
+areas are read by the one rule of :mod:`cloud.settlement.numbers` (``250.000,00``; an ambiguous
+``1.000`` is refused); so are measurements in a semicolon file, while measurements in a comma
+file (machine exports) have a decimal point (``20.676``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cloud.settlement import periods
 from cloud.settlement.model import FlatInfo
 from cloud.settlement.money import MoneyError, to_ore
+from cloud.settlement.numbers import NumberError, parse_float
 from cloud.settlement.series import ClimateSeries, WeatherSeries
 
 
@@ -34,36 +39,32 @@ def _err(da: str, en: str) -> InputError:
 
 
 def parse_period(text: str) -> tuple[datetime, datetime]:
-    """``2026-01`` or ``2025-10..2026-04`` (inclusive months) -> [start, end) in UTC."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})(?:\.\.(\d{4})-(\d{2}))?", text.strip())
-    if not m or not 1 <= int(m[2]) <= 12 or (m[4] and not 1 <= int(m[4]) <= 12):
-        raise _err(
-            f"perioden {text!r} skal skrives ÅÅÅÅ-MM eller ÅÅÅÅ-MM..ÅÅÅÅ-MM",
-            f"period {text!r} must be YYYY-MM or YYYY-MM..YYYY-MM",
-        )
-    start = datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC)
-    last_y, last_m = (int(m[3]), int(m[4])) if m[3] else (int(m[1]), int(m[2]))
-    y, mo = divmod(last_m, 12)
-    end = datetime(last_y + y, mo + 1, 1, tzinfo=UTC)
-    if end <= start:
-        raise _err(f"perioden {text!r} slutter før den starter", f"period {text!r} ends first")
-    return start, end
+    """``2026-03`` or ``2025-10..2026-04`` (inclusive local months) -> UTC ``[start, end)``.
+
+    Months are Danish calendar months (Europe/Copenhagen), see :mod:`cloud.settlement.periods`.
+    """
+    try:
+        return periods.parse_period(text)
+    except periods.PeriodError as exc:
+        raise InputError(str(exc)) from exc
 
 
-def _read(path: Path, required: Iterable[str], what: str, *, text: bool = False) -> pd.DataFrame:
+def _read(path: Path, required: Iterable[str], what: str) -> pd.DataFrame:
+    """The file with every cell as text (no numeric guessing: ids keep leading zeros)."""
     try:
         with path.open(encoding="utf-8-sig") as fh:
             header = fh.readline()
     except OSError as exc:
         raise _err(f"kan ikke læse {what} {path}: {exc}", f"cannot read {what} {path}") from exc
-    sep, decimal = (";", ",") if ";" in header else (",", ".")
+    sep = ";" if ";" in header else ","
     try:
         df = pd.read_csv(
-            path, sep=sep, decimal=decimal, encoding="utf-8-sig", dtype=str if text else {0: str}
+            path, sep=sep, encoding="utf-8-sig", dtype=str, keep_default_na=False, na_filter=False
         )
     except (ValueError, pd.errors.ParserError) as exc:
         raise _err(f"{path} er ikke en gyldig CSV: {exc}", f"{path} is not valid CSV") from exc
     df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["sep"] = sep
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise _err(
@@ -73,69 +74,109 @@ def _read(path: Path, required: Iterable[str], what: str, *, text: bool = False)
     return df
 
 
-def _numeric(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
-    raw = df[col]
-    if raw.dtype == object:
-        raw = raw.str.strip().str.replace(",", ".", regex=False)
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & df[col].notna()
-    if bad.any():
-        row = int(np.argmax(bad.to_numpy())) + 2
-        raise _err(
-            f"{path} linje {row}: {col}={df[col].iloc[row - 2]!r} er ikke et tal",
-            f"{path} line {row}: {col} is not a number",
-        )
-    return values
+def _numeric(df: pd.DataFrame, col: str, path: Path, *, measurement: bool = False) -> pd.Series:
+    """A text column as floats; empty cells are NaN (missing).
+
+    Measurements (temperature, humidity, CO2, window) in a comma-separated file are machine
+    exports with a decimal point (``20.676``): there ``.`` cannot be a thousands separator.
+    Everything else — amounts, areas, and every column of a semicolon-separated (Danish
+    spreadsheet) file — follows the one number rule of :mod:`cloud.settlement.numbers`."""
+    raw = df[col].astype(str).str.strip()
+    if measurement and df.attrs.get("sep") == ",":
+        values = pd.to_numeric(raw.where(raw != ""), errors="coerce")
+        bad = values.isna() & (raw != "")
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy())) + 2
+            raise _err(
+                f"{path} linje {row}: {col}={raw.iloc[row - 2]!r} er ikke et tal (decimalpunktum "
+                "i en kommasepareret fil)",
+                f"{path} line {row}: {col} is not a number (decimal point in a comma-separated "
+                "file)",
+            )
+        return values.astype(float)
+    parsed: dict[str, float] = {"": np.nan}
+    for value in pd.unique(raw):
+        if value in parsed:
+            continue
+        try:
+            parsed[value] = parse_float(value)
+        except NumberError as exc:
+            row = int(np.argmax((raw == value).to_numpy())) + 2
+            raise _err(
+                f"{path} linje {row}: {col}={value!r} kan ikke læses: {exc}",
+                f"{path} line {row}: {col} cannot be read",
+            ) from exc
+    return raw.map(parsed).astype(float)
+
+
+_ZONE = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def _times(df: pd.DataFrame, path: Path) -> pd.Series:
+    """ISO 8601 times with any zone or offset (``Z``, ``+01:00``, ``+02:00``) -> UTC.
+
+    A time without a zone is refused: local clock times repeat at the end of summer time, so
+    they cannot be placed without guessing."""
+    text = df["time"].astype(str).str.strip()
+    naive = ~text.str.contains(_ZONE, regex=True)
+    if naive.any():
+        row = int(np.argmax(naive.to_numpy())) + 2
+        raise _err(
+            f"{path} linje {row}: tidspunktet {text.iloc[row - 2]!r} har ingen tidszone – "
+            "tilføj Z for UTC eller dansk tids forskydning (+01:00 vintertid, +02:00 sommertid), "
+            "fx 2026-03-29T03:00:00+02:00",
+            f"{path} line {row}: time without a time zone - add Z (UTC) or the Danish offset "
+            "(+01:00 winter, +02:00 summer), e.g. 2026-03-29T03:00:00+02:00",
+        )
     try:
-        t = pd.to_datetime(df["time"], utc=False, format="ISO8601")
+        t = pd.to_datetime(text, utc=True, format="ISO8601")
     except (ValueError, TypeError) as exc:
         raise _err(
-            f"{path}: kolonnen time skal være ISO 8601 med tidszone, fx 2026-01-01T00:00:00Z",
+            f"{path}: kolonnen time skal være ISO 8601 med tidszone, fx 2026-01-01T00:00:00Z "
+            f"({exc})",
             f"{path}: column time must be ISO 8601 with a zone, e.g. 2026-01-01T00:00:00Z",
         ) from exc
-    if t.dt.tz is None:
-        raise _err(
-            f"{path}: tidspunkter uden tidszone – tilføj Z (UTC) eller +01:00",
-            f"{path}: times without a time zone – add Z (UTC) or +01:00",
-        )
-    return t.dt.tz_convert("UTC")
+    return t
+
+
+def _text(row: pd.Series, col: str) -> str:
+    value = row.get(col)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def read_flats(path: Path) -> tuple[FlatInfo, ...]:
-    df = _read(path, ("flat_id", "area_m2"), "lejlighedsfil/flats file", text=True)
+    df = _read(path, ("flat_id", "area_m2"), "lejlighedsfil/flats file")
     optional_money = ("aconto_dkk", "monthly_rent_dkk", "previous_amount_dkk")
-    num = {
-        c: _numeric(df, c, path)
-        for c in ("area_m2", "position_factor", "hca_units")
-        if c in df.columns
-    }
     flats = []
     for i, row in df.iterrows():
         line = int(str(i)) + 2
         money: dict[str, int | None] = {}
-        for c in optional_money:
-            raw = row.get(c)
-            if raw is None or not isinstance(raw, str) or not raw.strip():
-                money[c] = None
-                continue
-            try:
-                money[c] = to_ore(str(raw))
-            except MoneyError as exc:
-                raise _err(f"{path} linje {line}: {c}: {exc}", f"{path} line {line}") from exc
-        pf = num["position_factor"].iloc[line - 2] if "position_factor" in num else np.nan
-        hca = num["hca_units"].iloc[line - 2] if "hca_units" in num else np.nan
+        number: dict[str, float | None] = {}
+        col = ""
+        try:
+            for col in optional_money:
+                text = _text(row, col)
+                money[col] = to_ore(text) if text else None
+            for col in ("area_m2", "position_factor", "hca_units"):
+                text = _text(row, col)
+                number[col] = parse_float(text) if text else None
+        except (MoneyError, NumberError) as exc:
+            raise _err(f"{path} linje {line}: {col}: {exc}", f"{path} line {line}: {col}") from exc
+        flat_id = _text(row, "flat_id")
+        if not flat_id:
+            raise _err(f"{path} linje {line}: flat_id er tom", f"{path} line {line}: empty flat_id")
+        area = number["area_m2"]
+        if area is None:
+            raise _err(f"{path} linje {line}: area_m2 er tom", f"{path} line {line}: empty area")
         try:
             flats.append(
                 FlatInfo(
-                    flat_id=str(row["flat_id"]).strip(),
-                    area_m2=float(num["area_m2"].iloc[line - 2]),
-                    position_factor=1.0 if np.isnan(pf) else float(pf),
+                    flat_id=flat_id,
+                    area_m2=area,
+                    position_factor=number["position_factor"] or 1.0,
                     aconto_ore=money["aconto_dkk"] or 0,
                     monthly_rent_ore=money["monthly_rent_dkk"],
-                    hca_units=None if np.isnan(hca) else float(hca),
+                    hca_units=number["hca_units"],
                     previous_amount_ore=money["previous_amount_dkk"],
                 )
             )
@@ -158,12 +199,14 @@ def _grid(t: pd.Series, start: datetime, end: datetime) -> tuple[int, np.ndarray
 def read_climate(
     path: Path, flat_ids: tuple[str, ...], start: datetime, end: datetime
 ) -> ClimateSeries:
-    cols = ("time", "flat_id", "temperature_c", "humidity_pct", "co2_ppm")
+    cols = ("time", "flat_id", "temperature_c")
     df = _read(path, cols, "klimafil/climate file")
     df["time"] = _times(df, path)
     for q in ("temperature_c", "humidity_pct", "co2_ppm", "window_open_pct"):
         if q in df.columns:
-            df[q] = _numeric(df, q, path)
+            df[q] = _numeric(df, q, path, measurement=True)
+        elif q != "window_open_pct":
+            df[q] = np.nan  # sensors without CO2 (or humidity): not measured, never zero
     try:
         return climate_from_frame(df, flat_ids, start, end)
     except InputError as exc:
@@ -173,8 +216,9 @@ def read_climate(
 def climate_from_frame(
     df: pd.DataFrame, flat_ids: tuple[str, ...], start: datetime, end: datetime
 ) -> ClimateSeries:
-    """A long frame (``time`` UTC, ``flat_id``, quantities; optional ``window_open_pct``) on the
-    period's grid: hourly when every time is on the hour, else 5-minute (samples averaged)."""
+    """A long frame (``time`` UTC, ``flat_id`` as text, quantities; optional
+    ``window_open_pct``) on the period's grid: hourly when every time is on the hour, else
+    5-minute (samples averaged). A missing quantity column is not measured (NaN)."""
     t = pd.to_datetime(df["time"], utc=True)
     step, inside, col = _grid(t, start, end)
     steps = int((end - start).total_seconds()) // step
@@ -193,7 +237,10 @@ def climate_from_frame(
         quantities.append("window_open_pct")
     mats = []
     for q in quantities:
-        v = pd.to_numeric(df[q], errors="coerce").to_numpy(dtype=float)[keep]
+        if q not in df.columns:
+            v = np.full(int(keep.sum()), np.nan)
+        else:
+            v = pd.to_numeric(df[q], errors="coerce").to_numpy(dtype=float)[keep]
         ok = ~np.isnan(v)
         total = np.zeros((len(flat_ids), steps))
         count = np.zeros((len(flat_ids), steps))
@@ -212,7 +259,7 @@ def read_weather(path: Path, start: datetime, end: datetime) -> WeatherSeries:
     secs = (t - pd.Timestamp(start)).dt.total_seconds().to_numpy()
     hours = int((end - start).total_seconds()) // 3600
     col = np.floor(secs / 3600).astype(np.int64)
-    v = _numeric(df, "temperature_c", path).to_numpy()
+    v = _numeric(df, "temperature_c", path, measurement=True).to_numpy()
     keep = (col >= 0) & (col < hours) & ~np.isnan(v)
     total = np.bincount(col[keep], weights=v[keep], minlength=hours)
     count = np.bincount(col[keep], minlength=hours)
@@ -220,7 +267,7 @@ def read_weather(path: Path, start: datetime, end: datetime) -> WeatherSeries:
     np.divide(total, count, out=te, where=count > 0)
     if not keep.any():
         raise _err(
-            f"{path}: ingen udetemperaturer i perioden {start:%Y-%m-%d}–{end:%Y-%m-%d}",
+            f"{path}: ingen udetemperaturer i perioden {periods.period_label(start, end)}",
             f"{path}: no outdoor temperatures in the period – check the file's dates",
         )
     return WeatherSeries(start, 3600, te)

@@ -18,11 +18,13 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 from cloud.settlement import points as pts
 from cloud.settlement.canonical import input_sha256
 from cloud.settlement.model import FlatInfo, FlatStatement, SettlementInputs, SettlementResult
 from cloud.settlement.money import largest_remainder_int
+from cloud.settlement.periods import first_and_last_day, local_hours, period_label
 from cloud.settlement.series import HOUR_S, FloatArray, fill_gaps, fill_weather, hourly_mean
 from cloud.settlement.tariff import Method, Tariff, tariff_sha256
 
@@ -59,15 +61,27 @@ def instalments(balance_ore: int, first: date, count: int) -> tuple[tuple[date, 
     return tuple((_add_months(first, i), p) for i, p in enumerate(parts))
 
 
+def period_text(inputs: SettlementInputs | SettlementResult) -> str:
+    """``2026-03 (2026-03-01 til 2026-03-31)``: the period as finance names it (local dates)."""
+    first, last = first_and_last_day(inputs.period_start, inputs.period_end)
+    return f"{period_label(inputs.period_start, inputs.period_end)} ({first} til {last})"
+
+
 def _check(inputs: SettlementInputs) -> int:
+    for t in (inputs.period_start, inputs.period_end):
+        if t.tzinfo is None:
+            raise SettlementError(
+                "periodens start og slut skal have tidszone (UTC) / the period's start and end "
+                "must be timezone-aware (UTC)"
+            )
     hours = (inputs.period_end - inputs.period_start) / timedelta(hours=1)
     if not inputs.flats:
         raise SettlementError("ingen lejligheder / no flats to settle")
     ids = [f.flat_id for f in inputs.flats]
     if len(set(ids)) != len(ids):
         raise SettlementError("lejlighed-id'er skal være entydige / flat ids must be unique")
-    if hours <= 0 or hours % 24:
-        raise SettlementError("perioden skal være hele dage / the period must be whole days")
+    if hours <= 0 or hours % 1:
+        raise SettlementError("perioden skal være hele timer / the period must be whole hours")
     if inputs.cost_ore < 0:
         raise SettlementError("udgiften kan ikke være negativ / the cost cannot be negative")
     c, w = inputs.climate, inputs.weather
@@ -125,10 +139,32 @@ def settle(inputs: SettlementInputs, progress: Progress | None = None) -> Settle
         for q, m in (("t", c.temperature_c), ("rh", c.humidity_pct), ("co2", c.co2_ppm))
     }
     say("manglende data / missing data")
+    cal = local_hours(inputs.period_start, hours)
+    has: dict[str, npt.NDArray[np.bool_]] = {
+        q: np.asarray(~np.isnan(m).all(axis=1)) for q, m in hourly.items()
+    }
+    with_data = has["t"] | has["rh"] | has["co2"]
+    climate_method = tariff.method in (Method.DEGREE_HOURS, Method.BAND_HOURS)
+    if climate_method and not has["t"].any():
+        raise SettlementError(
+            f"ingen indeklimadata for bygning {inputs.building_id} i perioden "
+            f"{period_text(inputs)}: ingen lejlighed har en eneste temperaturmåling – tjek "
+            "målere og gateway, eller brug en konventionel fordeling (method = area) / no "
+            f"indoor-climate data for building {inputs.building_id} in {period_text(inputs)}: "
+            "no flat has a single temperature reading - check sensors and gateway, or use a "
+            "conventional key (method = area)"
+        )
+    # A quantity is used when every flat with data measured it: a building of RuuviTags or
+    # Xiaomi sensors (no CO2) is settled on temperature and humidity alone, the same for all.
+    in_use = {q: bool(with_data.any() and has[q][with_data].all()) for q in ("rh", "co2")}
     gap = tariff.missing_data.interpolate_max_h
-    filled = {q: fill_gaps(m, inputs.period_start, gap) for q, m in hourly.items()}
-    used = ("t", "rh", "co2") if tariff.method is Method.BAND_HOURS else ("t",)
+    filled = {q: fill_gaps(m, cal.hour_of_week, gap) for q, m in hourly.items()}
+    used = ["t"]
+    if tariff.method is Method.BAND_HOURS:
+        used += [q for q in ("rh", "co2") if in_use[q]]
+        notes += [f"{q}_bands_left_out=not_measured" for q in ("rh", "co2") if not in_use[q]]
     measured = np.logical_and.reduce([filled[q].measured for q in used])
+    measured_any = np.logical_or.reduce([filled[q].measured for q in used]).any(axis=1)
     interpolated = np.logical_or.reduce([filled[q].interpolated for q in used]).sum(axis=1)
     substituted = np.logical_or.reduce([filled[q].substituted for q in used]).sum(axis=1)
     coverage = measured.sum(axis=1) / hours * 100.0
@@ -136,33 +172,41 @@ def settle(inputs: SettlementInputs, progress: Progress | None = None) -> Settle
     try:
         te, weather_filled = fill_weather(te_hourly[0])
     except ValueError as exc:
-        raise SettlementError(str(exc)) from exc
+        raise SettlementError(
+            f"bygning {inputs.building_id}, {period_text(inputs)}: {exc}"
+        ) from exc
     if weather_filled:
         notes.append(f"weather_interpolated={weather_filled}h")
 
-    months = np.array(
-        [(inputs.period_start + timedelta(hours=i)).month for i in range(0, hours, 24)]
-    )
-    day_season = np.isin(months, tariff.heating_season_months)
-    season = np.repeat(day_season, 24)
+    season = np.isin(cal.month, tariff.heating_season_months)
+    day_season = season[cal.day_starts]
     heating = pts.heating_mask(te, season, tariff.degree_hours.outdoor_heating_limit_c)
     ti = filled["t"].values
     say("point / points")
     open_weight, excess_h = None, np.zeros(len(order))
+    quantities: list[str] = []
+    if climate_method:
+        quantities.append("temperature")
+    if tariff.method is Method.BAND_HOURS:
+        quantities += [name for q, name in (("rh", "humidity"), ("co2", "co2")) if in_use[q]]
     if tariff.method is Method.DEGREE_HOURS and tariff.airing.enabled:
+        frac: FloatArray | None = None
         if c.window_open_pct is not None:
-            frac: FloatArray | None = pts.hourly_open_fraction(
-                _take(c.window_open_pct, rows), c.step_s
-            )
+            frac = pts.hourly_open_fraction(_take(c.window_open_pct, rows), c.step_s)
             notes.append("airing_source=window_open_pct")
+            quantities.append("window")
+        elif not in_use["co2"]:
+            notes.append("airing_not_available=no_co2")
         else:
             frac = pts.derived_open_fraction(
                 _take(c.temperature_c, rows), _take(c.co2_ppm, rows), c.step_s, tariff.airing
             )
             notes.append("airing_source=derived" if frac is not None else "airing_not_available")
+            if frac is not None:
+                quantities.append("co2")
         if frac is not None:
             open_weight, excess_h = pts.airing_excess(
-                frac, day_season, tariff.airing.allowance_h_per_day
+                frac, cal.day_starts, day_season, tariff.airing.allowance_h_per_day
             )
     degree, airing_dh = pts.degree_hour_measures(
         ti, te, heating, open_weight, excess_h, tariff.degree_hours
@@ -170,6 +214,10 @@ def settle(inputs: SettlementInputs, progress: Progress | None = None) -> Settle
     counts = pts.band_counts(
         ti, filled["rh"].values, filled["co2"].values, heating, tariff.band_hours
     )
+    if not in_use["rh"]:
+        counts["too_humid"] = counts["too_dry"] = np.zeros(len(order))
+    if not in_use["co2"]:
+        counts["high_co2"] = np.zeros(len(order))
     area = np.array([f.area_m2 for f in flats])
     pf = np.array([f.position_factor for f in flats])
     if tariff.method is Method.DEGREE_HOURS:
@@ -204,10 +252,12 @@ def settle(inputs: SettlementInputs, progress: Progress | None = None) -> Settle
 
     due = due_date(inputs.statement_date, tariff.payment.due_months_after_statement)
     statements = []
-    band_names = tuple(counts)
+    left_out = {"too_humid", "too_dry"} if not in_use["rh"] else set()
+    left_out |= {"high_co2"} if not in_use["co2"] else set()
+    band_names = tuple(k for k in counts if k not in left_out)
     for i, f in enumerate(flats):
         flags = []
-        if not measured[i].any():
+        if not measured_any[i]:
             flags.append("no_data")
         elif coverage[i] < tariff.missing_data.low_coverage_pct:
             flags.append("low_coverage")
@@ -261,6 +311,7 @@ def settle(inputs: SettlementInputs, progress: Progress | None = None) -> Settle
         statement_date=inputs.statement_date,
         bill_received=inputs.bill_received,
         heating_hours=int(heating.sum()),
+        measured_quantities=tuple(quantities),
         statements=tuple(statements),
         notes=tuple(notes),
     )

@@ -1,7 +1,8 @@
 """The monthly running estimate residents see, and the ``heat_share`` points Grafana shows.
 
-For an open period the estimate settles the data so far (whole days from the period's start up
-to ``as_of``) under the tariff, and applies each flat's share so far to the expected cost of the
+For an open period the estimate settles the data so far (whole local days from the period's
+start up to ``as_of``; the period is a Danish calendar month, as in the settlement) under the
+tariff, and applies each flat's share so far to the expected cost of the
 whole period (e.g. the budget, or the sum of the aconto payments). It is an estimate: the final
 settlement uses the whole period's data and the final heating bill.
 """
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from cloud.settlement.engine import SettlementError, settle
 from cloud.settlement.model import SettlementInputs
 from cloud.settlement.money import largest_remainder
+from cloud.settlement.periods import floor_local_day
 from cloud.settlement.series import HOUR_S, ClimateSeries, WeatherSeries
 from cloud.store.base import Point
 
@@ -30,13 +32,13 @@ class FlatEstimate:
 
 
 def truncate(inputs: SettlementInputs, end: datetime) -> SettlementInputs:
-    """The inputs cut to [period_start, end) with ``end`` rounded down to a whole day."""
-    days = int((end - inputs.period_start) / timedelta(days=1))
-    if days < 1:
+    """The inputs cut to [period_start, end) with ``end`` rounded down to a local midnight
+    (Danish days: 23, 24 or 25 hours)."""
+    new_end = min(floor_local_day(end), inputs.period_end)
+    if new_end <= inputs.period_start:
         raise SettlementError(
             "mindst én hel dag af perioden skal være gået / at least one whole day must have passed"
         )
-    new_end = min(inputs.period_start + timedelta(days=days), inputs.period_end)
     hours = int((new_end - inputs.period_start) / timedelta(hours=1))
     c, w = inputs.climate, inputs.weather
     n_c, n_w = hours * HOUR_S // c.step_s, hours * HOUR_S // w.step_s

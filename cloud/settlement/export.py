@@ -18,6 +18,7 @@ from datetime import UTC, datetime, time
 
 from cloud.settlement.model import FlatStatement, SettlementResult
 from cloud.settlement.money import format_dkk
+from cloud.settlement.periods import first_and_last_day
 
 CSV_COLUMNS: tuple[str, ...] = (
     "flat_id",
@@ -34,7 +35,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     "due_date",
     "instalments",
     "flags",
+    "run_id",
+    "supersedes_run_id",
 )
+"""``run_id``/``supersedes_run_id``: the recorded run and, for a correction, the run it replaces
+(empty when the settlement was not recorded, or is not a correction)."""
 
 
 def _dec(value: float, places: int) -> str:
@@ -47,7 +52,14 @@ def _cell(text: str) -> str:
     return text
 
 
-def csv_row(s: FlatStatement) -> list[str]:
+def _run_cells(result: SettlementResult) -> list[str]:
+    run = result.run
+    if run is None:
+        return ["", ""]
+    return [str(run.run_id), "" if run.supersedes is None else str(run.supersedes)]
+
+
+def csv_row(s: FlatStatement, result: SettlementResult) -> list[str]:
     return [
         s.flat_id,
         _dec(s.area_m2, 2),
@@ -63,12 +75,13 @@ def csv_row(s: FlatStatement) -> list[str]:
         s.due_date.isoformat(),
         str(len(s.instalments)),
         ",".join(s.flags),
+        *_run_cells(result),
     ]
 
 
 def to_csv_bytes(result: SettlementResult) -> bytes:
     lines = [";".join(CSV_COLUMNS)]
-    lines += [";".join(_cell(v) for v in csv_row(s)) for s in result.statements]
+    lines += [";".join(_cell(v) for v in csv_row(s, result)) for s in result.statements]
     return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
@@ -97,6 +110,11 @@ def _rezip(data: bytes, when: datetime) -> bytes:
     return out.getvalue()
 
 
+def _sheet_name(building_id: str) -> str:
+    """Excel forbids ``[]:*?/\\`` in sheet names and allows 31 characters."""
+    return re.sub(r"[\[\]:*?/\\]", "-", building_id)[:31] or "-"
+
+
 XLSX_HEADERS: tuple[str, ...] = (
     "Lejlighed",
     "Areal m²",
@@ -112,6 +130,8 @@ XLSX_HEADERS: tuple[str, ...] = (
     "Forfald",
     "Rater",
     "Bemærkninger",
+    "Kørsel",
+    "Erstatter kørsel",
 )
 
 
@@ -128,13 +148,15 @@ def to_xlsx_bytes(results: Sequence[SettlementResult]) -> bytes:
     wb.properties.creator = "indeklima"
     wb.properties.title = "Varmeregnskab"
     for result in results:
-        ws = wb.create_sheet(result.building_id[:31])
-        ws.append(
-            [
-                f"Varmeregnskab {result.building_id} "
-                f"{result.period_start:%Y-%m-%d}–{result.period_end:%Y-%m-%d}",
-            ]
-        )
+        ws = wb.create_sheet(_sheet_name(result.building_id))
+        first_day, last_day = first_and_last_day(result.period_start, result.period_end)
+        title = f"Varmeregnskab {result.building_id} {first_day.isoformat()} til {last_day}"
+        if result.run is not None and result.run.supersedes is not None:
+            title += (
+                f" – korrektion: kørsel {result.run.run_id} erstatter kørsel "
+                f"{result.run.supersedes} ({result.run.reason})"
+            )
+        ws.append([title])
         ws.append(list(XLSX_HEADERS))
         for cell in ws[2]:
             cell.font = Font(bold=True)
@@ -155,6 +177,7 @@ def to_xlsx_bytes(results: Sequence[SettlementResult]) -> bytes:
                     s.due_date.isoformat(),
                     len(s.instalments),
                     ",".join(s.flags),
+                    *_run_cells(result),
                 ]
             )
         first, last = 3, 2 + len(result.statements)

@@ -39,7 +39,8 @@ class SettlementInputs:
     building_id: str
     period_start: datetime
     period_end: datetime
-    """Exclusive; both UTC and on whole days."""
+    """Exclusive; both aware UTC instants, whole hours apart: normally local midnights of whole
+    Danish calendar months (:mod:`cloud.settlement.periods`), so 743 to 745 hours a month."""
     cost_ore: int
     flats: tuple[FlatInfo, ...]
     climate: ClimateSeries
@@ -82,6 +83,15 @@ class FlatStatement:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRef:
+    """A recorded run, and for a correction the run it supersedes and why."""
+
+    run_id: int
+    supersedes: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SettlementResult:
     building_id: str
     building_name: str
@@ -96,6 +106,11 @@ class SettlementResult:
     heating_hours: int
     statements: tuple[FlatStatement, ...]
     notes: tuple[str, ...]
+    measured_quantities: tuple[str, ...] = ()
+    """What the points rest on: ``temperature``, ``humidity``, ``co2``, ``window`` (empty for the
+    conventional keys, which use area or heat-cost allocators)."""
+    run: RunRef | None = None
+    """The recorded run this result belongs to (set when exported for a run)."""
 
     @property
     def total_ore(self) -> int:

@@ -19,13 +19,25 @@ class MoneyError(ValueError):
 
 
 def to_ore(amount_dkk: Decimal | str | int | float) -> int:
-    """Kroner to øre, exactly; more than two decimals is an error (never silently rounded)."""
-    try:
-        value = Decimal(str(amount_dkk).strip().replace(",", "."))
-    except InvalidOperation as exc:
-        raise MoneyError(
-            f"{amount_dkk!r} er ikke et beløb i kroner / {amount_dkk!r} is not an amount in DKK"
-        ) from exc
+    """Kroner to øre, exactly; more than two decimals is an error (never silently rounded).
+
+    Text is read by the one Danish number rule (:mod:`cloud.settlement.numbers`): ``250000``,
+    ``250000.00``, ``250.000,00``, ``250 000,00``, ``250000,5``; an ambiguous ``250.000`` is
+    refused with both readings named."""
+    from cloud.settlement.numbers import NumberError, parse_amount
+
+    if isinstance(amount_dkk, str):
+        try:
+            value = parse_amount(amount_dkk)
+        except NumberError as exc:
+            raise MoneyError(str(exc)) from exc
+    else:
+        try:
+            value = Decimal(str(amount_dkk))
+        except InvalidOperation as exc:
+            raise MoneyError(
+                f"{amount_dkk!r} er ikke et beløb i kroner / {amount_dkk!r} is not an amount in DKK"
+            ) from exc
     if not value.is_finite():
         raise MoneyError(f"beløbet {amount_dkk!r} er ikke endeligt / amount is not finite")
     ore = value * 100

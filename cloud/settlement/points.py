@@ -84,20 +84,25 @@ def derived_open_fraction(
 
 
 def airing_excess(
-    open_fraction: FloatArray, day_season: BoolArray, allowance_h_per_day: float
+    open_fraction: FloatArray,
+    day_starts: npt.NDArray[np.int64],
+    day_season: BoolArray,
+    allowance_h_per_day: float,
 ) -> tuple[FloatArray, FloatArray]:
     """Share of each open hour that lies beyond the day's allowance, and excess hours per flat.
 
-    ``open_fraction`` is hourly (flats x hours, hours a multiple of 24), 0..1;
-    ``day_season`` marks heating-season days. Returns (flats x hours) weights and (flats,) hours.
+    ``open_fraction`` is hourly (flats x hours), 0..1; ``day_starts`` the index of each local
+    day's first hour (days of 23, 24 or 25 hours across summer time); ``day_season`` marks
+    heating-season days. Returns (flats x hours) weights and (flats,) hours.
     """
-    n, h = open_fraction.shape
-    days = open_fraction.reshape(n, h // 24, 24)
-    open_h = days.sum(axis=2)
+    open_h = np.add.reduceat(open_fraction, day_starts, axis=1)
     excess_h = np.maximum(open_h - allowance_h_per_day, 0.0) * day_season[np.newaxis, :]
     ratio = np.zeros_like(open_h)
     np.divide(excess_h, open_h, out=ratio, where=open_h > 0)
-    weights = (days * ratio[:, :, np.newaxis]).reshape(n, h)
+    day_of_hour = np.repeat(
+        np.arange(day_starts.size), np.diff(day_starts, append=open_fraction.shape[1])
+    )
+    weights = open_fraction * ratio[:, day_of_hour]
     return weights, excess_h.sum(axis=1)
 
 

@@ -30,7 +30,8 @@ HOUR_S = 3600
 class ClimateSeries:
     """Indoor climate per flat on a regular grid starting at ``start`` (UTC).
 
-    Arrays are (flats x steps), NaN where no sample; ``window_open_pct`` may be None (no window
+    Arrays are (flats x steps), NaN where no sample (a quantity a sensor does not measure, e.g.
+    CO2 on a RuuviTag, is NaN throughout); ``window_open_pct`` may be None (no window
     signal: airing is then derived from the climate, see :mod:`cloud.settlement.points`).
     """
 
@@ -119,11 +120,6 @@ def _interpolate_short_gaps(
     return out, fill
 
 
-def _hour_of_week(start: datetime, hours: int) -> npt.NDArray[np.int64]:
-    first = start.weekday() * 24 + start.hour
-    return (first + np.arange(hours)) % 168
-
-
 def _nanmean_axis(x: FloatArray, axis: int) -> FloatArray:
     valid = ~np.isnan(x)
     count = valid.sum(axis=axis)
@@ -141,15 +137,18 @@ class Filled:
     substituted: npt.NDArray[np.bool_]
 
 
-def fill_gaps(hourly: FloatArray, start: datetime, interpolate_max_h: int) -> Filled:
-    """Apply the missing-data rule (module docstring) to an hourly (flats x hours) matrix."""
+def fill_gaps(
+    hourly: FloatArray, hour_of_week: npt.NDArray[np.int64], interpolate_max_h: int
+) -> Filled:
+    """Apply the missing-data rule (module docstring) to an hourly (flats x hours) matrix;
+    ``hour_of_week`` is each hour's local hour of the week (residents live in local time)."""
     measured = ~np.isnan(hourly)
     x, interpolated = _interpolate_short_gaps(hourly, interpolate_max_h)
     missing = np.isnan(x)
     if not missing.any():
         return Filled(x, measured, interpolated, missing)
     out = x.copy()
-    how = _hour_of_week(start, hourly.shape[1])
+    how = hour_of_week
     own_how = np.full((hourly.shape[0], 168), np.nan)
     for k in np.unique(how):
         own_how[:, k] = _nanmean_axis(hourly[:, how == k], axis=1)

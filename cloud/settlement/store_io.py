@@ -20,6 +20,7 @@ from cloud.registry import Registry
 from cloud.settlement.engine import settle
 from cloud.settlement.model import FlatInfo, SettlementInputs, SettlementResult
 from cloud.settlement.money import to_ore
+from cloud.settlement.periods import local_date
 from cloud.settlement.series import ClimateSeries, FloatArray, WeatherSeries
 from cloud.settlement.tariff import Tariff, default_tariff
 from cloud.store.base import CLIMATE, Point, TimeSeriesStore
@@ -103,7 +104,7 @@ def inputs_from_store(
         climate=ClimateSeries(tuple(rows), period_start, 3600, *mats),
         weather=WeatherSeries(period_start, 3600, te),
         tariff=tariff or default_tariff(),
-        statement_date=statement_date or period_end.date(),
+        statement_date=statement_date or local_date(period_end),
         bill_received=bill_received,
     )
 

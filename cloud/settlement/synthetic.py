@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from cloud.settlement.model import FlatInfo, SettlementInputs
+from cloud.settlement.periods import month_bounds
 from cloud.settlement.series import ClimateSeries, FloatArray, WeatherSeries
 from cloud.settlement.tariff import Method, Tariff, default_tariff
 
 
 def month_period(year: int, month: int, months: int = 1) -> tuple[datetime, datetime]:
-    start = datetime(year, month, 1, tzinfo=UTC)
-    y, m = divmod(month - 1 + months, 12)
-    return start, datetime(year + y, m + 1, 1, tzinfo=UTC)
+    """UTC ``[start, end)`` of Danish local calendar months (March 743 h, October 745 h)."""
+    return month_bounds(year, month, months)
 
 
 def constant_inputs(

@@ -24,6 +24,7 @@ from cloud.settlement.csv_io import InputError, parse_period
 from cloud.settlement.engine import SettlementError
 from cloud.settlement.estimate import running_estimate
 from cloud.settlement.money import ore_to_dkk
+from cloud.settlement.periods import current_month, month_label
 from cloud.settlement.store_io import inputs_from_store
 from cloud.settlement.tariff import Tariff
 from cloud.store.base import TimeSeriesStore
@@ -62,7 +63,7 @@ def estimate(
         )
     now = datetime.now(UTC)
     try:
-        start, end = parse_period(month or f"{now:%Y-%m}")
+        start, end = parse_period(month) if month else current_month(now)
     except InputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     as_of = min(now, end)
@@ -75,12 +76,12 @@ def estimate(
     except (SettlementError, ValueError) as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"Intet skøn for {building.id} {start:%Y-%m}: {exc} / no estimate for "
-            f"{building.id} {start:%Y-%m}",
+            f"Intet skøn for {building.id} {month_label(start)}: {exc} / no estimate for "
+            f"{building.id} {month_label(start)}",
         ) from exc
     return HeatSharesOut(
         building=building.id,
-        month=f"{start:%Y-%m}",
+        month=month_label(start),
         as_of=as_of,
         expected_cost_dkk=expected,
         total_dkk=ore_to_dkk(sum(e.estimated_ore for e in estimates)),

@@ -66,12 +66,12 @@ def _settlements(
                 if row.get("flat_id") == flat:
                     out.append(
                         {
+                            **row,
                             "run_id": run_id,
                             "building": record.building_id,
                             "period_start": record.period_start,
                             "period_end": record.period_end,
                             "state": record.state.value,
-                            **row,
                         }
                     )
     return out

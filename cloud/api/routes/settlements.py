@@ -8,13 +8,20 @@ four-eyes rule and downloads go in the audit trail. Exports are the same bytes a
 ``indeklima settle`` writes: the CSV is the one the run recorded; the XLSX and the per-flat PDFs
 are regenerated from the run's inputs and served only if the rerun reproduces the run (see
 `cloud.api.documents`).
+
+Periods are Danish calendar months (responses carry the local ``period_first_day`` and
+``period_last_day``). One approved run is in force per building and period; a new run for such a
+period is a correction (``corrects_run_id`` + ``reason``). Every run shows its
+``statement_deadline`` (4 months after the accounting year) and a warning when near or passed;
+``GET …/settlements/deadlines`` lists the periods not yet approved.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
@@ -40,18 +47,29 @@ from cloud.api.documents import (
     statement_name,
 )
 from cloud.api.schemas import (
+    DeadlineOut,
     SettlementRequest,
     SettlementRowOut,
     SettlementRunOut,
     SignOffRequest,
 )
 from cloud.settlement.csv_io import InputError, parse_period
+from cloud.settlement.deadline import Deadline, deadline_status
 from cloud.settlement.engine import SettlementError
 from cloud.settlement.export import to_csv_bytes, to_xlsx_bytes
 from cloud.settlement.model import SettlementResult
 from cloud.settlement.money import MoneyError, ore_to_dkk
+from cloud.settlement.names import safe_stem
 from cloud.settlement.pdf import statement_pdf
-from cloud.settlement.runs import RunImmutable, RunNotFound, RunRecord, RunState, RunStore
+from cloud.settlement.periods import first_and_last_day, local_date, months_between, period_label
+from cloud.settlement.runs import (
+    CorrectionError,
+    RunImmutable,
+    RunNotFound,
+    RunRecord,
+    RunState,
+    RunStore,
+)
 from cloud.settlement.store_io import settle_from_store
 
 router = APIRouter(prefix="/buildings/{building}/settlements", tags=["settlements"])
@@ -165,6 +183,7 @@ def _out(request: Request, context: ContextDep, record: RunRecord) -> Settlement
         approved_at=datetime.fromisoformat(record.approved_at) if record.approved_at else None,
         notes=list(meta.notes) if meta else [],
         flats=_rows(record.csv),
+        **_period_and_deadline(context, record),
         links={
             "self": base,
             "check": f"{base}/check",
@@ -174,6 +193,39 @@ def _out(request: Request, context: ContextDep, record: RunRecord) -> Settlement
             "statement_pdf": base + "/statements/{flat}.pdf",
         },
     )
+
+
+def _deadline(context: ContextDep, record: RunRecord) -> Deadline:
+    try:
+        year_end_month = context.registry.building(record.building_id).accounting_year_end_month
+    except KeyError:
+        year_end_month = None
+    approved = datetime.fromisoformat(record.approved_at) if record.approved_at else None
+    return deadline_status(
+        datetime.fromisoformat(record.period_start),
+        datetime.fromisoformat(record.period_end),
+        local_date(datetime.now(UTC)),
+        local_date(approved) if approved else None,
+        year_end_month,
+    )
+
+
+def _period_and_deadline(context: ContextDep, record: RunRecord) -> dict[str, Any]:
+    """Local period dates, correction and deadline fields of a run's response."""
+    start = datetime.fromisoformat(record.period_start)
+    end = datetime.fromisoformat(record.period_end)
+    first, last = first_and_last_day(start, end)
+    deadline = _deadline(context, record)
+    return {
+        "period": period_label(start, end),
+        "period_first_day": first,
+        "period_last_day": last,
+        "supersedes": record.supersedes,
+        "reason": record.reason,
+        "statement_deadline": deadline.deadline,
+        "deadline_state": deadline.state.value,
+        "deadline_warning": deadline.warning,
+    }
 
 
 def _make(result: SettlementResult, name: str) -> bytes:
@@ -187,6 +239,7 @@ def _reproduced(context: ContextDep, record: RunRecord) -> SettlementResult:
     meta = context.documents.meta(record.id)
     try:
         result = rerun(context.store, context.registry, record, meta, context.tariff)
+        result = replace(result, run=record.ref)
         check_reproduces(record, result, to_csv_bytes(result))
     except (NotReproducible, SettlementError, ValueError) as exc:
         raise _conflict(str(exc)) from exc
@@ -231,7 +284,7 @@ def create_settlement(
         start, end = parse_period(f"{body.period_start}..{body.period_end}")
     except InputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    months = (end.year - start.year) * 12 + end.month - start.month
+    months = months_between(start, end)
     if months > MAX_MONTHS:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -247,7 +300,7 @@ def create_settlement(
             end,
             body.total_cost_dkk,
             tariff,
-            statement_date=body.statement_date or datetime.now(UTC).date(),
+            statement_date=body.statement_date or local_date(datetime.now(UTC)),
             bill_received=body.bill_received,
         )
     except MoneyError as exc:
@@ -257,11 +310,44 @@ def create_settlement(
             f"Bygning {building.id} kan ikke afregnes for {body.period_start}..{body.period_end}"
             f": {exc} / building {building.id} cannot be settled for this period"
         ) from exc
-    run_id = runs.create(result, to_csv_bytes(result), created_by=principal.username)
+    try:
+        run_id = runs.create(
+            result,
+            lambda ref: to_csv_bytes(replace(result, run=ref)),
+            created_by=principal.username,
+            supersedes=body.corrects_run_id,
+            reason=body.reason,
+        )
+    except (CorrectionError, RunNotFound) as exc:
+        raise _conflict(str(exc).strip("'\"")) from exc
     documents.save_meta(run_id, result)
     _audit(context, principal, request, AuditAction.SETTLEMENT_CREATED, building.id, run_id)
     out = _out(request, context, runs.get(run_id))
     response.headers["Location"] = out.links["self"]
+    return out
+
+
+@router.get("/deadlines", summary="Frister / deadlines of periods not yet approved")
+def settlement_deadlines(
+    principal: FinanceOfBuilding, building: BuildingDep, runs: RunStoreDep, context: ContextDep
+) -> list[DeadlineOut]:
+    """Each period of this building with runs but none approved: its newest run and the legal
+    deadline for approved statements (4 months after the accounting year), oldest first."""
+    out = []
+    for record in runs.pending(building.id):
+        deadline = _deadline(context, record)
+        start = datetime.fromisoformat(record.period_start)
+        out.append(
+            DeadlineOut(
+                run_id=record.id,
+                state=record.state.value,
+                period=period_label(start, datetime.fromisoformat(record.period_end)),
+                statement_deadline=deadline.deadline,
+                deadline_state=deadline.state.value,
+                days_left=deadline.days_left,
+                warning=deadline.warning,
+            )
+        )
     return out
 
 
@@ -385,7 +471,11 @@ def delete_settlement(
 
 
 def _stem(record: RunRecord) -> str:
-    return f"varmeregnskab_{record.building_id}_{record.period_start[:7]}_koersel{record.id}"
+    """A file name stem from a slug and hash of the ids (never the raw id) and the local month."""
+    start = datetime.fromisoformat(record.period_start)
+    end = datetime.fromisoformat(record.period_end)
+    label = period_label(start, end).replace("..", "_")
+    return f"varmeregnskab_{safe_stem(record.building_id)}_{label}_koersel{record.id}"
 
 
 @router.get("/{run_id}/export.csv", summary="CSV (EG Bolig/Unik Bolig)")
@@ -458,4 +548,4 @@ def statement(
         run_id,
         document=statement_name(flat),
     )
-    return _download(content, "application/pdf", f"{_stem(record)}_{flat}.pdf")
+    return _download(content, "application/pdf", f"{_stem(record)}_{safe_stem(flat)}.pdf")
