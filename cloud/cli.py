@@ -24,6 +24,10 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "gateway": ("edge.gateway_cli", "run the gateway, or scan for nearby sensors"),
     "decode": ("edge.decode_cli", "decode one BLE advertisement payload (commissioning)"),
     "ingest": ("cloud.ingest_cli", "MQTT -> time-series store, with end-to-end acks"),
+    "backup": ("cloud.backup_cli", "back up InfluxDB, the SQLite databases and the settings"),
+    "restore": ("cloud.restore_cli", "restore a backup made by indeklima backup"),
+    "influx-setup": ("cloud.influx_setup", "InfluxDB users, database and retention (install)"),
+    "deadletters": ("cloud.deadletter_cli", "list, show, replay or purge ingest's dead letters"),
     "simulate": ("firmware_sim.cli", "simulate a building's indoor climate (CSV for settle)"),
     "mould-index": ("cloud.analytics.mould_cli", "VTT mould index from logger CSV"),
     "jobs": ("cloud.jobs.cli", "run the analytics jobs per building"),
@@ -98,6 +102,18 @@ def build_parser(command: str | None = ALL) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
+    provision = _gateway_provision(args_in)
+    if provision is not None:  # server side: its options are its own (cloud/provision.py)
+        try:
+            from cloud.provision import main as provision_main
+        except ModuleNotFoundError as exc:
+            missing = _missing_extra("gateway provision", exc)
+            if missing is None:
+                raise
+            sys.stderr.write(f"{missing}\n")
+            return EXIT_MISSING_EXTRA
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        return provision_main(provision)
     try:
         parser = build_parser(_command_in(args_in))
     except MissingExtra as exc:
@@ -118,6 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{missing}\n")
         return EXIT_MISSING_EXTRA
     return code
+
+
+def _gateway_provision(argv: list[str]) -> list[str] | None:
+    """The arguments after ``gateway provision`` (after any -v), or None for other commands."""
+    rest = argv
+    while rest and rest[0] in ("-v", "-vv", "--verbose"):
+        rest = rest[1:]
+    return rest[2:] if rest[:2] == ["gateway", "provision"] else None
 
 
 if __name__ == "__main__":

@@ -94,6 +94,10 @@ def _start_ingest(
                 str(registry),
                 "--dead-letters",
                 str(folder / "dead_letters.sqlite"),
+                # live at --speed X the simulated clock runs ahead of the real one: readings
+                # dated in the future are the demo's point, not a gateway's wrong clock
+                "--max-clock-skew",
+                str(10 * 366 * 86_400),
                 *store_args,
             ],
             stdout=out,
@@ -182,6 +186,7 @@ def _start_api(
     import secrets
 
     from cloud.api import ApiServer, ApiSettings, create_app
+    from cloud.secrets import write_secret_file
 
     (folder / "jobs").mkdir(exist_ok=True)
     settings = ApiSettings(
@@ -193,10 +198,12 @@ def _start_api(
     password = opts.demo_password or secrets.token_urlsafe(12)
     users = seed_demo_people(settings.accounts_url, registry, password, moved_in)
     env = folder / "api.env"
-    env.write_text(
+    write_secret_file(  # no secrets in it now, but mode 0600 from the start all the same
+        env,
         f"INDEKLIMA_API_ACCOUNTS_URL={settings.accounts_url}\n"
         f"INDEKLIMA_API_ALERTS_URL={settings.alerts_url}\n"
-        f"INDEKLIMA_API_RUNS_URL={settings.runs_url}\n"
+        f"INDEKLIMA_API_RUNS_URL={settings.runs_url}\n",
+        exclusive=False,
     )
     from cloud.control import ControlClient
     from cloud.setpoint_book import SetpointBook

@@ -6,9 +6,13 @@ Guarantees (DESIGN.md "Delivery guarantees"):
   killed ingest loses nothing: the broker redelivers to the next one;
 * after a store write, ingest publishes an end-to-end `edge.wire.Ack` on the gateway's ``…/ack``
   topic, and only then may the gateway drop the batch;
-* what can never be stored (malformed, wrong schema, oversize, readings for flats the gateway does
-  not serve, points the store rejects) goes to the dead letters with a reason and is acked, so it
-  never blocks the stream;
+* what can never be stored (malformed, wrong schema, oversize, points the store rejects) goes to
+  the dead letters with a reason and is acked, so it never blocks the stream;
+* readings refused only because their gateway or flat is not (yet) in the registry, or because
+  they are dated further in the future than ``max_future_s``, go to the dead letters as
+  *replayable* (kinds ``unregistered``, ``future``): acked, so they do not fill the gateway's
+  outbox, but kept whole so that ``indeklima deadletters replay`` stores them once the gateway
+  is registered (cloud/deadletter.py);
 * while the store is down the messages stay unacked and the writer retries with backoff; the
   number of messages in hand is bounded by MQTT 5 Receive Maximum and a bounded queue.
 """
@@ -26,7 +30,7 @@ from typing import Final
 
 import paho.mqtt.client as mqtt
 
-from cloud.deadletter import DeadLetter, DeadLetters
+from cloud.deadletter import DeadLetter, DeadLetters, Kind
 from cloud.registry import Registry
 from cloud.store.base import (
     Point,
@@ -52,14 +56,21 @@ from edge.wire import (
 
 log = logging.getLogger(__name__)
 
+INGEST_HEALTH: Final = "ingest"
+"""Measurement of ingest's own health points (tag ``ingest``: the client id)."""
+
 
 @dataclass(slots=True)
 class IngestStats:
     messages: int = 0
     readings_stored: int = 0
     dead_letters: int = 0
+    dead_letters_dropped: int = 0
+    """Older dead letters dropped by the dead-letter bounds (cloud/deadletter.py)."""
     store_retries: int = 0
     writes: int = 0
+    lag_s: float = 0.0
+    """Age of the newest reading in the latest group when it was stored (sensor → store)."""
     first_message_s: float = 0.0
     """perf_counter() when the first message was taken (for benchmarks)."""
     last_stored_s: float = 0.0
@@ -68,16 +79,36 @@ class IngestStats:
     def snapshot(self) -> IngestStats:
         return replace(self)
 
+    def point(self, client_id: str, earlier: IngestStats, seconds: float, now_s: float) -> Point:
+        """Ingest health as a point of measurement ``ingest`` (the ingest-health dashboard):
+        totals since start, the rate since `earlier` and the latest lag."""
+        stored = self.readings_stored - earlier.readings_stored
+        fields: dict[str, float | int] = {
+            "messages": self.messages,
+            "readings_stored": self.readings_stored,
+            "readings_per_s": stored / seconds if seconds > 0 else 0.0,
+            "dead_letters": self.dead_letters,
+            "dead_letters_dropped": self.dead_letters_dropped,
+            "store_retries": self.store_retries,
+            "lag_s": self.lag_s,
+        }
+        return Point(INGEST_HEALTH, {"ingest": client_id}, fields, int(now_s * 1e9))
+
     def progress(self, earlier: IngestStats, seconds: float) -> str:
         """One log line: totals, and what happened since `earlier` (``seconds`` ago)."""
         stored = self.readings_stored - earlier.readings_stored
         dead = self.dead_letters - earlier.dead_letters
         retries = self.store_retries - earlier.store_retries
         rate = stored / seconds if seconds > 0 else 0.0
+        dropped = (
+            f", {self.dead_letters_dropped:,} old ones dropped by the bound"
+            if self.dead_letters_dropped
+            else ""
+        )
         return (
             f"{self.readings_stored:,} readings stored (+{stored:,} in {seconds:.0f} s, "
             f"{rate:,.0f}/s) from {self.messages:,} messages; "
-            f"{self.dead_letters:,} dead letters (+{dead:,}); "
+            f"{self.dead_letters:,} dead letters (+{dead:,}{dropped}); "
             f"{self.store_retries:,} store retries (+{retries:,})"
         )
 
@@ -107,12 +138,14 @@ def check_message(
     registry: Registry,
     now_s: float,
     verdicts: Verdicts | None = None,
+    max_time_ms: int | None = None,
 ) -> tuple[list[Reading], list[DeadLetter], str | None, str | None]:
     """Validate one readings message: (good readings, dead letters, gateway, batch id).
 
     Each series (gateway, building, flat, room, sensor) is checked against `registry` once and
     remembered in `verdicts` (pass the same dict for the same registry to remember across
-    messages; by default, within this message only)."""
+    messages; by default, within this message only). Readings dated after `max_time_ms` (now
+    plus the allowed clock skew; None: no limit) are dead-lettered as ``future``."""
     try:
         gateway = gateway_of_readings_topic(topic)
     except WireError as exc:
@@ -125,8 +158,12 @@ def check_message(
         reason = f"batch claims gateway {batch.gateway!r} but was published by {gateway!r}"
         return [], [DeadLetter(now_s, topic, gateway, reason, payload)], gateway, batch.batch_id
     if registry.gateway(gateway) is None:
-        reason = f"gateway {gateway!r} is not in the registry; register it first"
-        return [], [DeadLetter(now_s, topic, gateway, reason, payload)], gateway, batch.batch_id
+        reason = (
+            f"gateway {gateway!r} is not in the registry; register it (indeklima gateway "
+            "provision), then indeklima deadletters replay"
+        )
+        letter = DeadLetter(now_s, topic, gateway, reason, payload, "unregistered")
+        return [], [letter], gateway, batch.batch_id
     good: list[Reading] = []
     dead: list[DeadLetter] = []
     if verdicts is None:
@@ -141,10 +178,19 @@ def check_message(
         except KeyError:
             why = verdicts[series] = _series_verdict(registry, gateway, reading)
         if why is None:
-            append(reading)
+            if max_time_ms is not None and reading.time_ms > max_time_ms:
+                ahead_s = (reading.time_ms - max_time_ms) / 1000
+                why = f"dated {ahead_s:.0f} s beyond the allowed clock skew (future)"
+                dead.append(DeadLetter(now_s, topic, gateway, why, encode(reading), "future"))
+            else:
+                append(reading)
         else:
-            dead.append(DeadLetter(now_s, topic, gateway, why, encode(reading)))
+            kind: Kind = "invalid" if why.startswith(_INVALID_ID) else "unregistered"
+            dead.append(DeadLetter(now_s, topic, gateway, why, encode(reading), kind))
     return good, dead, gateway, batch.batch_id
+
+
+_INVALID_ID: Final = "invalid id: "
 
 
 def _series_verdict(registry: Registry, gateway: str, reading: Reading) -> str | None:
@@ -153,9 +199,10 @@ def _series_verdict(registry: Registry, gateway: str, reading: Reading) -> str |
     if not registry.serves(gateway, reading.building, reading.flat):
         return (
             f"gateway {gateway!r} does not serve building {reading.building!r} "
-            f"flat {reading.flat!r}"
+            f"flat {reading.flat!r} (in the registry)"
         )
-    return invalid_ids(reading)  # registry ids are valid, so this checks room and sensor
+    why = invalid_ids(reading)  # registry ids are valid, so this checks room and sensor
+    return None if why is None else _INVALID_ID + why
 
 
 class Ingest(Service):
@@ -177,6 +224,7 @@ class Ingest(Service):
         password: str | None = None,
         session_expiry_s: int = 3600,
         writers: int = 2,
+        max_future_s: float = 600.0,
     ) -> None:
         """``session_expiry_s``: how long the broker keeps queueing for this ingest while it is
         away. Mosquitto hands a shared subscription's messages to offline members too, so a
@@ -191,6 +239,8 @@ class Ingest(Service):
             raise ValueError(f"writers must be at least 1, got {writers}")
         self.store = store
         self.registry = registry
+        self._new_registry: Registry | None = None
+        self.max_future_s = max_future_s
         self.dead_letters = dead_letters
         self.batch_max_points = batch_max_points
         self.batch_max_age_s = batch_max_age_s
@@ -361,11 +411,24 @@ class Ingest(Service):
                 self._turn += 1
                 self._turn_changed.notify_all()
 
+    def set_registry(self, registry: Registry) -> None:
+        """Use `registry` from the next message on (called from any thread)."""
+        self._new_registry = registry
+
     def _check(self, message: mqtt.MQTTMessage) -> _Checked:
+        if self._new_registry is not None:
+            self.registry, self._new_registry = self._new_registry, None
+            self._verdicts = {}
         if message.topic.endswith("/state"):
             return self._check_state(message)
+        now = time.time()
         good, dead, gateway, batch_id = check_message(
-            message.topic, bytes(message.payload), self.registry, time.time(), self._verdicts
+            message.topic,
+            bytes(message.payload),
+            self.registry,
+            now,
+            self._verdicts,
+            int((now + self.max_future_s) * 1000),
         )
         return _Checked(message, good, dead, gateway, batch_id)
 
@@ -384,9 +447,10 @@ class Ingest(Service):
         """Store all readings; False when the store is unavailable (retry the same set)."""
         readings = [r for c in checked for r in c.readings]
         points = [p for c in checked for p in c.points]
+        gateways = [c.gateway or "" for c in checked for _ in c.readings]
         try:
             if readings:
-                self.store.write_readings(readings)
+                self.store.write_readings(readings, gateways)
             if points:
                 self.store.write(points)
             return True
@@ -405,7 +469,8 @@ class Ingest(Service):
                 continue
             try:
                 if item.readings:
-                    self.store.write_readings(item.readings)
+                    gateways = [item.gateway or ""] * len(item.readings)
+                    self.store.write_readings(item.readings, gateways)
                 if item.points:
                     self.store.write(item.points)
             except StoreUnavailable:
@@ -419,6 +484,7 @@ class Ingest(Service):
                         item.gateway,
                         reason,
                         bytes(item.message.payload),
+                        "rejected",
                     )
                 )
                 item.readings = []
@@ -427,7 +493,7 @@ class Ingest(Service):
 
     def _acknowledge(self, checked: list[_Checked]) -> None:
         dead = [d for c in checked for d in c.dead]
-        self.dead_letters.record(dead)
+        self.stats.dead_letters_dropped += self.dead_letters.record(dead)
         if dead:
             for letter in dead[:5]:
                 log.warning("dead letter from %s: %s", letter.gateway or "?", letter.reason)
@@ -438,6 +504,9 @@ class Ingest(Service):
             if item.gateway is not None and item.batch_id is not None:
                 acks[item.gateway].append(item.batch_id)
         self.stats.dead_letters += len(dead)
+        newest_ms = max((c.readings[-1].time_ms for c in checked if c.readings), default=0)
+        if newest_ms:
+            self.stats.lag_s = max(0.0, time.time() - newest_ms / 1000)
         for gateway, batch_ids in acks.items():
             self.conn.publish(ack_topic(gateway), encode(Ack(v=1, batch_ids=batch_ids)), qos=1)
         for item in checked:

@@ -7,8 +7,10 @@ differs from a fresh build. ``--check`` exits 1 when the generated files are sta
 
 Data (InfluxDB 1.x, database ``indeklima``, InfluxQL; see cloud/ for the writers):
 
-* ``climate``: tags building, flat, room, sensor; fields temperature_c, humidity_pct, co2_ppm,
-  battery_mv, rssi_dbm, ... (cloud/store/base.py)
+* ``climate``: tags building, flat, room, sensor, gateway (the gateway that sent it); fields
+  temperature_c, humidity_pct, co2_ppm, battery_mv, rssi_dbm, ... (cloud/store/base.py)
+* ``ingest``: tag ingest (client id); fields readings_per_s, readings_stored, messages, lag_s,
+  dead_letters, dead_letters_dropped, store_retries (cloud/ingest.py, IngestStats.point)
 * ``mould``: tags building, flat, room; fields mould_index, surface_rh_pct (cloud/jobs/mould_job.py)
 * ``comfort_index``: tags building, flat; fields light, share_level_1..4 (cloud/jobs/runner.py)
 * ``heat_share``: tags building, flat; fields share_pct, estimated_dkk
@@ -82,8 +84,12 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '\\"') + '"'
 
 
-def where(*conditions: str, time_filter: bool = True) -> str:
-    parts = [*FILTER, *conditions]
+BUILDING_ONLY: Final = FILTER[:1]
+NO_FILTER: Final[tuple[str, ...]] = ()
+
+
+def where(*conditions: str, time_filter: bool = True, filters: Sequence[str] = FILTER) -> str:
+    parts = [*filters, *conditions]
     if time_filter:
         parts.append("$timeFilter")
     return " WHERE " + " AND ".join(parts)
@@ -97,12 +103,13 @@ def aggregate(
     by: Sequence[str] = ("flat",),
     conditions: Sequence[str] = (),
     interval: str = "$__interval",
+    filters: Sequence[str] = FILTER,
 ) -> str:
     """``SELECT fn(field) FROM measurement WHERE … GROUP BY time(interval), tags fill(null)``."""
     group = ", ".join([f"time({interval})", *(ident(tag) for tag in by)])
     return (
         f"SELECT {fn}({ident(field)}) AS {ident(field)} FROM {ident(measurement)}"
-        f"{where(*conditions)} GROUP BY {group} fill(null)"
+        f"{where(*conditions, filters=filters)} GROUP BY {group} fill(null)"
     )
 
 
@@ -112,17 +119,26 @@ def latest(
     *,
     by: Sequence[str] = ("flat",),
     conditions: Sequence[str] = (),
+    filters: Sequence[str] = FILTER,
 ) -> str:
     """The last value of each field per tag set in the time range (for tables)."""
     selected = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
     group = ", ".join(ident(tag) for tag in by)
-    return f"SELECT {selected} FROM {ident(measurement)}{where(*conditions)} GROUP BY {group}"
+    return (
+        f"SELECT {selected} FROM {ident(measurement)}"
+        f"{where(*conditions, filters=filters)} GROUP BY {group}"
+    )
 
 
-def raw(measurement: str, fields: Sequence[str], *, limit: int = 200) -> str:
+def raw(
+    measurement: str, fields: Sequence[str], *, limit: int = 200, filters: Sequence[str] = FILTER
+) -> str:
     """Rows as stored, newest first (for event tables such as alerts)."""
     selected = ", ".join(ident(f) for f in fields)
-    return f"SELECT {selected} FROM {ident(measurement)}{where()} ORDER BY time DESC LIMIT {limit}"
+    return (
+        f"SELECT {selected} FROM {ident(measurement)}{where(filters=filters)} "
+        f"ORDER BY time DESC LIMIT {limit}"
+    )
 
 
 def tag_values(measurement: str, key: str, *conditions: str) -> str:
@@ -417,7 +433,219 @@ def device_alerts_panel() -> table.Panel:
     )
 
 
+GATEWAY_FILTER: Final = ('"building" =~ /^$building$/', '"gateway" =~ /^$gateway$/')
+
+
+def gateway_rate_panel() -> timeseries.Panel:
+    return series(
+        "Målinger pr. minut pr. gateway / readings per minute per gateway",
+        "Falder en gateway til 0, er den offline eller dens sensorer tavse. A gateway dropping "
+        "to 0 is offline or its sensors are silent.",
+        "short",
+        Target(
+            "A",
+            aggregate(
+                "climate",
+                "temperature_c",
+                "count",
+                by=("gateway",),
+                interval="1m",
+                filters=GATEWAY_FILTER,
+            ),
+            "$tag_gateway",
+        ),
+        span=24,
+    )
+
+
+def gateway_sensors_panel() -> table.Panel:
+    return (
+        table.Panel()
+        .title("Sensorer pr. gateway, senest hørt / sensors per gateway, last heard")
+        .description("Tiden er den seneste måling. The time is the latest reading.")
+        .datasource(DATASOURCE)
+        .span(24)
+        .height(10)
+        .with_target(
+            Target(
+                "A",
+                latest(
+                    "climate",
+                    ["temperature_c", "battery_mv"],
+                    by=("gateway", "flat", "sensor"),
+                    filters=GATEWAY_FILTER,
+                ),
+                fmt="table",
+            )
+        )
+    )
+
+
+# -- estate overview panels ------------------------------------------------------------------------
+
+BUILDING_ALIAS: Final = "$tag_building"
+
+
+def estate_temperature_panel() -> timeseries.Panel:
+    return series(
+        "Temperatur pr. bygning / temperature per building",
+        "Middel af alle lejligheder. Mean over the building's flats.",
+        "celsius",
+        Target(
+            "A",
+            aggregate("climate", "temperature_c", by=("building",), filters=BUILDING_ONLY),
+            BUILDING_ALIAS,
+        ),
+    )
+
+
+def estate_co2_panel() -> timeseries.Panel:
+    return series(
+        "CO2 pr. bygning (max) / per building",
+        "Værste rum i bygningen. Worst room in the building.",
+        "ppm",
+        Target(
+            "A",
+            aggregate("climate", "co2_ppm", "max", by=("building",), filters=BUILDING_ONLY),
+            BUILDING_ALIAS,
+        ),
+    ).thresholds(thresholds((None, "green"), (1220.0, "orange"), (1770.0, "red")))
+
+
+def estate_mould_panel() -> timeseries.Panel:
+    return series(
+        "Skimmelindeks pr. bygning (max) / mould index per building",
+        "Værste rum. Worst room.",
+        "none",
+        Target(
+            "A",
+            aggregate("mould", "mould_index", "max", by=("building",), filters=BUILDING_ONLY),
+            BUILDING_ALIAS,
+        ),
+    ).thresholds(thresholds((None, "green"), (1.0, "orange"), (3.0, "red")))
+
+
+def estate_alerts_panel() -> table.Panel:
+    return (
+        table.Panel()
+        .title("Alarmer pr. bygning / alerts per building")
+        .description("Seneste niveau pr. lejlighed og slags. Latest level per flat and kind.")
+        .datasource(DATASOURCE)
+        .span(12)
+        .height(8)
+        .with_target(
+            Target(
+                "A",
+                latest("alerts", ["level"], by=("building", "flat", "kind"), filters=BUILDING_ONLY),
+                fmt="table",
+            )
+        )
+    )
+
+
+def estate_rate_panel() -> timeseries.Panel:
+    return series(
+        "Målinger pr. minut pr. bygning / readings per minute per building",
+        "Dataflow fra alle gateways. Data flow from all gateways.",
+        "short",
+        Target(
+            "A",
+            aggregate(
+                "climate",
+                "temperature_c",
+                "count",
+                by=("building",),
+                interval="1m",
+                filters=BUILDING_ONLY,
+            ),
+            BUILDING_ALIAS,
+        ),
+        span=12,
+    )
+
+
+# -- flat detail panels ----------------------------------------------------------------------------
+
+ROOM_ALIAS: Final = "$tag_room"
+
+
+def room_panel(title: str, field: str, unit: str, fn: str = "mean") -> timeseries.Panel:
+    return series(
+        f"{title} pr. rum / per room",
+        "Lejligheden valgt øverst. The flat chosen above.",
+        unit,
+        Target("A", aggregate("climate", field, fn, by=("room",)), ROOM_ALIAS),
+    )
+
+
+def flat_mould_panel() -> timeseries.Panel:
+    return series(
+        "Skimmelindeks og fugt ved kold væg / mould index, surface RH",
+        "Pr. rum. Per room.",
+        "none",
+        Target("A", aggregate("mould", "mould_index", "max", by=("room",)), "$tag_room indeks"),
+        Target("B", aggregate("mould", "surface_rh_pct", "max", by=("room",)), "$tag_room RH %"),
+        span=12,
+    )
+
+
+# -- heating account panels ------------------------------------------------------------------------
+
+
+def heat_share_trend_panel() -> timeseries.Panel:
+    return series(
+        "Varmeandel over tid / heating share over time",
+        "Foreløbig andel pr. lejlighed (jobs, hver time). Provisional share per flat (hourly).",
+        "percent",
+        Target("A", aggregate("heat_share", "share_pct", "last"), FLAT_ALIAS),
+        span=12,
+    )
+
+
+def heat_input_panel() -> timeseries.Panel:
+    return series(
+        "Døgnmiddeltemperatur / daily mean temperature",
+        "Det varmeregnskabet regner på. What the heating settlement computes from.",
+        "celsius",
+        Target("A", aggregate("climate", "temperature_c", interval="1d"), FLAT_ALIAS),
+        span=12,
+    )
+
+
+# -- ingest health panels --------------------------------------------------------------------------
+
+INGEST_ALIAS: Final = "$tag_ingest"
+
+
+def ingest_panel(title: str, description: str, field: str, unit: str) -> timeseries.Panel:
+    return series(
+        title,
+        description,
+        unit,
+        Target(
+            "A",
+            aggregate("ingest", field, "last", by=("ingest",), filters=NO_FILTER),
+            INGEST_ALIAS,
+        ),
+        span=12,
+    )
+
+
 # -- dashboards ------------------------------------------------------------------------------------
+
+
+def _gateway_variable() -> dashboard.QueryVariable:
+    return (
+        dashboard.QueryVariable("gateway")
+        .label("Gateway")
+        .datasource(DATASOURCE)
+        .query(tag_values("climate", "gateway", '"building" =~ /^$building$/'))
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
 
 
 def _variables() -> list[dashboard.QueryVariable]:
@@ -443,7 +671,12 @@ def _variables() -> list[dashboard.QueryVariable]:
     return [building, flat]
 
 
-def _board(uid: str, title: str, description: str) -> dashboard.Dashboard:
+def _board(
+    uid: str,
+    title: str,
+    description: str,
+    variables: Sequence[dashboard.QueryVariable] | None = None,
+) -> dashboard.Dashboard:
     board = (
         dashboard.Dashboard(title)
         .uid(uid)
@@ -454,7 +687,7 @@ def _board(uid: str, title: str, description: str) -> dashboard.Dashboard:
         .refresh("5m")
         .readonly()
     )
-    for variable in _variables():
+    for variable in _variables() if variables is None else variables:
         board = board.with_variable(variable)
     return board
 
@@ -493,10 +726,14 @@ def gateway_health() -> dashboard.Dashboard:
     board = _board(
         "indeklima-gateways",
         "Indeklima – gateways og sensorer / gateway health",
-        "Målinger pr. minut, batterier, signal og tavse sensorer.",
+        "Målinger pr. minut pr. gateway, batterier, signal og tavse sensorer.",
+        [*_variables(), _gateway_variable()],
     )
     (
         _Layout(board)
+        .row("Gateways")
+        .add(gateway_rate_panel())
+        .add(gateway_sensors_panel())
         .row("Dataflow")
         .add(readings_rate_panel())
         .row("Sensorer / sensors")
@@ -507,9 +744,126 @@ def gateway_health() -> dashboard.Dashboard:
     return board
 
 
+def estate_overview() -> dashboard.Dashboard:
+    board = _board(
+        "indeklima-estate",
+        "Indeklima – boligafdelingen / estate overview",
+        "Alle bygninger: indeklima, skimmel, alarmer og dataflow.",
+        [_variables()[0].multi(True).include_all(True).all_value(".*")],
+    )
+    (
+        _Layout(board)
+        .row("Bygninger / buildings")
+        .add(estate_temperature_panel())
+        .add(estate_co2_panel())
+        .add(estate_mould_panel())
+        .add(estate_alerts_panel())
+        .add(estate_rate_panel())
+    )
+    return board
+
+
+def flat_detail() -> dashboard.Dashboard:
+    building, flat = _variables()
+    board = _board(
+        "indeklima-flat",
+        "Indeklima – lejlighed / flat detail",
+        "Én lejlighed rum for rum: indeklima, skimmel, komfort, varme og alarmer.",
+        [building, flat.multi(False).include_all(False)],
+    )
+    (
+        _Layout(board)
+        .row("Rum / rooms")
+        .add(room_panel("Temperatur / temperature", "temperature_c", "celsius"))
+        .add(room_panel("Fugtighed / humidity", "humidity_pct", "humidity"))
+        .add(room_panel("CO2", "co2_ppm", "ppm", "max"))
+        .add(flat_mould_panel())
+        .add(comfort_panel())
+        .row("Varme og alarmer / heating and alerts")
+        .add(heat_estimate_panel())
+        .add(alerts_table_panel())
+    )
+    return board
+
+
+def heating_account() -> dashboard.Dashboard:
+    board = _board(
+        "indeklima-heating",
+        "Indeklima – varmeregnskab / heating account",
+        "Foreløbige varmeandele og det, de regnes af. Provisional shares and their inputs.",
+    )
+    (
+        _Layout(board)
+        .row("Varmeandele / heating shares")
+        .add(heat_share_trend_panel())
+        .add(heat_share_panel())
+        .add(heat_estimate_panel())
+        .add(heat_input_panel())
+    )
+    return board
+
+
+def ingest_health() -> dashboard.Dashboard:
+    board = _board(
+        "indeklima-ingest",
+        "Indeklima – modtagelse / ingest health",
+        "Hver ingest-proces skriver sin sundhed hvert minut (--report-every).",
+        [],
+    )
+    (
+        _Layout(board)
+        .row("Ingest")
+        .add(
+            ingest_panel(
+                "Målinger pr. sekund / readings per second",
+                "Gemt i lageret. Stored.",
+                "readings_per_s",
+                "short",
+            )
+        )
+        .add(
+            ingest_panel(
+                "Forsinkelse / lag",
+                "Alder af nyeste måling, da den blev gemt. Age of the newest reading when stored.",
+                "lag_s",
+                "s",
+            )
+        )
+        .add(
+            ingest_panel(
+                "Dødbreve / dead letters",
+                "I alt siden start; se indeklima deadletters list. Total since start.",
+                "dead_letters",
+                "short",
+            )
+        )
+        .add(
+            ingest_panel(
+                "Droppede dødbreve / dead letters dropped by the bound",
+                "Ældste droppet ved grænsen. Oldest dropped at the bound.",
+                "dead_letters_dropped",
+                "short",
+            )
+        )
+        .add(
+            ingest_panel(
+                "Lager-genforsøg / store retries",
+                "Stiger når InfluxDB er nede. Rises while InfluxDB is down.",
+                "store_retries",
+                "short",
+            )
+        )
+    )
+    return board
+
+
 DASHBOARDS: Final[dict[str, Callable[[], dashboard.Dashboard]]] = {
+    "indeklima-estate.json": estate_overview,
     "indeklima-building.json": building_overview,
+    "indeklima-flat.json": flat_detail,
+    "indeklima-heating.json": heating_account,
     "indeklima-gateways.json": gateway_health,
+    "indeklima-ingest.json": ingest_health,
 }
 
 

@@ -109,8 +109,16 @@ else
         cp -p /etc/mosquitto/mosquitto.conf /etc/mosquitto/mosquitto.conf.debian
     fi
     install -o root -g root -m 0644 "$deploy/mosquitto/mosquitto.conf" /etc/mosquitto/mosquitto.conf
+    # this machine's dynamic-security plugin (the file names Debian/amd64's path)
+    plugin=$(dpkg -L mosquitto | grep '/mosquitto_dynamic_security\.so$' | head -n 1)
+    sed -i "s|^plugin .*/mosquitto_dynamic_security\.so\$|plugin ${plugin}|" /etc/mosquitto/mosquitto.conf
     install -o root -g mosquitto -m 0640 "$deploy/mosquitto/acl" /etc/mosquitto/acl
-    # The password file also holds the gateways' users: add them, never replace the file.
+    # The gateways' users and roles (the plugin saves its changes here): seeded once, never replaced.
+    if [ ! -e /var/lib/mosquitto/dynamic-security.json ]; then
+        install -o mosquitto -g mosquitto -m 0600 "$etc/secrets/dynamic-security.json" \
+            /var/lib/mosquitto/dynamic-security.json
+    fi
+    # The password file holds the service users (gateways are in the plugin): never replaced.
     if [ ! -e /etc/mosquitto/passwd ]; then
         install -o root -g mosquitto -m 0640 "$etc/secrets/passwd" /etc/mosquitto/passwd
     fi
@@ -120,15 +128,19 @@ else
             install -o root -g mosquitto -m 0640 "$etc/secrets/certs/$file" /etc/mosquitto/certs/
         fi
     done
+    # InfluxDB on loopback with authentication (a systemd drop-in: Debian's file stays as it is)
+    install -d -o root -g root -m 0755 /etc/systemd/system/influxdb.service.d
+    install -o root -g root -m 0644 "$deploy/influxdb/indeklima.conf" \
+        /etc/systemd/system/influxdb.service.d/indeklima.conf
+    systemctl daemon-reload
     systemctl enable mosquitto influxdb
-    systemctl restart mosquitto
-    systemctl start influxdb
-    log "InfluxDB database indeklima"
+    systemctl restart mosquitto influxdb
     for _ in $(seq 1 30); do
         curl -fsS http://127.0.0.1:8086/ping >/dev/null 2>&1 && break
         sleep 1
     done
-    curl -fsS -XPOST http://127.0.0.1:8086/query --data-urlencode 'q=CREATE DATABASE indeklima' >/dev/null
+    log "InfluxDB users, database indeklima, retention"
+    "$prefix/venv/bin/indeklima" influx-setup --secrets "$etc/secrets"
     for i in $(seq 1 "$ingest_instances"); do
         units+=("indeklima-ingest@$i.service")
     done

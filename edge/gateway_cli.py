@@ -17,10 +17,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("run", "scan"),
+        choices=("run", "scan", "provision"),
         default="run",
         help="run (default): read sensors and send readings; "
-        "scan: list nearby BLE devices with what they report",
+        "scan: list nearby BLE devices with what they report; "
+        "provision GATEWAY_ID: on the server, commission a gateway "
+        "(indeklima gateway provision --help)",
     )
     parser.add_argument(
         "--config",
@@ -43,6 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "provision":  # reached only when options came first (cloud/cli.py)
+        sys.stderr.write("brug / use: indeklima gateway provision GATEWAY_ID [options]\n")
+        return 2
     if args.action == "scan":
         return _scan(args)
     from edge.config import GatewayConfig

@@ -110,6 +110,9 @@ class MqttConnection(Service):
         self._session_expiry_s = session_expiry_s
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._pending_subscriptions: set[int | None] = set()
+        """Set when the broker answered the last of `subscriptions` (SUBACK) on this connection."""
         self._thread: threading.Thread | None = None
         self.connects = 0
         self.client = self._make_client()
@@ -137,6 +140,7 @@ class MqttConnection(Service):
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
         return client
 
     def start(self) -> None:
@@ -167,6 +171,10 @@ class MqttConnection(Service):
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
+
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """Until the broker has confirmed every subscription (it queues for us from then)."""
+        return self._subscribed.wait(timeout_s)
 
     @property
     def protocol_name(self) -> str:
@@ -262,8 +270,12 @@ class MqttConnection(Service):
             return
         self.connects += 1
         self._backoff.reset()
-        for topic, qos in self.subscriptions:
-            client.subscribe(topic, qos)
+        self._subscribed.clear()
+        self._pending_subscriptions = {
+            client.subscribe(topic, qos)[1] for topic, qos in self.subscriptions
+        }
+        if not self.subscriptions:
+            self._subscribed.set()
         self._connected.set()
         log.info(
             "MQTT %s connected (MQTT %s, session present: %s)",
@@ -283,8 +295,26 @@ class MqttConnection(Service):
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if not self._stop.is_set():
             log.info("MQTT %s disconnected: %s", self.client_id, reason)
+
+    def _handle_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("MQTT %s: the broker refused a subscription: %s", self.client_id, refused)
+            return
+        self._pending_subscriptions.discard(mid)
+        if not self._pending_subscriptions:
+            self._subscribed.set()
+            log.info("MQTT %s subscribed", self.client_id)
 
     def _handle_message(
         self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage

@@ -345,12 +345,13 @@ def decode_batch(payload: bytes) -> ReadingsBatch:
         return _batch_decoder.decode(payload)
     except msgspec.ValidationError as exc:
         error = str(exc)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise WireError(f"malformed JSON: {exc}") from None
-    # Only bad input gets here: say the most useful reason.
+    # Only bad input gets here: say the most useful reason. (A string that is not UTF-8 reaches
+    # this point as a type error above and fails only now, as UnicodeDecodeError.)
     try:
         head = msgspec.json.decode(payload)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise WireError(f"malformed JSON: {exc}") from None
     if not isinstance(head, dict):
         raise WireError("malformed: payload is not a JSON object")
@@ -363,5 +364,5 @@ def decode_batch(payload: bytes) -> ReadingsBatch:
 def decode_ack(payload: bytes) -> Ack:
     try:
         return _ack_decoder.decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise WireError(f"ack: {exc}") from None

@@ -48,6 +48,9 @@ def main() -> int:
             gateway.on_sample(sample(i, sensors))
             if n % 50 == 49:
                 gateway.flush()
+                if n % 500 == 499:  # progress for the fault tests (committed to the outbox)
+                    sys.stderr.write(f"fed {gateway.outbox.added}\n")
+                    sys.stderr.flush()
                 lag = (n + 1) / args.rate - (time.monotonic() - t0)
                 if lag > 0:
                     time.sleep(lag)

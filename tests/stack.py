@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -124,15 +125,66 @@ class Stack:
             )
 
     def wait_ingest_connected(self, client_id: str = "ingest-1", timeout_s: float = 30) -> None:
-        """Until the ingest has subscribed: before that the broker has no one to queue for
-        (the gateway's re-send would still deliver, but only after its timeout)."""
+        """Until the broker confirmed the ingest's subscription (its log says so after the
+        SUBACK): before that the broker has no one to queue for."""
         log = self.folder / f"{client_id}.log"
         wait_until(
-            lambda: log.exists() and f"MQTT {client_id} connected" in log.read_text(),
+            lambda: log.exists() and f"MQTT {client_id} subscribed" in log.read_text(),
             timeout_s,
-            f"{client_id} to connect",
+            f"{client_id} to subscribe",
         )
-        time.sleep(0.2)  # the SUBSCRIBE follows the CONNACK
+
+    def ingest_stored(self, client_id: str) -> int:
+        """Readings this ingest process reported stored (its latest progress line; start it
+        with ``--report-every``)."""
+        log = self.folder / f"{client_id}.log"
+        found = re.findall(r"([\d,]+) readings stored", log.read_text() if log.exists() else "")
+        return int(found[-1].replace(",", "")) if found else 0
+
+    def stored_count(self) -> int:
+        """Readings in the store now (0 while the store cannot answer)."""
+        from datetime import UTC, datetime
+
+        from cloud.store.base import StoreUnavailable
+
+        store = self.open_store()
+        try:
+            return len(
+                store.query(
+                    CLIMATE,
+                    datetime(2000, 1, 1, tzinfo=UTC),
+                    datetime(2100, 1, 1, tzinfo=UTC),
+                    fields=["temperature_c"],
+                )
+            )
+        except StoreUnavailable:  # down for the moment: nothing to count yet
+            return 0
+        finally:
+            store.close()
+
+    def wait_stored(self, at_least: int, timeout_s: float = 60) -> int:
+        """Until the store holds `at_least` readings: they were committed by the gateway, sent,
+        received and stored. Returns the count."""
+        counts = [0]
+
+        def enough() -> bool:
+            counts[0] = self.stored_count()
+            return counts[0] >= at_least
+
+        wait_until(enough, timeout_s, f"{at_least} readings in the store\n{self.logs()}")
+        return counts[0]
+
+    def fed(self) -> int:
+        """Samples the gateway process has committed to its outbox (its progress lines)."""
+        log = self.folder / "feeder.log"
+        found = re.findall(r"^fed (\d+)$", log.read_text() if log.exists() else "", re.M)
+        return int(found[-1]) if found else 0
+
+    def assert_feeder_running(self) -> None:
+        """A fault must hit the stream mid-way: the gateway is still producing."""
+        assert self.feeder is not None and self.feeder.poll() is None, (
+            "the gateway finished before the fault: the test would test nothing"
+        )
 
     def stop_ingest(self, client_id: str = "ingest-1", *, kill: bool = False) -> None:
         proc = self.ingests.pop(client_id)
@@ -182,6 +234,27 @@ class Stack:
             for p in sorted(self.folder.glob("*.log"))
         )
 
+    def stored_rows(self) -> dict[str, list[tuple[int, float, float]]]:
+        """Stored (time ms, temperature, CO2) per sensor, sorted."""
+        from datetime import UTC, datetime
+
+        store = self.open_store()
+        try:
+            frame = store.query(
+                CLIMATE, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+            )
+        finally:
+            store.close()
+        out: dict[str, list[tuple[int, float, float]]] = {}
+        for sensor, group in frame.groupby("sensor"):
+            out[str(sensor)] = sorted(
+                (int(t.value // 1_000_000), float(temp), float(co2))
+                for t, temp, co2 in zip(
+                    group["time"], group["temperature_c"], group["co2_ppm"], strict=True
+                )
+            )
+        return out
+
     def stored_times(self) -> dict[str, list[int]]:
         """Stored reading times (ms) per sensor."""
         from datetime import UTC, datetime
@@ -213,6 +286,22 @@ def expected_times(total: int) -> dict[str, list[int]]:
         s = sample(i, SENSORS)
         assert s.time is not None
         out.setdefault(f"s{i % SENSORS}", []).append(int(s.time.timestamp() * 1000))
+    return out
+
+
+def expected_rows(total: int) -> dict[str, list[tuple[int, float, float]]]:
+    """What the gateway sent: (time ms, temperature, CO2) per sensor (tests/feeder.py)."""
+    from tests.feeder import sample
+
+    out: dict[str, list[tuple[int, float, float]]] = {}
+    for i in range(total):
+        s = sample(i, SENSORS)
+        assert s.time is not None
+        values = s.values
+        assert values.temperature_c is not None and values.co2_ppm is not None
+        out.setdefault(f"s{i % SENSORS}", []).append(
+            (int(s.time.timestamp() * 1000), values.temperature_c, values.co2_ppm)
+        )
     return out
 
 

@@ -7,14 +7,14 @@ that the store holds exactly the readings the gateway committed: every one, each
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cloud.servers import InfluxServer, MosquittoServer
-from tests.stack import Stack, expected_times, wait_until
+from edge.wire import Reading
+from tests.stack import SENSORS, Stack, expected_rows, wait_until
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 TOTAL = 6_000
@@ -34,19 +34,56 @@ def stack(tmp_path: Path, mosquitto: MosquittoServer, influx: InfluxServer) -> I
 
 
 def assert_exactly_once(stack: Stack, total: int) -> None:
-    stored = stack.stored_times()
-    expected = expected_times(total)
+    """Every reading the gateway committed is stored once, with its time AND its values."""
+    stored = stack.stored_rows()
+    expected = expected_rows(total)
     assert {k: len(v) for k, v in stored.items()} == {k: len(v) for k, v in expected.items()}
     assert stored == expected
 
 
+def test_assert_exactly_once_sees_a_wrong_value(tmp_path: Path, mosquitto: MosquittoServer) -> None:
+    """The check itself can fail: one stored value changed is caught (same key, other value)."""
+    from cloud.store.sqlite import SqliteStore
+    from tests.feeder import sample
+
+    stack = Stack(tmp_path, mosquitto)
+    store = SqliteStore(tmp_path / "store.sqlite")
+    try:
+        readings = []
+        for i in range(20):
+            s = sample(i, SENSORS)
+            assert s.time is not None
+            readings.append(
+                Reading(
+                    time_ms=int(s.time.timestamp() * 1000), building="B1", flat=f"F{i % SENSORS}",
+                    room="living", sensor=f"s{i % SENSORS}",
+                    values={"temperature_c": s.values.temperature_c or 0.0,
+                            "co2_ppm": s.values.co2_ppm or 0.0},
+                )
+            )  # fmt: skip
+        store.write_readings(readings)
+        assert_exactly_once(stack, 20)
+        wrong = readings[7]
+        store.write_readings(
+            [Reading(wrong.time_ms, wrong.building, wrong.flat, wrong.room, wrong.sensor,
+                     {**wrong.values, "co2_ppm": wrong.values["co2_ppm"] + 1})]
+        )  # fmt: skip
+        with pytest.raises(AssertionError):
+            assert_exactly_once(stack, 20)
+    finally:
+        store.close()
+
+
 def test_broker_killed_and_restarted_several_times(stack: Stack) -> None:
     stack.start_ingest()
+    stack.wait_ingest_connected()
     stack.start_feeder(TOTAL, rate=800)
+    stored = 0
     for _ in range(3):
-        time.sleep(1.5)
+        # readings committed, sent and stored since the last restart: the stream is flowing
+        stored = stack.wait_stored(stored + 200)
+        stack.assert_feeder_running()
         stack.broker.kill()
-        time.sleep(1.0)
         stack.broker.start()
     report = stack.wait_feeder()
     assert report["added"] == TOTAL
@@ -55,21 +92,32 @@ def test_broker_killed_and_restarted_several_times(stack: Stack) -> None:
 
 def test_ingest_down_while_gateway_produces(stack: Stack) -> None:
     stack.start_ingest()
+    stack.wait_ingest_connected()
     stack.start_feeder(TOTAL, rate=1500)
-    time.sleep(1.0)
+    stack.wait_stored(500)
+    stack.assert_feeder_running()
     stack.stop_ingest()
-    time.sleep(3.0)  # the gateway keeps producing; the broker queues for ingest's session
+    # the gateway keeps producing while ingest is away; the broker queues for its session
+    fed = stack.fed()
+    wait_until(lambda: stack.fed() >= fed + 1000, 60, "the gateway to produce 1,000 more")
     stack.start_ingest()
     stack.wait_feeder()
     assert_exactly_once(stack, TOTAL)
 
 
 def test_two_ingests_on_shared_subscription_one_killed(stack: Stack) -> None:
-    stack.start_ingest("ingest-a")
-    stack.start_ingest("ingest-b")
-    time.sleep(1.0)
+    stack.start_ingest("ingest-a", "--report-every", "0.2")
+    stack.start_ingest("ingest-b", "--report-every", "0.2")
+    stack.wait_ingest_connected("ingest-a")
+    stack.wait_ingest_connected("ingest-b")
     stack.start_feeder(TOTAL, rate=1500)
-    time.sleep(2.0)
+    # both members have stored readings: the one killed is really part of the group
+    wait_until(
+        lambda: stack.ingest_stored("ingest-a") > 0 and stack.ingest_stored("ingest-b") > 0,
+        60,
+        "both ingests to store readings",
+    )
+    stack.assert_feeder_running()
     stack.stop_ingest("ingest-b", kill=True)
     stack.wait_feeder()
     assert_exactly_once(stack, TOTAL)
@@ -78,10 +126,15 @@ def test_two_ingests_on_shared_subscription_one_killed(stack: Stack) -> None:
 def test_influxdb_down_for_a_while(stack: Stack) -> None:
     assert stack.influx is not None
     stack.start_ingest()
+    stack.wait_ingest_connected()
     stack.start_feeder(TOTAL, rate=1500)
-    time.sleep(1.0)
+    stack.wait_stored(500)
+    stack.assert_feeder_running()
     stack.influx.kill()
-    time.sleep(4.0)
+    log = stack.folder / "ingest-1.log"
+    wait_until(lambda: "store unavailable" in log.read_text(), 60, "ingest to meet the dead store")
+    fed = stack.fed()
+    wait_until(lambda: stack.fed() >= fed + 1000, 60, "the gateway to produce 1,000 more")
     stack.influx.start()
     stack.wait_feeder()
     assert_exactly_once(stack, TOTAL)
@@ -89,9 +142,12 @@ def test_influxdb_down_for_a_while(stack: Stack) -> None:
 
 def test_gateway_killed_mid_batch_and_restarted(stack: Stack) -> None:
     stack.start_ingest()
+    stack.wait_ingest_connected()
+    stored = 0
     for _ in range(2):
         stack.start_feeder(TOTAL, rate=1500)
-        time.sleep(1.5)
+        stored = stack.wait_stored(stored + 500)
+        stack.assert_feeder_running()
         stack.kill_feeder()
     stack.start_feeder(TOTAL, rate=1500)
     report = stack.wait_feeder()
@@ -105,6 +161,7 @@ def test_everything_arrives_with_sqlite_store_too(
     stack = Stack(tmp_path, mosquitto)
     try:
         stack.start_ingest()
+        stack.wait_ingest_connected()
         stack.start_feeder(2_000, rate=3000)
         stack.wait_feeder()
         wait_until(lambda: sum(map(len, stack.stored_times().values())) == 2_000, 10, "store")

@@ -1,10 +1,12 @@
 """The deployment files, checked against what they configure.
 
 * ``deploy/mosquitto/mosquitto.conf`` + ``deploy/mosquitto/acl`` run in a REAL Mosquitto 2.0
-  (Debian ``mosquitto``), with only paths, ports and the run-as user rewritten for a temporary
-  folder; gateways connect over its TLS listener (a self-signed certificate made with ``openssl``),
-  services over its plain listener, each with a password made by ``mosquitto_passwd -b``.
-  A table of who publishes what, and who may see it, is the specification of the ACL.
+  (Debian ``mosquitto``), with only paths, ports, the plugin's path and the run-as user rewritten
+  for a temporary folder; gateways connect over its TLS listener (a self-signed certificate made
+  with ``openssl``) as dynamic-security clients made by ``cloud.broker`` (what ``indeklima gateway
+  provision`` uses), services over its plain listener with passwords made by ``mosquitto_passwd``.
+  A table of who publishes what, and who may see it, is the specification of the ACL; the attacks
+  of issue 14 are in tests/test_broker_confinement.py.
 * ``deploy/compose.yaml`` parses and every file it refers to exists (no Docker engine here).
 * ``deploy/gateway.example.toml`` loads as a `GatewayConfig`.
 * ``deploy/install.sh`` passes ``shellcheck`` where shellcheck is installed; the systemd units pass
@@ -31,6 +33,7 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from cloud.broker import BrokerAdmin
 from cloud.servers import _ChildServer, _port_open, free_port
 from edge.config import SERIAL_KINDS, GatewayConfig, SensorKind
 from edge.wire import (
@@ -48,6 +51,7 @@ MOSQUITTO_CONF = DEPLOY / "mosquitto" / "mosquitto.conf"
 ACL = DEPLOY / "mosquitto" / "acl"
 GATEWAYS = ("gw-a", "gw-b", "gw-c")
 SERVICES = ("ingest", "jobs", "control")
+ADMIN = "indeklima-admin"
 TIMEOUT_S = 10.0
 
 
@@ -59,9 +63,16 @@ def render_conf(text: str, folder: Path, plain_port: int, tls_port: int, user: s
     text = text.replace("/etc/mosquitto/", f"{folder}/").replace(
         "/var/lib/mosquitto/", f"{folder}/data/"
     )
-    text = re.sub(r"(?m)^listener 1883$", f"listener {plain_port} 127.0.0.1", text)
+    text = re.sub(r"(?m)^listener 1883( \S+)?$", f"listener {plain_port} 127.0.0.1", text)
     text = re.sub(r"(?m)^listener 8883$", f"listener {tls_port} 127.0.0.1", text)
+    text = re.sub(r"(?m)^plugin \S+$", f"plugin {dynsec_plugin()}", text)
     return re.sub(r"(?m)^user mosquitto$", f"user {user}", text)
+
+
+def dynsec_plugin() -> str:
+    """This machine's dynamic-security plugin (Debian: /usr/lib/<arch>/…)."""
+    found = sorted(Path("/usr/lib").glob("**/mosquitto_dynamic_security.so"))
+    return str(found[0]) if found else "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
 
 def test_rendering_keeps_the_production_settings(tmp_path: Path) -> None:
@@ -88,6 +99,9 @@ def test_rendering_keeps_the_production_settings(tmp_path: Path) -> None:
         ("allow_anonymous", "false"),
         ("acl_file", "/etc/mosquitto/acl"),
         ("password_file", "/etc/mosquitto/passwd"),
+        ("use_username_as_clientid", "true"),
+        ("plugin_opt_config_file", "/var/lib/mosquitto/dynamic-security.json"),
+        ("listener", "1883 127.0.0.1"),
     ],
 )
 def test_production_settings(setting: str, value: str) -> None:
@@ -113,9 +127,28 @@ class ProductionMosquitto(_ChildServer):
             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
         )  # fmt: skip
         passwd = folder / "passwd"
-        for user in (*GATEWAYS, *SERVICES):
+        for user in SERVICES:
             create = [] if passwd.exists() else ["-c"]
             _run("mosquitto_passwd", *create, "-b", str(passwd), user, password(user))
+        _run(
+            "mosquitto_ctrl", "dynsec", "init", str(folder / "data" / "dynamic-security.json"),
+            ADMIN, password(ADMIN),
+        )  # fmt: skip
+        self._provisioned = False
+
+    @property
+    def admin(self) -> BrokerAdmin:
+        return BrokerAdmin(
+            f"mqtts://127.0.0.1:{self.tls_port}", ADMIN, password(ADMIN), self.ca_file
+        )
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        """Start, and provision the test gateways the first time (the plugin keeps them)."""
+        super().start(timeout_s)
+        if not self._provisioned:
+            for gateway in GATEWAYS:
+                self.admin.provision_gateway(gateway, password(gateway))
+            self._provisioned = True
 
     def _command(self) -> list[str]:
         conf = self.folder / "mosquitto.conf"
@@ -141,6 +174,7 @@ def _missing_tools() -> list[str]:
     found = {
         "mosquitto": shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists(),
         "mosquitto_passwd": shutil.which("mosquitto_passwd"),
+        "mosquitto_ctrl": shutil.which("mosquitto_ctrl"),
         "openssl": shutil.which("openssl"),
     }
     return [name for name, path in found.items() if not path]
@@ -163,6 +197,9 @@ class Client:
     paho: mqtt.Client
     messages: queue.Queue[tuple[str, bytes]]
     pubacks: queue.Queue[tuple[int, int]]
+    granted: list[int]
+    """SUBACK reason code of each subscription, in order (0x87: not authorised)."""
+    disconnects: queue.Queue[int]
 
     def publish(self, topic: str, payload: bytes) -> int:
         """Publish at QoS 1 and return the broker's PUBACK reason code (MQTT 5)."""
@@ -183,16 +220,21 @@ class Client:
 
 @contextmanager
 def connect(
-    broker: ProductionMosquitto, user: str, subscriptions: tuple[str, ...] = ()
+    broker: ProductionMosquitto,
+    user: str,
+    subscriptions: tuple[str, ...] = (),
+    *,
+    client_id: str | None = None,
 ) -> Iterator[Client]:
     """A user's MQTT 5 client: gateways over TLS, services over the plain listener."""
+    disconnects: queue.Queue[int] = queue.Queue()
     messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
     pubacks: queue.Queue[tuple[int, int]] = queue.Queue()
     subacks: queue.Queue[list[int]] = queue.Queue()
     connacks: queue.Queue[int] = queue.Queue()
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=f"{user}-{uuid.uuid4().hex[:8]}",
+        client_id=client_id or f"{user}-{uuid.uuid4().hex[:8]}",
         protocol=MQTTProtocolVersion.MQTTv5,
     )
     client.username_pw_set(user, password(user))
@@ -200,18 +242,20 @@ def connect(
     client.on_message = lambda _c, _u, m: messages.put((m.topic, m.payload))
     client.on_publish = lambda _c, _u, mid, rc, _p: pubacks.put((mid, rc.value))
     client.on_subscribe = lambda _c, _u, _mid, rcs, _p: subacks.put([rc.value for rc in rcs])
+    client.on_disconnect = lambda _c, _u, _f, rc, _p: disconnects.put(rc.value)
     port = broker.port
-    if user in GATEWAYS:
+    if user not in SERVICES:  # a gateway
         client.tls_set(ca_certs=str(broker.ca_file), cert_reqs=ssl.CERT_REQUIRED)
         port = broker.tls_port
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
         assert connacks.get(timeout=TIMEOUT_S) == 0, f"{user} was refused by the broker"
+        granted = []
         for topic_filter in subscriptions:
             client.subscribe(topic_filter, qos=1)
-            subacks.get(timeout=TIMEOUT_S)
-        yield Client(client, messages, pubacks)
+            granted += subacks.get(timeout=TIMEOUT_S)
+        yield Client(client, messages, pubacks, granted, disconnects)
     finally:
         client.disconnect()
         client.loop_stop()
@@ -311,8 +355,11 @@ def test_acl(broker: ProductionMosquitto, case: AclCase) -> None:
     probe = f"probe {uuid.uuid4()}".encode()
     marker = f"marker {uuid.uuid4()}".encode()
     with connect(broker, case.subscriber, (case.topic_filter, sentinel_topic)) as subscriber:
-        with connect(broker, case.publisher) as publisher:
-            code = publisher.publish(case.topic, probe)
+        if case.publisher == case.subscriber:  # one connection per gateway: its id is its name
+            code = subscriber.publish(case.topic, probe)
+        else:
+            with connect(broker, case.publisher) as publisher:
+                code = publisher.publish(case.topic, probe)
         assert (code != NOT_AUTHORIZED) == case.may_publish, f"PUBACK reason {code:#x}"
         with connect(broker, sentinel_user) as sentinel:
             assert sentinel.publish(sentinel_topic, marker) == 0
@@ -378,7 +425,14 @@ def _interpolate(text: str) -> str:
 def test_compose_has_exactly_the_services_that_exist() -> None:
     """No placeholder for parts not built yet (a web service would be one)."""
     services = _compose()["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "jobs", *INGEST_SERVICES}
+    assert set(services) == {
+        "mosquitto",
+        "influxdb",
+        "influx-setup",
+        "grafana",
+        "jobs",
+        *INGEST_SERVICES,
+    }
 
 
 def test_compose_pins_influxdb_1_11() -> None:
@@ -439,6 +493,46 @@ def test_compose_refers_only_to_files_that_exist(tmp_path: Path) -> None:
     assert missing == []
 
 
+SECRET_NAMES = (
+    "INGEST_MQTT_PASSWORD",
+    "JOBS_MQTT_PASSWORD",
+    "CONTROL_MQTT_PASSWORD",
+    "BROKER_ADMIN_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "INFLUX_ADMIN_PASSWORD",
+    "INFLUX_WRITER_PASSWORD",
+    "INFLUX_JOBS_PASSWORD",
+    "INFLUX_READER_PASSWORD",
+)
+
+
+def test_compose_secret_files_are_made_by_the_secrets_script(tmp_path: Path) -> None:
+    if _missing_tools():
+        pytest.skip("mosquitto_passwd/openssl not installed: apt-get install -y mosquitto openssl")
+    secrets = tmp_path / "secrets"
+    subprocess.run([DEPLOY / "secrets.sh", secrets], check=True, capture_output=True, timeout=120)
+    files = [entry["file"] for entry in _compose()["secrets"].values()]
+    assert files and all((tmp_path / f).is_file() for f in files), files
+
+
+def test_no_password_on_any_command_line() -> None:
+    """Passwords reach the services as files (Docker secrets / systemd credentials)."""
+    for name, service in _compose()["services"].items():
+        command = " ".join(map(str, service.get("command", [])))
+        assert "PASSWORD}" not in command and "--mqtt-password=" not in command, name
+        assert "--influx-password=" not in command, name
+    for unit in (DEPLOY / "systemd").iterdir():
+        text = unit.read_text()
+        assert "PASSWORD}" not in text and "--mqtt-password " not in text, unit.name
+
+
+def test_compose_keeps_the_stores_private() -> None:
+    services = _compose()["services"]
+    assert services["mosquitto"]["ports"] == ["8883:8883"], "1883 is never published"
+    assert services["influxdb"]["environment"]["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    assert services["influxdb"]["ports"] == ["127.0.0.1:8086:8086"]
+
+
 def test_secrets_script_is_idempotent(tmp_path: Path) -> None:
     if _missing_tools():
         pytest.skip("mosquitto_passwd/openssl not installed: apt-get install -y mosquitto openssl")
@@ -448,7 +542,16 @@ def test_secrets_script_is_idempotent(tmp_path: Path) -> None:
     subprocess.run(command, check=True, capture_output=True, timeout=120)
     second = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert first == second
-    assert set(first) == {"env", "passwd", "server.crt", "server.key"}
+    assert set(first) == {
+        "env",
+        "passwd",
+        "server.crt",
+        "server.key",
+        "dynamic-security.json",
+        *(name.lower() for name in SECRET_NAMES),
+    }
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {0o600}, modes
     users = {line.split(b":")[0] for line in first["passwd"].splitlines()}
     assert users == {b"ingest", b"jobs", b"control"}
     names = {line.split(b"=")[0] for line in first["env"].splitlines()}

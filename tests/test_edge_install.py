@@ -116,6 +116,7 @@ def test_scan_without_bluetooth_ends_with_a_clear_message(tmp_path: Path) -> Non
         (["simulate", "--help"], "sim"),  # its module imports numpy
         (["demo", "--days", "1"], "cloud"),  # its run() imports pydantic
         (["mould-index", "x.csv"], "cloud"),
+        (["gateway", "provision", "gw-x", "--building", "B", "--flat", "F"], "cloud"),  # server
     ],
 )
 def test_a_cloud_command_names_the_extra_it_needs(

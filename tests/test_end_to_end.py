@@ -124,4 +124,5 @@ def test_vendor_bytes_reach_the_store(tmp_path: Path, mosquitto: MosquittoServer
     assert scd["co2_ppm"] == pytest.approx(812.5, abs=0.01)
     assert scd["temperature_c"] == pytest.approx(21.25, abs=0.01)
     assert (frame["flat"] == "F1").all() and (frame["building"] == "B1").all()
+    assert (frame["gateway"] == "gw-e2e").all(), "ingest tags each reading with its gateway"
     assert not (frame["sensor"] == "11:22:33:44:55:66").any()

@@ -61,6 +61,7 @@ def batch(readings: list[dict[str, object]], gateway: str = "gw-a", **extra: obj
 BAD = [
     ("malformed JSON", b'{"v": 1, "gateway": "gw-a", ', "malformed JSON"),
     ("not an object", b"[1, 2, 3]", "not a JSON object"),
+    ("a string that is not UTF-8", b'"\x80"', "malformed JSON"),
     ("wrong schema version", orjson.dumps({"v": 99, "gateway": "gw-a"}), "wrong schema version"),
     ("missing version", orjson.dumps({"gateway": "gw-a"}), "wrong schema version"),
     ("wrong type", batch([{**reading(0), "time_ms": "yesterday"}]), "readings[0].time_ms"),
@@ -204,3 +205,10 @@ def test_series_verdicts_remembered_across_messages_per_gateway() -> None:
     good, dead, _, _ = check_message(readings_topic("gw-b"), own, REGISTRY, 0.0, verdicts)
     assert [r.flat for r in good] == ["X1"]
     assert dead == []
+
+
+def test_an_ack_with_a_string_that_is_not_utf8_is_a_wire_error() -> None:
+    from edge.wire import WireError, decode_ack
+
+    with pytest.raises(WireError):
+        decode_ack(b'{"v": 1, "batch_ids": ["\x80"]}')

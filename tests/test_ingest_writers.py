@@ -71,11 +71,13 @@ class SlowForSomeStore(SqliteStore):
         self.finished: list[int] = []
         self._order = threading.Lock()
 
-    def write_readings(self, readings: Sequence[Reading]) -> None:
+    def write_readings(
+        self, readings: Sequence[Reading], gateways: Sequence[str] | None = None
+    ) -> None:
         first = (readings[0].time_ms - T0) // 60_000 // PER_BATCH
         if first % 3 == 0:
             time.sleep(0.3)
-        super().write_readings(readings)
+        super().write_readings(readings, gateways)
         with self._order:
             self.finished.append(first)
 
@@ -167,7 +169,9 @@ def test_writers_must_be_positive(tmp_path: Path, mosquitto: MosquittoServer) ->
 class BrokenStore(SqliteStore):
     """A store with a bug: every write raises something that is not a store error."""
 
-    def write_readings(self, readings: Sequence[Reading]) -> None:
+    def write_readings(
+        self, readings: Sequence[Reading], gateways: Sequence[str] | None = None
+    ) -> None:
         raise RuntimeError("a bug in the store")
 
 

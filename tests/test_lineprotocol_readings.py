@@ -68,3 +68,15 @@ def test_non_finite_values_are_refused_with_the_series(bad: float) -> None:
     )
     with pytest.raises(LineProtocolError, match=r"co2_ppm=.* of climate,.*sensor=s is not finite"):
         encode_readings([reading], {})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(readings, st.sampled_from(["gw-a", "gw-b", ""])), max_size=20))
+def test_gateway_tags_on_both_paths(pairs: list[tuple[Reading, str]]) -> None:
+    """Ingest passes each reading's gateway: the same tag on the fast and the general path."""
+    batch = [r for r, _ in pairs]
+    gateways = [g for _, g in pairs]
+    lines = encode_readings(batch, {}, gateways)
+    assert lines == encode_lines(points_from_readings(batch, gateways))
+    for line, gateway in zip(lines, gateways, strict=True):
+        assert (f",gateway={gateway}" in line.split(" ", 1)[0]) == bool(gateway)

@@ -49,7 +49,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="model state between runs and the default alert database (default ./jobs-state)",
     )
     run_parser.add_argument("--alerts-url", metavar="URL", help="SQLAlchemy URL of the alerts")
-    run_parser.add_argument("--mqtt-url", metavar="URL", help="publish alerts, mqtt://host:port")
+    run_parser.add_argument(
+        "--mqtt-url", metavar="URL", help="publish alerts, mqtt://user@host:port"
+    )
+    run_parser.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        metavar="PATH",
+        help="the broker password (or INDEKLIMA_MQTT_PASSWORD; never on the command line)",
+    )
     run_parser.add_argument("--grafana-url", metavar="URL", help="push alerts as annotations")
     run_parser.add_argument("--grafana-token", metavar="TOKEN")
     run_parser.add_argument(
@@ -84,7 +92,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.once:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    client = _mqtt_client(args.mqtt_url) if args.mqtt_url else None
+    try:
+        client = _mqtt_client(args.mqtt_url, _mqtt_password(args)) if args.mqtt_url else None
+    except ValueError as exc:
+        log.error("jobs kan ikke starte / cannot start: %s", exc)
+        return 2
 
     def publisher(alerts: Sequence[Alert]) -> None:
         from cloud.analytics.alert_publish import publish_alerts
@@ -118,7 +130,15 @@ def _utc_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _mqtt_client(url: str) -> mqtt.Client:
+def _mqtt_password(args: argparse.Namespace) -> str | None:
+    from cloud.secrets import resolve_secret
+
+    return resolve_secret(
+        file=getattr(args, "mqtt_password_file", None), env="INDEKLIMA_MQTT_PASSWORD"
+    )
+
+
+def _mqtt_client(url: str, password: str | None = None) -> mqtt.Client:
     from urllib.parse import urlparse
 
     import paho.mqtt.client as mqtt
@@ -127,7 +147,7 @@ def _mqtt_client(url: str) -> mqtt.Client:
     parsed = urlparse(url)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="indeklima-jobs")
     if parsed.username:
-        client.username_pw_set(parsed.username, parsed.password)
+        client.username_pw_set(parsed.username, parsed.password or password)
     client.connect(parsed.hostname or "127.0.0.1", parsed.port or 1883)
     client.loop_start()
     return client

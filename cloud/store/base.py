@@ -6,6 +6,7 @@ so a redelivered reading stores once (at-least-once delivery, exactly-once stora
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 CLIMATE: Final = "climate"
 """Measurement of the readings; tags building, flat, room, sensor; fields named with units."""
 READING_TAGS: Final = ("building", "flat", "room", "sensor")
+GATEWAY_TAG: Final = "gateway"
+"""Tag of `CLIMATE` points written by ingest: the gateway that sent the reading."""
 
 FieldValue = float | int | str | bool
 Aggregate = Literal["mean", "min", "max", "last", "count", "sum"]
@@ -47,16 +50,20 @@ class Point:
     """UTC epoch nanoseconds."""
 
 
-def points_from_readings(readings: Iterable[Reading]) -> list[Point]:
+def points_from_readings(
+    readings: Iterable[Reading], gateways: Iterable[str] | None = None
+) -> list[Point]:
     """Readings as `CLIMATE` points; plausibility flags go in a string field ``flags``.
+    `gateways` (one per reading, as ingest knows them) adds the tag ``gateway``: health per
+    gateway on the dashboards.
 
     Hot path of ingest: points of one series share one (read-only) tags mapping, and the
     reading's own values mapping is used as the fields unless flags must be added."""
-    tags_of: dict[tuple[str, str, str, str], dict[str, str]] = {}
+    tags_of: dict[tuple[str, str, str, str, str], dict[str, str]] = {}
     points: list[Point] = []
     append = points.append
-    for r in readings:
-        key = (r.building, r.flat, r.room, r.sensor)
+    for r, gateway in zip(readings, _gateways(gateways), strict=False):
+        key = (r.building, r.flat, r.room, r.sensor, gateway)
         tags = tags_of.get(key)
         if tags is None:
             tags = tags_of[key] = {
@@ -65,6 +72,8 @@ def points_from_readings(readings: Iterable[Reading]) -> list[Point]:
                 "room": key[2],
                 "sensor": key[3],
             }
+            if gateway:
+                tags[GATEWAY_TAG] = gateway
         # the reading's mapping itself (read-only by convention): no copy on the hot path
         fields = cast(Mapping[str, FieldValue], r.values)
         if r.flags:
@@ -73,15 +82,22 @@ def points_from_readings(readings: Iterable[Reading]) -> list[Point]:
     return points
 
 
+def _gateways(gateways: Iterable[str] | None) -> Iterable[str]:
+    """The per-reading gateways, or endless "" (no tag) when not given."""
+    return itertools.repeat("") if gateways is None else gateways
+
+
 class TimeSeriesStore(Protocol):
     """What every store does. Times are timezone-aware UTC; DataFrames use a ``time`` column."""
 
     def write(self, points: Sequence[Point]) -> None:
         """Store points (idempotent per key). Raises StoreUnavailable or StoreRejected."""
 
-    def write_readings(self, readings: Sequence[Reading]) -> None:
-        """Store readings as `CLIMATE` points: ``write(points_from_readings(readings))``, or a
-        faster path with the same result."""
+    def write_readings(
+        self, readings: Sequence[Reading], gateways: Sequence[str] | None = None
+    ) -> None:
+        """Store readings as `CLIMATE` points: ``write(points_from_readings(readings,
+        gateways))``, or a faster path with the same result."""
 
     def query(
         self,

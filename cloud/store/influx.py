@@ -226,11 +226,16 @@ class InfluxStore:
         stored, as in InfluxDB's own partial writes."""
         self._write_chunks(len(points), lambda a, b: encode_lines(points[a:b]))
 
-    def write_readings(self, readings: Sequence[Reading]) -> None:
+    def write_readings(
+        self, readings: Sequence[Reading], gateways: Sequence[str] | None = None
+    ) -> None:
         """`CLIMATE` points straight from readings (ingest's hot path; same result as
-        ``write(points_from_readings(readings))``)."""
+        ``write(points_from_readings(readings, gateways))``)."""
         self._write_chunks(
-            len(readings), lambda a, b: encode_readings(readings[a:b], self._float_texts)
+            len(readings),
+            lambda a, b: encode_readings(
+                readings[a:b], self._float_texts, None if gateways is None else gateways[a:b]
+            ),
         )
 
     def _write_chunks(self, count: int, encode: Callable[[int, int], list[str]]) -> None:

@@ -23,6 +23,7 @@ field: a type conflict).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -150,7 +151,9 @@ def _float_text(texts: dict[float, str], name: str, value: float, series: str) -
 
 
 def encode_readings(
-    readings: Sequence[Reading], float_texts: dict[float, str] | None = None
+    readings: Sequence[Reading],
+    float_texts: dict[float, str] | None = None,
+    gateways: Sequence[str] | None = None,
 ) -> list[str]:
     """`CLIMATE` lines straight from readings — ingest's hot path, the same lines as
     ``encode_lines(points_from_readings(readings))`` without building the points. Quantity names
@@ -160,16 +163,19 @@ def encode_readings(
     ``repr`` of a float is the largest single cost here. Gateways send values at their sensors'
     resolution, so values repeat across batches; pass the same `float_texts` dict to every call
     (the store does) to format each distinct value once (it is cleared at `FLOAT_TEXTS_MAX`)."""
-    prefixes: dict[tuple[str, str, str, str], str] = {}
+    prefixes: dict[tuple[str, str, str, str, str], str] = {}
     texts = {} if float_texts is None else float_texts
     text_of = texts.get
     lines: list[str] = []
     append = lines.append
-    for r in readings:
-        key = (r.building, r.flat, r.room, r.sensor)
+    gateway_of = itertools.repeat("") if gateways is None else gateways
+    for r, gateway in zip(readings, gateway_of, strict=False):
+        key = (r.building, r.flat, r.room, r.sensor, gateway)
         prefix = prefixes.get(key)
         if prefix is None:
             tags = {"building": key[0], "flat": key[1], "room": key[2], "sensor": key[3]}
+            if gateway:
+                tags["gateway"] = gateway
             prefix = prefixes[key] = series_prefix(CLIMATE, tags) + " "
         parts = []
         for name, value in r.values.items():

@@ -27,6 +27,9 @@ def open_store(
         return InfluxStore(
             influx_url,
             influx_db,
+            # with a user the database exists already (indeklima influx-setup made it): only
+            # the admin may create databases, and the services are not the admin
+            create_database=influx_user is None and influx_token is None,
             username=influx_user,
             password=influx_password,
             token=influx_token,
@@ -50,17 +53,45 @@ def add_store_arguments(parser: object) -> None:
     group.add_argument("--sqlite", type=Path, metavar="PATH", help="embedded SQLite store file")
     group.add_argument("--influx-url", metavar="URL", help="e.g. http://127.0.0.1:8086")
     group.add_argument("--influx-db", default="indeklima", metavar="DB")
-    group.add_argument("--influx-user", metavar="USER")
-    group.add_argument("--influx-password", metavar="PASSWORD")
-    group.add_argument("--influx-token", metavar="TOKEN", help="for InfluxDB 2/3 compat API")
+    group.add_argument("--influx-user", metavar="USER", help="or INDEKLIMA_INFLUX_USER")
+    group.add_argument(
+        "--influx-password-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding the password (or INDEKLIMA_INFLUX_PASSWORD; never on the command line)",
+    )
+    group.add_argument("--influx-password", metavar="PASSWORD", help=argparse.SUPPRESS)
+    group.add_argument(
+        "--influx-token-file",
+        type=Path,
+        metavar="PATH",
+        help="for InfluxDB 2/3 compat API (or INDEKLIMA_INFLUX_TOKEN)",
+    )
+    group.add_argument("--influx-token", metavar="TOKEN", help=argparse.SUPPRESS)
 
 
 def store_from_args(args: object) -> TimeSeriesStore:
+    """The store the flags name; secrets from their files or the environment (ValueError when a
+    secret file cannot be read)."""
+    import os
+
+    from cloud.secrets import resolve_secret
+
     return open_store(
         sqlite_path=getattr(args, "sqlite", None),
         influx_url=getattr(args, "influx_url", None),
         influx_db=getattr(args, "influx_db", "indeklima"),
-        influx_user=getattr(args, "influx_user", None),
-        influx_password=getattr(args, "influx_password", None),
-        influx_token=getattr(args, "influx_token", None),
+        influx_user=getattr(args, "influx_user", None) or os.environ.get("INDEKLIMA_INFLUX_USER"),
+        influx_password=resolve_secret(
+            file=getattr(args, "influx_password_file", None),
+            env="INDEKLIMA_INFLUX_PASSWORD",
+            flag_value=getattr(args, "influx_password", None),
+            flag="--influx-password",
+        ),
+        influx_token=resolve_secret(
+            file=getattr(args, "influx_token_file", None),
+            env="INDEKLIMA_INFLUX_TOKEN",
+            flag_value=getattr(args, "influx_token", None),
+            flag="--influx-token",
+        ),
     )

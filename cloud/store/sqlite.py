@@ -242,9 +242,11 @@ class SqliteStore:
                     f"already stored as {stored}; write it as {stored} or rename the field"
                 )
 
-    def write_readings(self, readings: Sequence[Reading]) -> None:
+    def write_readings(
+        self, readings: Sequence[Reading], gateways: Sequence[str] | None = None
+    ) -> None:
         """`CLIMATE` points from readings (same as ``write(points_from_readings(...))``)."""
-        self.write(points_from_readings(readings))
+        self.write(points_from_readings(readings, gateways))
 
     def query(
         self,
