@@ -379,6 +379,8 @@ async def _step_loop(
             await pollers[port].poll_once()
         await asyncio.sleep(0)
         await asyncio.sleep(0)
+        if steps == 1 and rig is not None:
+            await _ingest_listening(gateway, stop)
         if rig is not None and gateway.ventilation is not None:
             gateway.ventilation.service.step_once()
             rig.after_step()
@@ -427,6 +429,24 @@ async def _step_loop(
         "humidity_hours_above_60_pct": round(hours["humidity"], 1),
         "manual_window_operations": rig.manual_operations if rig is not None else None,
     }
+
+
+INGEST_START_S = 120.0
+
+
+async def _ingest_listening(gateway: Gateway, stop: asyncio.Event) -> None:
+    """Wait for ingest's first end-to-end ack: from then on it is subscribed. Readings would be
+    re-sent anyway, but window state messages are sent once, and the broker drops what arrives
+    before a shared subscription has its first member (afterwards ingest's session keeps them)."""
+    deadline = time.monotonic() + INGEST_START_S
+    while gateway.uplink.acks_received == 0 and not stop.is_set():
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"ingest har ikke bekræftet noget efter {INGEST_START_S:.0f} s (se ingest.log) / "
+                f"ingest confirmed nothing within {INGEST_START_S:.0f} s (see ingest.log)"
+            )
+        gateway.flush()
+        await asyncio.sleep(0.05)
 
 
 def run_demo(opts: DemoOptions) -> dict[str, Any]:
