@@ -1,0 +1,37 @@
+"""The web pages residents, technicians, finance and admins use, served by the API's FastAPI app.
+
+``install_pages(app)`` adds the page routes (``/``, ``/login``, …), the static assets under
+``/static`` (vendored Det Fælles Designsystem and uPlot; no build step) and the handlers that turn
+"log in first" and "not for you" into pages. Pages read through the same services as the API
+(``app.state.context``: the store, the alert store, the accounts, the settlement runs) and are
+refused by the same authorisation module (`cloud.accounts.scope`). Texts are in gettext catalogs
+(`cloud.web.i18n`); the view functions (`cloud.web.views`) take plain data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Final
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+STATIC_DIR: Final = Path(__file__).parent / "static"
+SECRET_ENV: Final = "INDEKLIMA_WEB_SECRET_KEY"
+
+
+def install_pages(app: FastAPI) -> None:
+    from cloud.web import csrf
+    from cloud.web.common import install_handlers
+    from cloud.web.pages import auth, home, resident
+
+    secret = os.environ.get(SECRET_ENV, "")
+    app.state.web_csrf_key = secret.encode() if len(secret) >= 32 else csrf.new_key()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (auth, home, resident):
+        app.include_router(module.router)
+    install_handlers(app)
+
+
+__all__ = ["install_pages"]

@@ -1,0 +1,102 @@
+"""Reads for the pages from the same services the API uses (the time-series store, the alert
+store, the settlement estimate): thin I/O that returns the plain data `cloud.web.views` takes.
+Whether the person may see the flat is decided before these are called (`cloud.accounts.scope`).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Final
+
+from cloud.store.base import CLIMATE, TimeSeriesStore
+from cloud.web.views import QUANTITIES, Latest, MouldNow, Series, mould_now
+
+LATEST_WINDOW: Final = timedelta(hours=6)
+"""How far back "now" looks for a room's newest reading (older shows as no reading)."""
+MOULD_MEASUREMENT: Final = "mould"  # written by cloud.jobs.mould_job
+
+
+def _value(raw: object) -> float | None:
+    try:
+        number = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def latest_by_room(
+    store: TimeSeriesStore, building: str, flat: str, now: datetime
+) -> dict[str, Latest]:
+    """Each room's newest value per quantity within `LATEST_WINDOW` (the time is the newest
+    of them)."""
+    frame = store.query(
+        CLIMATE, now - LATEST_WINDOW, now, where={"building": building, "flat": flat},
+        fields=list(QUANTITIES),
+    )
+    rooms: dict[str, Latest] = {}
+    if frame.empty:
+        return rooms
+    for room, rows in frame.groupby("room", sort=True):
+        values: dict[str, float | None] = {}
+        for q in QUANTITIES:
+            if q in rows.columns:
+                present = rows[rows[q].notna()]
+                values[q] = _value(present[q].iloc[-1]) if not present.empty else None
+            else:
+                values[q] = None
+        newest = rows["time"].max().to_pydatetime()
+        rooms[str(room)] = Latest(newest, **values)
+    return rooms
+
+
+def mould_by_room(
+    store: TimeSeriesStore, building: str, flat: str, now: datetime
+) -> list[MouldNow]:
+    """The newest hourly mould index per room (the jobs write it hourly)."""
+    frame = store.query(
+        MOULD_MEASUREMENT,
+        now - timedelta(days=2),
+        now,
+        where={"building": building, "flat": flat},
+        fields=["mould_index", "surface_rh_pct"],
+    )
+    out: list[MouldNow] = []
+    if frame.empty or "mould_index" not in frame.columns:
+        return out
+    for room, rows in frame.groupby("room", sort=True):
+        last = rows[rows["mould_index"].notna()]
+        if last.empty:
+            continue
+        row = last.iloc[-1]
+        index = _value(row["mould_index"])
+        if index is None:
+            continue
+        surface = _value(row["surface_rh_pct"]) if "surface_rh_pct" in row else None
+        out.append(mould_now(str(room), row["time"].to_pydatetime(), index, surface))
+    return out
+
+
+def climate_rooms(
+    store: TimeSeriesStore, building: str, flat: str, start: datetime, end: datetime
+) -> tuple[list[Series], str]:
+    """Per-room mean series over [start, end) for the charts, and the resolution used."""
+    span = end - start
+    every = timedelta(minutes=15) if span <= timedelta(days=2) else (
+        timedelta(hours=1) if span <= timedelta(days=62) else timedelta(days=1)
+    )
+    frame = store.downsample(
+        CLIMATE, start, end, every, where={"building": building, "flat": flat},
+        fields=list(QUANTITIES), by=("room",),
+    )
+    out: list[Series] = []
+    if frame.empty:
+        return out, str(every)
+    for room, rows in frame.groupby("room", sort=True):
+        times = [t.to_pydatetime() for t in rows["time"]]
+        values = {
+            f"{q}_mean": [_value(v) for v in rows[q]] if q in rows.columns else []
+            for q in QUANTITIES
+        }
+        out.append(Series(str(room), times, values))
+    return out, str(every)
