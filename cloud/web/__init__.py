@@ -11,8 +11,10 @@ refused by the same authorisation module (`cloud.accounts.scope`). Texts are in 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
@@ -24,14 +26,35 @@ SECRET_ENV: Final = "INDEKLIMA_WEB_SECRET_KEY"
 def install_pages(app: FastAPI) -> None:
     from cloud.web import csrf
     from cloud.web.common import install_handlers
-    from cloud.web.pages import auth, home, resident
+    from cloud.web.pages import auth, home, resident, technician
 
     secret = os.environ.get(SECRET_ENV, "")
     app.state.web_csrf_key = secret.encode() if len(secret) >= 32 else csrf.new_key()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, home, resident):
+    for module in (auth, home, resident, technician):
         app.include_router(module.router)
     install_handlers(app)
+    _own_stores(app)
+
+
+def _own_stores(app: FastAPI) -> None:
+    """Open the pages' own store (alert acknowledgements, in the alert store's database) inside
+    the app's lifespan and close it after, so the app's owner stops everything in one place."""
+    from cloud.analytics.alert_acks import AlertAcks
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            acks = AlertAcks(app.state.settings.alerts_url)
+            app.state.web_alert_acks = acks
+            try:
+                yield state
+            finally:
+                acks.close()
+
+    app.router.lifespan_context = lifespan
 
 
 __all__ = ["install_pages"]

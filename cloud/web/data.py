@@ -6,8 +6,10 @@ Whether the person may see the flat is decided before these are called (`cloud.a
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from cloud.store.base import CLIMATE, TimeSeriesStore
 from cloud.web.views import QUANTITIES, Latest, MouldNow, Series, mould_now
@@ -15,6 +17,7 @@ from cloud.web.views import QUANTITIES, Latest, MouldNow, Series, mould_now
 LATEST_WINDOW: Final = timedelta(hours=6)
 """How far back "now" looks for a room's newest reading (older shows as no reading)."""
 MOULD_MEASUREMENT: Final = "mould"  # written by cloud.jobs.mould_job
+LOCAL_TZ: Final = ZoneInfo("Europe/Copenhagen")
 
 
 def _value(raw: object) -> float | None:
@@ -31,7 +34,10 @@ def latest_by_room(
     """Each room's newest value per quantity within `LATEST_WINDOW` (the time is the newest
     of them)."""
     frame = store.query(
-        CLIMATE, now - LATEST_WINDOW, now, where={"building": building, "flat": flat},
+        CLIMATE,
+        now - LATEST_WINDOW,
+        now,
+        where={"building": building, "flat": flat},
         fields=list(QUANTITIES),
     )
     rooms: dict[str, Latest] = {}
@@ -82,12 +88,19 @@ def climate_rooms(
 ) -> tuple[list[Series], str]:
     """Per-room mean series over [start, end) for the charts, and the resolution used."""
     span = end - start
-    every = timedelta(minutes=15) if span <= timedelta(days=2) else (
-        timedelta(hours=1) if span <= timedelta(days=62) else timedelta(days=1)
+    every = (
+        timedelta(minutes=15)
+        if span <= timedelta(days=2)
+        else (timedelta(hours=1) if span <= timedelta(days=62) else timedelta(days=1))
     )
     frame = store.downsample(
-        CLIMATE, start, end, every, where={"building": building, "flat": flat},
-        fields=list(QUANTITIES), by=("room",),
+        CLIMATE,
+        start,
+        end,
+        every,
+        where={"building": building, "flat": flat},
+        fields=list(QUANTITIES),
+        by=("room",),
     )
     out: list[Series] = []
     if frame.empty:
@@ -100,3 +113,104 @@ def climate_rooms(
         }
         out.append(Series(str(room), times, values))
     return out, str(every)
+
+
+COMFORT_MEASUREMENT: Final = "comfort_index"  # written by cloud.jobs.runner, one point a month
+SILENT_AFTER: Final = timedelta(minutes=30)
+
+
+def month_start(now: datetime) -> datetime:
+    """00:00 local time on the first of `now`'s month, as UTC."""
+    local = now.astimezone(LOCAL_TZ)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def monthly_lights(store: TimeSeriesStore, building: str, now: datetime) -> dict[str, str]:
+    """This month's green/yellow/red per flat (the monthly index the jobs write)."""
+    start = month_start(now)
+    frame = store.query(
+        COMFORT_MEASUREMENT,
+        start,
+        now + timedelta(seconds=1),
+        where={"building": building},
+        fields=["light"],
+    )
+    if frame.empty or "light" not in frame.columns:
+        return {}
+    last = frame.sort_values("time").groupby("flat").tail(1)
+    return {str(r.flat): str(r.light) for r in last.itertuples(index=False)}
+
+
+@dataclass(frozen=True, slots=True)
+class MonthFigures:
+    month: str
+    light: str
+    intervals: int
+    share_level_1: float
+    share_level_2: float
+    share_level_3: float
+    share_level_4: float
+
+
+def monthly_figures(
+    store: TimeSeriesStore, building: str, flat: str, now: datetime, months: int = 12
+) -> list[MonthFigures]:
+    """The flat's monthly index for the last `months` months, newest first (staff may always
+    see these: the housing organisation's key figures)."""
+    start = month_start(now - timedelta(days=31 * (months - 1)))
+    frame = store.query(
+        COMFORT_MEASUREMENT,
+        start,
+        now + timedelta(seconds=1),
+        where={"building": building, "flat": flat},
+    )
+    out: list[MonthFigures] = []
+    if frame.empty or "light" not in frame.columns:
+        return out
+    for row in frame.sort_values("time", ascending=False).itertuples(index=False):
+        out.append(
+            MonthFigures(
+                month=str(getattr(row, "month", "")),
+                light=str(row.light),
+                intervals=int(getattr(row, "intervals", 0) or 0),
+                **{
+                    f"share_level_{i}": float(getattr(row, f"share_level_{i}", 0.0) or 0.0)
+                    for i in range(1, 5)
+                },
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SensorHealth:
+    flat: str
+    room: str
+    sensor: str
+    last_seen: datetime
+    silent: bool
+
+
+def sensor_health(store: TimeSeriesStore, building: str, now: datetime) -> list[SensorHealth]:
+    """Every sensor heard in the last day with when it was last heard; silent after
+    `SILENT_AFTER` (the jobs raise sensor-silent alerts on the same rule)."""
+    frame = store.downsample(
+        CLIMATE,
+        now - timedelta(days=1),
+        now,
+        timedelta(minutes=5),
+        where={"building": building},
+        fields=["temperature_c"],
+        by=("flat", "room", "sensor"),
+        aggregate="count",
+    )
+    if frame.empty:
+        return []
+    last = frame.groupby(["flat", "room", "sensor"], sort=True)["time"].max()
+    out = []
+    for (flat, room, sensor), seen in last.items():
+        moment = seen.to_pydatetime() + timedelta(minutes=5)
+        out.append(
+            SensorHealth(str(flat), str(room), str(sensor), moment, now - moment > SILENT_AFTER)
+        )
+    return out

@@ -59,9 +59,7 @@ def safe_next(value: str | None) -> str:
 
 
 def set_session_cookie(response: Response, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/"
-    )
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/")
 
 
 def clear_session_cookie(response: Response) -> None:

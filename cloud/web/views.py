@@ -22,6 +22,7 @@ from cloud.web.texts import ADVICE, MOULD_ADVICE
 LOCAL_TZ: Final = ZoneInfo("Europe/Copenhagen")
 STALE_AFTER: Final = timedelta(hours=1)
 QUANTITIES: Final = ("temperature_c", "humidity_pct", "co2_ppm")
+BANDS: Final = ComfortBands()
 _RANK: Final = {"green": 0, "yellow": 1, "red": 2}
 
 
@@ -67,7 +68,7 @@ def _level_light(level: float, yellow_from: int) -> str:
 
 
 def rate(
-    quantity: str, value: float | None, moment: datetime, bands: ComfortBands = ComfortBands()
+    quantity: str, value: float | None, moment: datetime, bands: ComfortBands = BANDS
 ) -> QuantityNow:
     """The light of one value, by the comfort module's bands."""
     value = _finite(value)
@@ -87,7 +88,7 @@ def rate(
         raise ValueError(f"unknown quantity {quantity!r}")
     level = float(band_level([value], band)[0])
     light = _level_light(level, yellow_from=2)
-    low, high = band[0]
+    low = band[0][0]
     direction = None if light == "green" else ("low" if value < low else "high")
     return QuantityNow(quantity, value, light, direction)
 
@@ -104,15 +105,11 @@ def _advice(quantities: Sequence[QuantityNow]) -> str:
     return ADVICE["warm" if worst.direction == "high" else "cold"]
 
 
-def room_now(
-    room: str, latest: Latest, now: datetime, bands: ComfortBands = ComfortBands()
-) -> RoomNow:
+def room_now(room: str, latest: Latest, now: datetime, bands: ComfortBands = BANDS) -> RoomNow:
     """A room's lights and advice. Readings older than `STALE_AFTER` are shown but not rated:
     an old reading must not tell a resident that all is well."""
     stale = now - latest.time > STALE_AFTER
-    quantities = tuple(
-        rate(q, getattr(latest, q), latest.time, bands) for q in QUANTITIES
-    )
+    quantities = tuple(rate(q, getattr(latest, q), latest.time, bands) for q in QUANTITIES)
     if stale:
         quantities = tuple(QuantityNow(q.quantity, q.value, None) for q in quantities)
         return RoomNow(room, latest.time, True, quantities, None, ADVICE["no_data"])
@@ -122,7 +119,7 @@ def room_now(
 
 
 def rooms_now(
-    latest: Mapping[str, Latest], now: datetime, bands: ComfortBands = ComfortBands()
+    latest: Mapping[str, Latest], now: datetime, bands: ComfortBands = BANDS
 ) -> list[RoomNow]:
     return [room_now(room, latest[room], now, bands) for room in sorted(latest)]
 

@@ -88,9 +88,7 @@ def login(
             username=username,
             message={
                 "kind": "error",
-                "text": gettext(
-                    lang, N_("The form had expired. Please log in again.")
-                ),
+                "text": gettext(lang, N_("The form had expired. Please log in again.")),
             },
             status_code=400,
         )
@@ -113,8 +111,9 @@ def login(
 
         stamp = environment(lang).filters["local_time"](until) if until else "?"
         errors = {"username": text % {"time": stamp}}
-        return _login_page(request, next_path=next, username=username, errors=errors,
-                           status_code=429)
+        return _login_page(
+            request, next_path=next, username=username, errors=errors, status_code=429
+        )
     except LoginFailed as exc:
         disabled = "spærret" in str(exc)
         text = (
@@ -135,9 +134,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(
-    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     try:
         user = current_session(request)
     except LoginRequired:
@@ -157,7 +154,12 @@ def switch_language(code: str, next: str = "/") -> Response:
     """Remember the language (a year) and go back; an unknown code means Danish."""
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
-        LANG_COOKIE, parse_lang(code).value, max_age=365 * 24 * 3600, secure=True,
-        httponly=True, samesite="lax", path="/",
+        LANG_COOKIE,
+        parse_lang(code).value,
+        max_age=365 * 24 * 3600,
+        secure=True,
+        httponly=True,
+        samesite="lax",
+        path="/",
     )
     return response

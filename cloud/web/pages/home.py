@@ -27,9 +27,9 @@ def start(request: Request, user: PageUser) -> Response:
 
 
 @router.get("/flats/{flat_id}")
-def flat(request: Request, user: PageUser, flat_id: str) -> Response:
+def flat(request: Request, user: PageUser, flat_id: str, range: str = "week") -> Response:
     if user.principal.role is Role.RESIDENT:
         return resident.now_page(request, user, flat_id)
     from cloud.web.pages import technician
 
-    return technician.flat_page(request, user, flat_id)
+    return technician.flat_page(request, user, flat_id, range)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
 
 from cloud.accounts.principal import Role
 from cloud.accounts.scope import FlatView, check_flat
-from cloud.web.common import PageDenied, guarded, page
-from cloud.web.data import latest_by_room, mould_by_room
+from cloud.web.common import PageDenied, PageUser, check_csrf, guarded, page
+from cloud.web.i18n import gettext, language_of
+from cloud.web.data import climate_rooms, latest_by_room, mould_by_room
 from cloud.web.session import WebSession
-from cloud.web.texts import ALERT_KINDS, QUANTITY_LABELS, RANGES, SEVERITIES
-from cloud.web.views import chart_payload, rooms_now
+from cloud.web.texts import ALERT_KINDS, N_, QUANTITY_LABELS, RANGES, SEVERITIES
+from cloud.web.views import QUANTITIES, chart_payload, rooms_now
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,39 +72,91 @@ def now_page(request: Request, user: WebSession, flat: str | None = None) -> Res
 
 
 @router.get("/charts")
-def charts(request: Request, range: str = "week", flat: str | None = None) -> Response:
-    from cloud.web.common import current_session
-
-    user = current_session(request)
+def charts(
+    request: Request, user: PageUser, range: str = "week", flat: str | None = None
+) -> Response:
     if user.principal.role is not Role.RESIDENT:
         raise PageDenied(403, "Kun for beboere / residents only")
     building, flat_id = resident_flat(user, flat)
-    return chart_page(request, user, building, flat_id, range, "resident/charts.html")
+    return page(
+        request, user, "resident/charts.html",
+        {"flat": flat_id, **chart_data(request, building, flat_id, range)},
+    )
 
 
-def chart_page(
-    request: Request, user: WebSession, building: str, flat_id: str, range: str, template: str
-) -> Response:
-    from cloud.web.data import climate_rooms
-
+def chart_data(request: Request, building: str, flat_id: str, range: str) -> dict[str, Any]:
+    """The charts' data for a flat (the caller has checked that the person may see it)."""
     chosen = range if range in RANGE_SPANS else "week"
     end = datetime.now(UTC)
     start = end - RANGE_SPANS[chosen]
     series, resolution = climate_rooms(request.app.state.context.store, building, flat_id, start, end)
-    charts = {
-        q: chart_payload(series, f"{q}_mean") for q in ("temperature_c", "humidity_pct", "co2_ppm")
+    return {
+        "range": chosen,
+        "ranges": RANGES,
+        "labels": QUANTITY_LABELS,
+        "charts": {q: chart_payload(series, f"{q}_mean") for q in QUANTITIES},
+        "resolution": resolution,
+        "has_data": any(s.time for s in series),
     }
+
+
+@router.get("/my-data")
+def my_data(request: Request, user: PageUser, saved: str | None = None) -> Response:
+    return _my_data_page(request, user, saved=saved)
+
+
+def _my_data_page(
+    request: Request,
+    user: WebSession,
+    *,
+    saved: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    if user.principal.role is not Role.RESIDENT:
+        raise PageDenied(403, "Kun for beboere / residents only")
+    accounts = request.app.state.context.accounts
+    building, flat_id = resident_flat(user, None)
     return page(
         request,
         user,
-        template,
+        "resident/my_data.html",
         {
             "flat": flat_id,
-            "range": chosen,
-            "ranges": RANGES,
-            "labels": QUANTITY_LABELS,
-            "charts": charts,
-            "resolution": resolution,
-            "has_data": any(s.time for s in series),
+            "consent": accounts.consent(flat_id),
+            "history": accounts.consent_history(flat_id)[-10:][::-1],
+            "saved": saved,
+            "errors": errors or {},
         },
+        status_code=status_code,
     )
+
+
+@router.post("/my-data/consent")
+def set_consent(
+    request: Request,
+    user: PageUser,
+    staff_detail: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    check_csrf(request, user, csrf_token)
+    building, flat_id = resident_flat(user, None)
+    principal = user.principal
+    if staff_detail not in ("yes", "no"):
+        lang = language_of(request)
+        return _my_data_page(
+            request,
+            user,
+            errors={"staff_detail-yes": gettext(lang, N_("Choose yes or no"))},
+            status_code=400,
+        )
+    guarded(
+        lambda: check_flat(principal, building, flat_id, FlatView.CONSENT_WRITE, consented=False)
+    )
+    request.app.state.context.accounts.set_consent(
+        principal,
+        flat_id,
+        staff_detail == "yes",
+        address=request.client.host if request.client else None,
+    )
+    return RedirectResponse("/my-data?saved=consent", status_code=303)
