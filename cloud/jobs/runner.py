@@ -19,6 +19,12 @@
    alert state machine (cloud/analytics/alerts.py), and window actuator faults
    (cloud/jobs/actuator_job.py, measurement ``window``); changed alerts are stored (`AlertStore`),
    written as ``alerts`` points, handed to `publisher` (MQTT) and to Grafana when configured.
+4. **Rollups**: hourly and daily (local days) mean/min/max per flat and room of the hours in the
+   last `JobsConfig.rollup_recheck` whose readings changed (cloud/store/rollup.py), so long
+   chart ranges read rollups, not raw points.
+5. **Mail** (when `JobsConfig.mail` is set): residents who opted in get one e-mail per new alert
+   episode on their flat (cloud/mail/mailer.py); an SMTP failure is logged and retried at the
+   next run, never stops the jobs.
 
 `JobsSummary.mould_alerts` counts open *mould-risk* alerts: mould index ≥ 1 and surface RH ≥ 80 %
 for 6 h. The VTT index needs weeks of damp conditions to reach 1 on a sensitive surface, so
@@ -41,9 +47,12 @@ from cloud.jobs.actuator_job import actuator_observations
 from cloud.jobs.mould_job import MouldResult, mould_for_building
 from cloud.registry import Building, Registry
 from cloud.store.base import CLIMATE, Point, TimeSeriesStore
+from cloud.store.rollup import refresh_rollups
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from cloud.mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,11 @@ class JobsConfig:
     """SQLAlchemy URL of the alert store; default ``state_dir/alerts.sqlite``."""
     grafana_url: str | None = None
     grafana_token: str | None = None
+    rollup_recheck: timedelta = timedelta(days=7)
+    """How far back each run looks for hours whose readings changed (late readings from a
+    gateway's outbox after an outage); older late readings need ``refresh_rollups`` by hand."""
+    mail: MailSettings | None = None
+    """SMTP and link settings for the alert e-mails; None: no mail."""
 
 
 @dataclass(slots=True)
@@ -74,6 +88,9 @@ class JobsSummary:
     flats_red_this_month: int = 0
     alerts_changed: int = 0
     heat_share_points: int = 0
+    rollup_hours: int = 0
+    mails_sent: int = 0
+    mails_failed: int = 0
     mould_alert_flats: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -109,10 +126,31 @@ def run_jobs_once(
                 push_annotations(changed, config.grafana_url, token=config.grafana_token)
             summary.alerts_changed += len(changed)
             summary.heat_share_points += _write_heat_shares(store, registry, building, now, summary)
+            rolled = refresh_rollups(store, building.id, now - config.rollup_recheck, now)
+            summary.rollup_hours += rolled.hours
+        if config.mail is not None:
+            _send_mail(alert_store.url, config.mail, now, summary)
         mould = [a for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS]
         summary.mould_alerts = len(mould)
         summary.mould_alert_flats = sorted({a.flat for a in mould})
     return summary
+
+
+def _send_mail(url: str, settings: MailSettings, now: datetime, summary: JobsSummary) -> None:
+    """The mail step; whatever goes wrong in it is logged, and the jobs carry on."""
+    from cloud.mail.mailer import send_alert_mails
+
+    try:
+        sent = send_alert_mails(url, settings, now)
+    except Exception:
+        log.exception(
+            "alarm-mails kunne ikke sendes; prøver igen næste gang / alert mails "
+            "failed; will retry at the next run"
+        )
+        summary.mails_failed += 1
+        return
+    summary.mails_sent += sent.sent
+    summary.mails_failed += sent.failed
 
 
 def _write_heat_shares(

@@ -23,6 +23,7 @@ from cloud.api.schemas import (
     FlatClimateOut,
     FlatOut,
 )
+from cloud.api.series import ClimateSeriesOut, flat_climate_out
 from cloud.store.base import CLIMATE
 
 router = APIRouter(prefix="/buildings", tags=["buildings"])
@@ -143,3 +144,17 @@ def climate_summary(
         "the flat's rooms; min/max are of the hourly means",
         flats=flats,
     )
+
+
+@router.get("/{building}/flats/{flat}/climate", summary="Lejlighedens indeklima / flat climate")
+def flat_climate(
+    _role: TechnicianRole,
+    building: BuildingDep,
+    flat: str,
+    store: StoreDep,
+    start: Annotated[datetime | None, Query(description="default: end - 24 h")] = None,
+    end: Annotated[datetime | None, Query(description="default: now (UTC)")] = None,
+) -> ClimateSeriesOut:
+    """Per room: mean/min/max at a resolution picked from the range (cloud/analytics/
+    climate_series.py): raw up to 2 days, hourly rollups up to 62 days, daily beyond."""
+    return flat_climate_out(store, building, flat, start, end)

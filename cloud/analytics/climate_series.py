@@ -1,0 +1,187 @@
+"""A flat's climate over any range at a resolution that keeps the answer small and fast.
+
+`pick_resolution` is the rule (a pure function of the range's length):
+
+| range length          | resolution | points per room and quantity |
+|-----------------------|------------|------------------------------|
+| up to 2 days          | raw (the 5-minute readings) | ≤ 576 |
+| over 2, up to 62 days | hourly rollups (``climate_hourly``) | ≤ 1,488 |
+| over 62 days          | daily rollups, local days (``climate_daily``) | 366 a year |
+
+so a resident's day/week/month/year charts read at most about 1,500 points per series, never a
+year of raw points. `climate_series` is the one service the API and the pages call.
+
+Hourly and daily points are as fresh as the jobs' last run (hourly); the hour in progress shows in
+the raw view. Each point has the mean, min and max of the period (at raw resolution, of the
+room's sensors at that instant — one sensor per quantity makes them equal).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+from cloud.store.base import CLIMATE, TimeSeriesStore
+from cloud.store.rollup import (
+    DAILY,
+    HOURLY,
+    QUANTITIES,
+    STATS,
+    floor_hour,
+    local_day,
+    local_day_start,
+    stat_field,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Resolution(StrEnum):
+    RAW = "raw"
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+
+RAW_UP_TO: Final = timedelta(days=2)
+HOURLY_UP_TO: Final = timedelta(days=62)
+MAX_RANGE: Final = timedelta(days=3660)
+"""Ten years of daily points at most per request (about 11,000 per room and quantity)."""
+STEP: Final = {
+    Resolution.RAW: timedelta(minutes=5),
+    Resolution.HOURLY: timedelta(hours=1),
+    Resolution.DAILY: timedelta(days=1),
+}
+"""Nominal spacing (a local day is 23–25 h long)."""
+EARLIEST: Final = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST: Final = datetime(2200, 1, 1, tzinfo=UTC)
+"""The stores count nanoseconds since 1970 in 64 bits (to 2262)."""
+SERIES_FIELDS: Final = tuple(stat_field(q, s) for q in QUANTITIES for s in STATS)
+
+
+class ClimateRangeError(ValueError):
+    """The requested range cannot be served; the message says why and what to ask instead
+    (Danish, then English)."""
+
+
+def pick_resolution(start: datetime, end: datetime) -> Resolution:
+    """Raw up to 2 days, hourly up to 62 days (two months), daily beyond."""
+    span = end - start
+    if span <= RAW_UP_TO:
+        return Resolution.RAW
+    if span <= HOURLY_UP_TO:
+        return Resolution.HOURLY
+    return Resolution.DAILY
+
+
+def check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The range as UTC, or `ClimateRangeError` for naive, reversed or over-long ranges."""
+    for name, moment in (("start", start), ("end", end)):
+        if moment.tzinfo is None:
+            raise ClimateRangeError(
+                f"{name} mangler tidszone: skriv fx 2026-01-31T00:00:00Z / {name} has no time "
+                "zone: write e.g. 2026-01-31T00:00:00Z"
+            )
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if not (start >= EARLIEST and end <= LATEST):
+        raise ClimateRangeError(
+            f"Perioden skal ligge mellem {EARLIEST:%Y-%m-%d} og {LATEST:%Y-%m-%d} / the range "
+            f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+        )
+    if end <= start:
+        raise ClimateRangeError("start skal ligge før end / start must be before end")
+    if end - start > MAX_RANGE:
+        raise ClimateRangeError(
+            f"Højst {MAX_RANGE.days} dage ad gangen / at most {MAX_RANGE.days} days at a time"
+        )
+    return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSeries:
+    room: str
+    time: list[datetime]
+    values: dict[str, list[float | None]]
+    """`SERIES_FIELDS` → one value per time (None where the room lacks it then)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClimateSeries:
+    building: str
+    flat: str
+    start: datetime
+    """Start of the first period that may be included (floored to the resolution)."""
+    end: datetime
+    resolution: Resolution
+    step: timedelta
+    rooms: list[RoomSeries]
+
+
+def climate_series(
+    store: TimeSeriesStore,
+    building: str,
+    flat: str,
+    start: datetime,
+    end: datetime,
+    *,
+    resolution: Resolution | None = None,
+) -> ClimateSeries:
+    """The flat's per-room series over [start, end) at `resolution` (default: by
+    `pick_resolution`). Raises `ClimateRangeError` for a range it will not serve. Whether the
+    caller may see the flat is the caller's (the authorisation function's) business."""
+    start, end = check_range(start, end)
+    chosen = resolution or pick_resolution(start, end)
+    where = {"building": building, "flat": flat}
+    if chosen is Resolution.RAW:
+        raw = store.query(CLIMATE, start, end, where=where, fields=list(QUANTITIES))
+        frame = _raw_stats(raw)
+    elif chosen is Resolution.HOURLY:
+        start = floor_hour(start)
+        frame = store.query(HOURLY, start, end, where=where, fields=list(SERIES_FIELDS))
+    else:
+        start = local_day_start(local_day(start))
+        frame = store.query(DAILY, start, end, where=where, fields=list(SERIES_FIELDS))
+    return ClimateSeries(building, flat, start, end, chosen, STEP[chosen], _rooms(frame))
+
+
+def _raw_stats(raw: pd.DataFrame) -> pd.DataFrame:
+    """Raw points → mean/min/max per (time, room) over the room's sensors."""
+    import pandas as pd
+
+    if raw.empty or "room" not in raw.columns:
+        return pd.DataFrame({"time": [], "room": []})
+    present = [q for q in QUANTITIES if q in raw.columns]
+    grouped = raw.groupby(["time", "room"], sort=True)[present]
+    parts = []
+    for stat in STATS:
+        part = grouped.agg(stat)
+        part.columns = [stat_field(q, stat) for q in present]
+        parts.append(part)
+    return pd.concat(parts, axis=1).reset_index()
+
+
+def _rooms(frame: pd.DataFrame) -> list[RoomSeries]:
+    if frame.empty or "room" not in frame.columns:
+        return []
+    rooms = []
+    for room, rows in frame.sort_values(["room", "time"], kind="stable").groupby("room", sort=True):
+        empty: list[float | None] = [None] * len(rows)
+        values = {
+            name: _column(rows[name].tolist()) if name in rows.columns else list(empty)
+            for name in SERIES_FIELDS
+        }
+        times = [t.to_pydatetime() for t in rows["time"]]
+        rooms.append(RoomSeries(str(room), times, values))
+    return rooms
+
+
+def _column(values: Sequence[object]) -> list[float | None]:
+    out: list[float | None] = []
+    for v in values:
+        number = float(v)  # type: ignore[arg-type]
+        out.append(None if math.isnan(number) else round(number, 2))
+    return out

@@ -1,0 +1,86 @@
+"""A flat's climate series as JSON (columnar: one list per field, what chart libraries such as
+uPlot take), served by a route with a couple of lines; the service is
+`cloud.analytics.climate_series.climate_series`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from cloud.analytics.climate_series import (
+    ClimateRangeError,
+    Resolution,
+    climate_series,
+)
+from cloud.registry import Building
+from cloud.store.base import TimeSeriesStore
+
+DEFAULT_RANGE = timedelta(hours=24)
+
+
+class RoomSeriesOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    room: str
+    time: list[datetime] = Field(description="periodens start (UTC) / start of each period")
+    temperature_c_mean: list[float | None]
+    temperature_c_min: list[float | None]
+    temperature_c_max: list[float | None]
+    humidity_pct_mean: list[float | None]
+    humidity_pct_min: list[float | None]
+    humidity_pct_max: list[float | None]
+    co2_ppm_mean: list[float | None]
+    co2_ppm_min: list[float | None]
+    co2_ppm_max: list[float | None]
+
+
+class ClimateSeriesOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    building: str
+    flat: str
+    start: datetime
+    end: datetime
+    resolution: Resolution = Field(
+        description="raw (≤ 2 dage/days), hourly (≤ 62 dage/days), daily (lokale døgn / local "
+        "days) — valgt ud fra perioden / picked from the range"
+    )
+    step_s: int
+    rooms: list[RoomSeriesOut]
+
+
+def flat_climate_out(
+    store: TimeSeriesStore,
+    building: Building,
+    flat: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> ClimateSeriesOut:
+    """The route's body: 404 for a flat the building does not have, 422 for a bad range;
+    default the last 24 hours."""
+    if flat not in building.flat_ids:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"Lejligheden {flat!r} findes ikke i bygning {building.id!r} / flat {flat!r} is not "
+            f"in building {building.id!r}",
+        )
+    try:
+        end = end or datetime.now(UTC)
+        start = start or end - DEFAULT_RANGE
+        series = climate_series(store, building.id, flat, start, end)
+    except ClimateRangeError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return ClimateSeriesOut(
+        building=series.building,
+        flat=series.flat,
+        start=series.start,
+        end=series.end,
+        resolution=series.resolution,
+        step_s=int(series.step.total_seconds()),
+        rooms=[
+            RoomSeriesOut.model_validate({"room": r.room, "time": r.time, **r.values})
+            for r in series.rooms
+        ],
+    )
