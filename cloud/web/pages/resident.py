@@ -12,7 +12,7 @@ from cloud.accounts.principal import Role
 from cloud.accounts.scope import FlatView, check_flat
 from cloud.web.common import PageDenied, PageUser, check_csrf, guarded, page
 from cloud.web.i18n import gettext, language_of
-from cloud.web.data import climate_rooms, latest_by_room, mould_by_room
+from cloud.web.data import climate_rooms, flat_heat_estimate, latest_by_room, mould_by_room
 from cloud.web.session import WebSession
 from cloud.web.texts import ALERT_KINDS, N_, QUANTITY_LABELS, RANGES, SEVERITIES
 from cloud.web.views import QUANTITIES, chart_payload, rooms_now
@@ -160,3 +160,23 @@ def set_consent(
         address=request.client.host if request.client else None,
     )
     return RedirectResponse("/my-data?saved=consent", status_code=303)
+
+
+@router.get("/heating")
+def heating(request: Request, user: PageUser) -> Response:
+    if user.principal.role is not Role.RESIDENT:
+        raise PageDenied(403, "Kun for beboere / residents only")
+    context = request.app.state.context
+    building, flat_id = resident_flat(user, None)
+    principal = user.principal
+    guarded(lambda: check_flat(principal, building, flat_id, FlatView.HEAT_SHARE, consented=False))
+    now = datetime.now(UTC)
+    estimate = flat_heat_estimate(
+        context.store, context.registry, context.tariff, building, flat_id, now
+    )
+    return page(
+        request,
+        user,
+        "resident/heating.html",
+        {"flat": flat_id, "estimate": estimate, "statements": statements_of(request, building, flat_id)},
+    )
