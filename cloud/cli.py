@@ -21,6 +21,8 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "jobs": ("cloud.jobs.cli", "run the analytics jobs per building"),
     "settle": ("cloud.settlement.cli", "heating settlement (dynamisk varmeregnskab)"),
     "api": ("cloud.api_cli", "serve the technician/finance API"),
+    "db": ("cloud.accounts_cli", "accounts database: upgrade (migrate), seed from registry"),
+    "users": ("cloud.users_cli", "user accounts: add, list, disable, passwd, assign"),
 }
 
 

@@ -20,3 +20,15 @@ def mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
 def influx_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
     with InfluxServer(tmp_path_factory.mktemp("influx")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A private PostgreSQL cluster (tests/postgres.py); skipped only when it cannot run here."""
+    from tests.postgres import PostgresUnavailable, postgres_cluster
+
+    try:
+        with postgres_cluster() as cluster:
+            yield cluster
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL cannot run here: {exc}")

@@ -1,0 +1,712 @@
+"""`Accounts`: users, passwords, login sessions, scopes, consent and the audit trail, over one
+SQLAlchemy engine. Thread-safe (a session per call), so one object serves the whole app.
+
+Sessions are opaque random tokens (``secrets.token_urlsafe(32)``, 256 bits); only their SHA-256
+is stored, so a copy of the database does not give working tokens. A session ends at its expiry,
+at logout, and for all a user's sessions when their password changes or they are disabled.
+
+Login is rate limited: `LoginPolicy.user_failures` failed attempts for one username within
+`LoginPolicy.window` lock that username until the oldest of them leaves the window; likewise
+`LoginPolicy.address_failures` from one address. Attempts while locked are refused without
+checking the password and do not extend the lock. Attempts older than a day are pruned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from cloud.accounts import audit as audit_log
+from cloud.accounts import consent
+from cloud.accounts.audit import AuditAction, AuditEntry, AuditQuery
+from cloud.accounts.consent import Consent
+from cloud.accounts.models import (
+    BuildingRow,
+    FlatRow,
+    LoginAttempt,
+    Organisation,
+    Resident,
+    RoleAssignment,
+    SessionRow,
+    User,
+    utc,
+)
+from cloud.accounts.passwords import Passwords, check_new_password
+from cloud.accounts.principal import SCOPES_OF, Principal, Role, ScopeKind
+
+USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+ATTEMPTS_KEPT: Final = timedelta(days=1)
+
+
+class AccountError(ValueError):
+    """A request about accounts cannot be done; the message (Danish / English) says why."""
+
+
+class UnknownUser(AccountError):
+    pass
+
+
+class LoginFailed(Exception):
+    """Wrong username or password (which of them is not told)."""
+
+    def __init__(self, message: str, locked_until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.locked_until = locked_until
+
+
+class LockedOut(LoginFailed):
+    """Too many failed attempts: no login for this username or address until `locked_until`."""
+
+    locked_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    session_ttl: timedelta = timedelta(hours=12)
+    window: timedelta = timedelta(minutes=15)
+    user_failures: int = 5
+    address_failures: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    disabled: bool
+    created_at: datetime
+    flats: tuple[str, ...]
+    scopes: tuple[tuple[ScopeKind, str], ...]
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().casefold()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _rowcount(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def _local(moment: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m-%d %H:%M")
+
+
+class Accounts:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        policy: LoginPolicy | None = None,
+        passwords: Passwords | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """`engine` on a database at the newest schema (`cloud.accounts.db.upgrade`)."""
+        self.engine = engine
+        self.policy = policy or LoginPolicy()
+        self.passwords = passwords or Passwords()
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+        self.engine.dispose()
+
+    # -- users ------------------------------------------------------------------------------
+
+    def _user(self, session: Session, username: str) -> User:
+        user = session.scalar(select(User).where(User.username == normalise_username(username)))
+        if user is None or user.erased_at is not None:
+            raise UnknownUser(
+                f"brugeren {username!r} findes ikke / user {username!r} does not exist"
+            )
+        return user
+
+    def create_user(
+        self,
+        username: str,
+        role: Role,
+        password: str,
+        *,
+        display_name: str | None = None,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> int:
+        """A new user (no scope yet: `assign`, `add_resident`); returns its id."""
+        name = normalise_username(username)
+        if not USERNAME.match(name):
+            raise AccountError(
+                f"brugernavnet {username!r} er ugyldigt: 2-64 tegn a-z, 0-9, . _ @ - / the "
+                f"username {username!r} is invalid: 2-64 characters a-z, 0-9, . _ @ -"
+            )
+        check_new_password(password, name)
+        now = self.now()
+        user = User(
+            username=name,
+            display_name=(display_name or username).strip()[:200] or name,
+            role=Role(role).value,
+            password_hash=self.passwords.hash(password),
+            created_at=now,
+            password_changed_at=now,
+        )
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(user)
+                session.flush()
+                audit_log.append(
+                    session,
+                    now,
+                    by,
+                    AuditAction.USER_CREATED,
+                    address=address,
+                    detail={"user": name, "role": user.role},
+                )
+                return user.id
+        except IntegrityError as exc:
+            raise AccountError(
+                f"brugeren {name!r} findes allerede / user {name!r} already exists"
+            ) from exc
+
+    def set_password(
+        self,
+        username: str,
+        password: str,
+        *,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> int:
+        """Set a new password and end all the user's sessions; returns how many ended."""
+        with Session(self.engine) as session, session.begin():
+            user = self._user(session, username)
+            check_new_password(password, user.username)
+            now = self.now()
+            user.password_hash = self.passwords.hash(password)
+            user.password_changed_at = now
+            ended = self._revoke_all(session, user.id, now)
+            audit_log.append(
+                session,
+                now,
+                by,
+                AuditAction.PASSWORD_CHANGED,
+                address=address,
+                detail={"user": user.username, "sessions_ended": ended},
+            )
+            return ended
+
+    def set_disabled(
+        self,
+        username: str,
+        disabled: bool = True,
+        *,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> None:
+        """Disable (ending all sessions) or enable a user."""
+        with Session(self.engine) as session, session.begin():
+            user = self._user(session, username)
+            now = self.now()
+            user.disabled_at = now if disabled else None
+            ended = self._revoke_all(session, user.id, now) if disabled else 0
+            audit_log.append(
+                session,
+                now,
+                by,
+                AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED,
+                address=address,
+                detail={"user": user.username, "sessions_ended": ended},
+            )
+
+    def _scope_exists(self, session: Session, kind: ScopeKind, scope_id: str) -> bool:
+        table = BuildingRow if kind is ScopeKind.BUILDING else Organisation
+        return session.get(table, scope_id) is not None
+
+    def assign(
+        self,
+        username: str,
+        kind: ScopeKind,
+        scope_id: str,
+        *,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> None:
+        """Give a staff user a building or organisation; refused when the user's role does not
+        take that kind of scope (technician: buildings; finance: buildings, organisations)."""
+        with Session(self.engine) as session, session.begin():
+            user = self._user(session, username)
+            role = Role(user.role)
+            if kind not in SCOPES_OF[role]:
+                allowed = ", ".join(sorted(SCOPES_OF[role])) or "ingen / none"
+                raise AccountError(
+                    f"rollen {role} kan ikke tildeles {kind} (kan: {allowed}) / the role {role} "
+                    f"cannot be given a {kind} (takes: {allowed})"
+                )
+            if not self._scope_exists(session, kind, scope_id):
+                raise AccountError(
+                    f"{kind} {scope_id!r} findes ikke / {kind} {scope_id!r} does not exist"
+                )
+            exists = session.scalar(
+                select(RoleAssignment).where(
+                    RoleAssignment.user_id == user.id,
+                    RoleAssignment.scope_kind == kind.value,
+                    RoleAssignment.scope_id == scope_id,
+                )
+            )
+            if exists is not None:
+                return
+            now = self.now()
+            session.add(
+                RoleAssignment(
+                    user_id=user.id, scope_kind=kind.value, scope_id=scope_id, created_at=now
+                )
+            )
+            audit_log.append(
+                session,
+                now,
+                by,
+                AuditAction.ROLE_ASSIGNED,
+                building_id=scope_id if kind is ScopeKind.BUILDING else None,
+                address=address,
+                detail={"user": user.username, "role": role.value, kind.value: scope_id},
+            )
+
+    def unassign(
+        self,
+        username: str,
+        kind: ScopeKind,
+        scope_id: str,
+        *,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> bool:
+        with Session(self.engine) as session, session.begin():
+            user = self._user(session, username)
+            result = session.execute(
+                delete(RoleAssignment).where(
+                    RoleAssignment.user_id == user.id,
+                    RoleAssignment.scope_kind == kind.value,
+                    RoleAssignment.scope_id == scope_id,
+                )
+            )
+            gone = _rowcount(result)
+            if gone:
+                audit_log.append(
+                    session,
+                    self.now(),
+                    by,
+                    AuditAction.ROLE_REMOVED,
+                    building_id=scope_id if kind is ScopeKind.BUILDING else None,
+                    address=address,
+                    detail={"user": user.username, kind.value: scope_id},
+                )
+            return bool(gone)
+
+    def add_resident(
+        self,
+        username: str,
+        flat_id: str,
+        *,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> None:
+        """Link a resident user to the flat they live in."""
+        with Session(self.engine) as session, session.begin():
+            user = self._user(session, username)
+            if user.role != Role.RESIDENT.value:
+                raise AccountError(
+                    f"{user.username} er {user.role}, ikke beboer / {user.username} is "
+                    f"{user.role}, not a resident"
+                )
+            flat = session.get(FlatRow, flat_id)
+            if flat is None:
+                raise AccountError(
+                    f"lejlighed {flat_id!r} findes ikke (kør `indeklima db seed`) / flat "
+                    f"{flat_id!r} does not exist (run `indeklima db seed`)"
+                )
+            if session.get(Resident, (user.id, flat_id)) is not None:
+                return
+            now = self.now()
+            session.add(Resident(user_id=user.id, flat_id=flat_id, since=now))
+            audit_log.append(
+                session,
+                now,
+                by,
+                AuditAction.RESIDENT_ADDED,
+                flat_id=flat_id,
+                building_id=flat.building_id,
+                address=address,
+                detail={"user": user.username},
+            )
+
+    def remove_resident(
+        self,
+        username: str,
+        flat_id: str,
+        *,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> bool:
+        with Session(self.engine) as session, session.begin():
+            user = self._user(session, username)
+            row = session.get(Resident, (user.id, flat_id))
+            if row is None:
+                return False
+            session.delete(row)
+            audit_log.append(
+                session,
+                self.now(),
+                by,
+                AuditAction.RESIDENT_REMOVED,
+                flat_id=flat_id,
+                address=address,
+                detail={"user": user.username},
+            )
+            return True
+
+    def _info(self, session: Session, user: User) -> UserInfo:
+        flats = session.scalars(
+            select(Resident.flat_id).where(Resident.user_id == user.id).order_by(Resident.flat_id)
+        ).all()
+        scopes = session.execute(
+            select(RoleAssignment.scope_kind, RoleAssignment.scope_id)
+            .where(RoleAssignment.user_id == user.id)
+            .order_by(RoleAssignment.scope_kind, RoleAssignment.scope_id)
+        ).all()
+        return UserInfo(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=Role(user.role),
+            disabled=user.disabled_at is not None,
+            created_at=utc(user.created_at),
+            flats=tuple(flats),
+            scopes=tuple((ScopeKind(k), s) for k, s in scopes),
+        )
+
+    def user(self, username: str) -> UserInfo:
+        with Session(self.engine) as session:
+            return self._info(session, self._user(session, username))
+
+    def users(self, role: Role | None = None) -> list[UserInfo]:
+        with Session(self.engine) as session:
+            stmt = select(User).where(User.erased_at.is_(None)).order_by(User.username)
+            if role is not None:
+                stmt = stmt.where(User.role == role.value)
+            return [self._info(session, u) for u in session.scalars(stmt)]
+
+    # -- buildings and flats ------------------------------------------------------------------
+
+    def flats(self) -> list[tuple[str, str]]:
+        """Every (building_id, flat_id), sorted."""
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(FlatRow.building_id, FlatRow.id).order_by(FlatRow.building_id, FlatRow.id)
+            ).all()
+            return [(b, f) for b, f in rows]
+
+    def building_of(self, flat_id: str) -> str | None:
+        with Session(self.engine) as session:
+            flat = session.get(FlatRow, flat_id)
+            return None if flat is None else flat.building_id
+
+    def residents_of(self, flat_id: str) -> list[str]:
+        with Session(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(User.username)
+                    .join(Resident, Resident.user_id == User.id)
+                    .where(Resident.flat_id == flat_id, User.erased_at.is_(None))
+                    .order_by(User.username)
+                )
+            )
+
+    # -- login and sessions -----------------------------------------------------------------
+
+    def _locked_until(
+        self,
+        session: Session,
+        column: InstrumentedAttribute[str],
+        value: str,
+        limit: int,
+        now: datetime,
+        after: datetime | None,
+    ) -> datetime | None:
+        since = now - self.policy.window
+        if after is not None and after > since:
+            since = after
+        stmt = (
+            select(LoginAttempt.at)
+            .where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at > since)
+            .order_by(LoginAttempt.at.desc())
+            .limit(limit)
+        )
+        recent = [utc(at) for at in session.scalars(stmt)]
+        if len(recent) < limit:
+            return None
+        return recent[-1] + self.policy.window
+
+    def _last_success(self, session: Session, username: str) -> datetime | None:
+        at = session.scalar(
+            select(func.max(LoginAttempt.at)).where(
+                LoginAttempt.username == username, LoginAttempt.success.is_(True)
+            )
+        )
+        return None if at is None else utc(at)
+
+    def _lock(
+        self, session: Session, username: str, address: str, now: datetime
+    ) -> datetime | None:
+        user_lock = self._locked_until(
+            session,
+            LoginAttempt.username,
+            username,
+            self.policy.user_failures,
+            now,
+            self._last_success(session, username),
+        )
+        address_lock = self._locked_until(
+            session, LoginAttempt.address, address, self.policy.address_failures, now, None
+        )
+        locks = [t for t in (user_lock, address_lock) if t is not None]
+        return max(locks) if locks else None
+
+    @staticmethod
+    def _locked_message(until: datetime) -> str:
+        return (
+            f"For mange forkerte forsøg: login er spærret til {_local(until)} (dansk tid); "
+            "prøv igen derefter eller kontakt administrator / too many failed attempts: login "
+            f"is locked until {until:%Y-%m-%d %H:%M} UTC; try again then or contact an admin"
+        )
+
+    def login(self, username: str, password: str, address: str) -> tuple[str, Principal]:
+        """Check the password and open a session: (token, principal). Raises `LockedOut`
+        (with `locked_until`) or `LoginFailed`."""
+        name = normalise_username(username)[:64]
+        address = (address or "unknown")[:64]
+        now = self.now()
+        with Session(self.engine) as session:
+            until = self._lock(session, name, address, now)
+            user = session.scalar(
+                select(User).where(User.username == name, User.erased_at.is_(None))
+            )
+            stored = user.password_hash if user else None
+        if until is not None:
+            raise LockedOut(self._locked_message(until), until)
+        ok = self.passwords.verify(stored, password)  # None: a dummy check, as slow
+        opened: tuple[str, Principal] | None = None
+        with Session(self.engine) as session, session.begin():
+            session.add(LoginAttempt(at=now, username=name, address=address, success=ok))
+            if not ok:
+                audit_log.append(
+                    session, now, None, AuditAction.LOGIN_FAILED, username=name, address=address
+                )
+                session.flush()
+                until = self._lock(session, name, address, now)
+                if until is not None:
+                    audit_log.append(
+                        session,
+                        now,
+                        None,
+                        AuditAction.LOCKED_OUT,
+                        username=name,
+                        address=address,
+                        detail={"until": until.isoformat()},
+                    )
+            else:
+                opened = self._open_session(session, name, password, address, now)
+        if not ok:
+            if until is not None:
+                raise LockedOut(self._locked_message(until), until)
+            raise LoginFailed("Forkert brugernavn eller adgangskode / wrong username or password")
+        if opened is None:
+            raise LoginFailed(
+                "Kontoen er spærret; kontakt administrator / the account is disabled; "
+                "contact an admin"
+            )
+        return opened
+
+    def _open_session(
+        self, session: Session, name: str, password: str, address: str, now: datetime
+    ) -> tuple[str, Principal] | None:
+        """A new session for a user whose password was right; None when disabled."""
+        user = session.scalar(select(User).where(User.username == name))
+        if user is None or user.disabled_at is not None or user.password_hash is None:
+            return None
+        if self.passwords.needs_rehash(user.password_hash):
+            user.password_hash = self.passwords.hash(password)
+        token = secrets.token_urlsafe(32)
+        session.add(
+            SessionRow(
+                token_sha256=token_hash(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + self.policy.session_ttl,
+                address=address,
+            )
+        )
+        session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
+        session.execute(delete(SessionRow).where(SessionRow.expires_at < now - ATTEMPTS_KEPT))
+        principal = self._principal(session, user)
+        audit_log.append(session, now, principal, AuditAction.LOGIN, address=address)
+        return token, principal
+
+    def _principal(self, session: Session, user: User) -> Principal:
+        role = Role(user.role)
+        flats = session.execute(
+            select(FlatRow.building_id, FlatRow.id)
+            .join(Resident, Resident.flat_id == FlatRow.id)
+            .where(Resident.user_id == user.id)
+        ).all()
+        scopes = session.execute(
+            select(RoleAssignment.scope_kind, RoleAssignment.scope_id).where(
+                RoleAssignment.user_id == user.id
+            )
+        ).all()
+        buildings = {s for k, s in scopes if k == ScopeKind.BUILDING.value}
+        organisations = frozenset(s for k, s in scopes if k == ScopeKind.ORGANISATION.value)
+        if organisations:
+            buildings |= set(
+                session.scalars(
+                    select(BuildingRow.id).where(BuildingRow.organisation_id.in_(organisations))
+                )
+            )
+        return Principal(
+            user_id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=role,
+            flats=frozenset((b, f) for b, f in flats) if role is Role.RESIDENT else frozenset(),
+            buildings=frozenset(buildings) if role is not Role.RESIDENT else frozenset(),
+            organisations=organisations if role is Role.FINANCE else frozenset(),
+        )
+
+    def principal_for_token(self, token: str | None) -> Principal | None:
+        """The person a session token belongs to, or None (unknown, expired, revoked, the
+        user disabled). For the API's bearer token and the pages' cookie alike."""
+        if not token or not TOKEN.match(token):
+            return None
+        now = self.now()
+        with Session(self.engine) as session:
+            row = session.execute(
+                select(SessionRow, User)
+                .join(User, User.id == SessionRow.user_id)
+                .where(SessionRow.token_sha256 == token_hash(token))
+            ).first()
+            if row is None:
+                return None
+            found, user = row[0], row[1]
+            if (
+                found.revoked_at is not None
+                or utc(found.expires_at) <= now
+                or user.disabled_at is not None
+                or user.erased_at is not None
+            ):
+                return None
+            return self._principal(session, user)
+
+    def logout(self, token: str | None, *, address: str | None = None) -> bool:
+        """End the session of `token`; False if it was not a live session."""
+        if not token or not TOKEN.match(token):
+            return False
+        now = self.now()
+        with Session(self.engine) as session, session.begin():
+            row = session.scalar(
+                select(SessionRow).where(
+                    SessionRow.token_sha256 == token_hash(token), SessionRow.revoked_at.is_(None)
+                )
+            )
+            if row is None:
+                return False
+            row.revoked_at = now
+            user = session.get(User, row.user_id)
+            audit_log.append(
+                session,
+                now,
+                None,
+                AuditAction.LOGOUT,
+                username=user.username if user else None,
+                address=address,
+            )
+            return True
+
+    def _revoke_all(self, session: Session, user_id: int, now: datetime) -> int:
+        result = session.execute(
+            update(SessionRow)
+            .where(
+                SessionRow.user_id == user_id,
+                SessionRow.revoked_at.is_(None),
+                SessionRow.expires_at > now,
+            )
+            .values(revoked_at=now)
+        )
+        return _rowcount(result)
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        who: Principal | None,
+        action: AuditAction,
+        *,
+        flat_id: str | None = None,
+        building_id: str | None = None,
+        run_id: int | None = None,
+        address: str | None = None,
+        detail: dict[str, object] | None = None,
+    ) -> None:
+        """Append one entry to the audit trail (its own transaction)."""
+        with Session(self.engine) as session, session.begin():
+            audit_log.append(
+                session,
+                self.now(),
+                who,
+                action,
+                flat_id=flat_id,
+                building_id=building_id,
+                run_id=run_id,
+                address=address,
+                detail=detail,
+            )
+
+    def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        with Session(self.engine) as session:
+            return audit_log.query(session, query)
+
+    # -- consent ----------------------------------------------------------------------------
+
+    def consent(self, flat_id: str) -> Consent:
+        """The flat's current consent (latest grant or withdrawal; none: not consented)."""
+        return consent.current(self.engine, flat_id)
+
+    def consented(self, flat_id: str) -> bool:
+        return consent.current(self.engine, flat_id).staff_detail
+
+    def consent_history(self, flat_id: str) -> list[Consent]:
+        return consent.history(self.engine, flat_id)
+
+    def set_consent(
+        self, who: Principal, flat_id: str, staff_detail: bool, *, address: str | None = None
+    ) -> Consent:
+        """Grant or withdraw (only the flat's resident; check `scope.check_flat` with
+        `FlatView.CONSENT_WRITE` first). Takes effect at once; appended to the history and the
+        audit trail."""
+        return consent.record(self.engine, self.now(), who, flat_id, staff_detail, address)
