@@ -4,16 +4,19 @@ columns, menus, the statements' deadline."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from cloud.web.texts import ADVICE, MOULD_ADVICE
 from cloud.web.views import (
+    AmountError,
     Latest,
     Series,
     chart_payload,
     mould_level,
     nav,
+    parse_amount_dkk,
     rate,
     room_now,
     statement_deadline,
@@ -126,3 +129,27 @@ def test_statements_are_due_4_months_after_the_accounting_year(
     end: datetime, deadline: date
 ) -> None:
     assert statement_deadline(end) == deadline
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("250000", "250000"),
+        ("250000,50", "250000.50"),
+        ("250.000,00", "250000.00"),
+        ("1.250.000,5", "1250000.5"),
+        ("250 000,00", "250000.00"),
+        ("250\u00a0000", "250000"),
+        (" 412345,50 ", "412345.50"),
+    ],
+)
+def test_danish_amounts_are_read_as_a_dane_means_them(text: str, amount: str) -> None:
+    assert parse_amount_dkk(text) == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    "text", ["250.000", "250.00", "2.50,00", "250000,005", "-5", "0", "", "12a", "1,2,3", "1e5"]
+)
+def test_ambiguous_or_malformed_amounts_are_refused(text: str) -> None:
+    with pytest.raises(AmountError):
+        parse_amount_dkk(text)

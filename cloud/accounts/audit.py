@@ -42,6 +42,7 @@ class AuditAction(StrEnum):
     SETTLEMENT_DELETED = "settlement.deleted"
     SETTLEMENT_REFUSED = "settlement.refused"
     SETTLEMENT_EXPORTED = "settlement.exported"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
 
 
 @dataclass(frozen=True, slots=True)

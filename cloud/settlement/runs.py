@@ -15,7 +15,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, event, inspect, text
+from sqlalchemy import (
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from cloud.settlement.model import SettlementResult
@@ -194,6 +204,16 @@ class RunStore:
         with Session(self._engine) as session:
             return _record(self._row(session, run_id))
 
+    def list(self, building_id: str) -> list[RunRecord]:
+        """The building's runs, newest first."""
+        with Session(self._engine) as session:
+            rows = session.scalars(
+                select(_RunRow)
+                .where(_RunRow.building_id == building_id)
+                .order_by(_RunRow.id.desc())
+            )
+            return [_record(row) for row in rows]
+
     def replace(self, run_id: int, result: SettlementResult, csv: bytes) -> None:
         """Replace a draft's or checked run's result (it goes back to draft)."""
         with Session(self._engine) as session, session.begin():
@@ -208,13 +228,19 @@ class RunStore:
         self._advance(run_id, RunState.DRAFT, RunState.CHECKED, by)
 
     def approve(self, run_id: int, *, by: str, now: datetime | None = None) -> None:
-        """Approve a checked run; the approver must not be the one who checked it."""
+        """Approve a checked run; the approver must be neither the one who checked it nor the
+        one who drafted it (four eyes: a drafter who also checked leaves two people)."""
         with Session(self._engine) as session:
             row = self._row(session, run_id)
             if row.checked_by == by:
                 raise PermissionError(
                     f"{by} kontrollerede kørsel {run_id} og kan ikke også godkende den / "
                     "the checker cannot also approve"
+                )
+            if row.created_by == by:
+                raise PermissionError(
+                    f"{by} lavede kørsel {run_id} og kan ikke også godkende den / "
+                    "the one who drafted the run cannot also approve it"
                 )
         self._advance(run_id, RunState.CHECKED, RunState.APPROVED, by, now)
 

@@ -26,21 +26,23 @@ SECRET_ENV: Final = "INDEKLIMA_WEB_SECRET_KEY"
 def install_pages(app: FastAPI) -> None:
     from cloud.web import csrf
     from cloud.web.common import install_handlers
-    from cloud.web.pages import auth, home, resident, technician
+    from cloud.web.pages import admin, auth, finance, home, resident, technician
 
     secret = os.environ.get(SECRET_ENV, "")
     app.state.web_csrf_key = secret.encode() if len(secret) >= 32 else csrf.new_key()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, home, resident, technician):
+    for module in (auth, home, resident, technician, finance, admin):
         app.include_router(module.router)
     install_handlers(app)
     _own_stores(app)
 
 
 def _own_stores(app: FastAPI) -> None:
-    """Open the pages' own store (alert acknowledgements, in the alert store's database) inside
-    the app's lifespan and close it after, so the app's owner stops everything in one place."""
+    """Open the pages' own stores inside the app's lifespan (after the app's own: the alert
+    acknowledgements in the alert store's database, the invitations in the accounts database)
+    and close them after, so the app's owner starts and stops everything in one place."""
     from cloud.analytics.alert_acks import AlertAcks
+    from cloud.web.invitations import Invitations
 
     inner = app.router.lifespan_context
 
@@ -49,6 +51,8 @@ def _own_stores(app: FastAPI) -> None:
         async with inner(app) as state:
             acks = AlertAcks(app.state.settings.alerts_url)
             app.state.web_alert_acks = acks
+            accounts = app.state.accounts
+            app.state.web_invitations = Invitations(accounts.engine, accounts.passwords)
             try:
                 yield state
             finally:

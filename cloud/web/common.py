@@ -14,12 +14,13 @@ from typing import Annotated, Any, Final, TypeVar
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import HTMLResponse, Response
 
+from cloud.accounts.http import SESSION_COOKIE, get_accounts, principal_from_cookie
 from cloud.accounts.principal import Principal, Role
 from cloud.accounts.scope import Denied
+from cloud.accounts.service import Accounts
 from cloud.web import csrf
 from cloud.web.i18n import Lang, gettext, language_of
 from cloud.web.session import (
-    SESSION_COOKIE,
     LoginRequired,
     WebSession,
     login_redirect,
@@ -44,7 +45,11 @@ MENUS: Final[dict[Role, tuple[tuple[str, str], ...]]] = {
         ("/health", N_("Sensor health")),
     ),
     Role.FINANCE: (("/", N_("Settlements")),),
-    Role.ADMIN: (("/", N_("Users")), ("/users/new", N_("New user"))),
+    Role.ADMIN: (
+        ("/", N_("Users")),
+        ("/users/new", N_("New staff user")),
+        ("/users/invite", N_("Invite a resident")),
+    ),
 }
 
 
@@ -60,16 +65,17 @@ def csrf_key(request: Request) -> bytes:
     return key
 
 
-def accounts_of(request: Request) -> Any:
-    return request.app.state.context.accounts
+def accounts_of(request: Request) -> Accounts:
+    return get_accounts(request)
 
 
 def current_session(request: Request) -> WebSession:
+    """The person behind the session cookie (issue 9's `principal_from_cookie`); without a
+    live session the browser goes to the login, told when the session had expired."""
     token = request.cookies.get(SESSION_COOKIE)
-    principal = accounts_of(request).principal_for_token(token) if token else None
-    if principal is None:
+    principal = principal_from_cookie(request) if token else None
+    if principal is None or token is None:
         raise LoginRequired(request_path(request), expired=bool(token))
-    assert token is not None
     return WebSession(principal, token, csrf.token(csrf_key(request), token))
 
 
@@ -138,7 +144,7 @@ def page(
     return response
 
 
-def _split(reason: str, lang: Lang) -> str:
+def in_language(reason: str, lang: Lang) -> str:
     """The API's reasons are "Danish / English"; show the half in the person's language."""
     if " / " in reason:
         da, en = reason.split(" / ", 1)
@@ -159,7 +165,7 @@ async def _denied(request: Request, exc: Exception) -> Response:
             "nav": [],
             "csrf_token": "",
             "heading": gettext(lang, heading),
-            "text": _split(exc.reason, lang),
+            "text": in_language(exc.reason, lang),
         },
         status_code=exc.status,
     )

@@ -85,7 +85,6 @@ def mould_by_room(
     return out
 
 
-
 def climate_rooms(
     store: TimeSeriesStore, building: str, flat: str, start: datetime, end: datetime
 ) -> tuple[list[Series], str]:
@@ -99,6 +98,7 @@ def climate_rooms(
         [Series(r.room, r.time, r.values) for r in found.rooms],
         found.resolution.value,
     )
+
 
 COMFORT_MEASUREMENT: Final = "comfort_index"  # written by cloud.jobs.runner, one point a month
 SILENT_AFTER: Final = timedelta(minutes=30)
@@ -212,7 +212,11 @@ class HeatEstimate:
 
 
 def flat_heat_estimate(
-    store: TimeSeriesStore, registry: Registry, tariff: Tariff, building: str, flat: str,
+    store: TimeSeriesStore,
+    registry: Registry,
+    tariff: Tariff,
+    building: str,
+    flat: str,
     now: datetime,
 ) -> HeatEstimate | None:
     """The running estimate of the flat's heating share this month (the same settlement of the
@@ -240,6 +244,10 @@ def flat_heat_estimate(
     if mine is None:
         return None
     return HeatEstimate(
-        f"{local:%Y-%m}", min(now, end), mine.share_pct, mine.estimated_ore,
-        mine.coverage_pct, int(expected * 100),
+        f"{local:%Y-%m}",
+        min(now, end),
+        mine.share_pct,
+        mine.estimated_ore,
+        mine.coverage_pct,
+        int(expected * 100),
     )

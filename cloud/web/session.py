@@ -5,23 +5,21 @@ bearer token: one way to authenticate, two carriers. It is ``HttpOnly`` (no scri
 ``Secure`` (browsers treat http://127.0.0.1 and localhost as secure contexts, so tests over
 plain loopback work; behind a TLS proxy it is what keeps it off the wire in clear), and
 ``SameSite=Lax`` (not sent with cross-site POSTs; a link from an e-mail still opens the page
-logged in). It has no Max-Age: the session's lifetime is the server's (expiry, log out,
-revocation), and the browser drops it when closed.
+logged in). Its Max-Age is the session's lifetime (`LoginPolicy.session_ttl`); the server decides
+all the same (expiry, log out, revocation: an expired cookie sends the browser to the login).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from cloud.accounts.http import SESSION_COOKIE
 from cloud.accounts.principal import Principal
 from cloud.web import csrf
-
-SESSION_COOKIE: Final = "indeklima_session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +56,16 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def set_session_cookie(response: Response, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=True, samesite="lax", path="/")
+def set_session_cookie(response: Response, token: str, max_age_s: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=max_age_s,
+        httponly=True,
+        secure=True,
+        samesite="lax",
+        path="/",
+    )
 
 
 def clear_session_cookie(response: Response) -> None:

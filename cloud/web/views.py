@@ -10,14 +10,16 @@ is the normal design class), the levels between are yellow, level 4 is red.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from cloud.analytics.comfort import ComfortBands, band_level, co2_level
-from cloud.web.texts import ADVICE, MOULD_ADVICE
+from cloud.web.texts import ADVICE, MOULD_ADVICE, N_
 
 LOCAL_TZ: Final = ZoneInfo("Europe/Copenhagen")
 STALE_AFTER: Final = timedelta(hours=1)
@@ -199,3 +201,37 @@ def statement_deadline(period_end: datetime) -> date:
     month0 = local.month - 1 + 4
     first = date(local.year + month0 // 12, month0 % 12 + 1, 1)
     return first - timedelta(days=1)
+
+
+class AmountError(ValueError):
+    """Not an amount in kroner as a Dane writes it; the message (an English message id) says
+    how to write it."""
+
+
+_GROUPED: Final = re.compile(r"^\d{1,3}(\.\d{3})+$")
+
+
+def parse_amount_dkk(text: str) -> Decimal:
+    """An amount typed in a Danish form: ``250000``, ``250000,50``, ``250.000,00`` or
+    ``250 000,00`` (DOMAIN.md). A bare ``250.000`` is two hundred and fifty thousand to a Dane
+    and 250 to a program: refused rather than guessed, as is anything with more than two
+    decimals, a sign, or a wrongly grouped thousands separator."""
+    typed = text.strip().replace("\u00a0", " ")
+    if not typed:
+        raise AmountError(N_("Enter the amount in kroner"))
+    dotted = "." in typed.partition(",")[0]
+    cleaned = typed.replace(" ", ".")
+    whole, comma, decimals = cleaned.partition(",")
+    if "." in whole and not _GROUPED.match(whole):
+        raise AmountError(N_("Write the amount with a decimal comma, e.g. 250.000,00 or 250000"))
+    if not comma and dotted:
+        raise AmountError(N_("Write the amount with a decimal comma, e.g. 250.000,00 or 250000"))
+    digits = whole.replace(".", "")
+    if not digits.isdigit() or (comma and not (decimals.isdigit() and len(decimals) <= 2)):
+        raise AmountError(
+            N_("Write the amount in kroner with at most two decimals, e.g. 250.000,00")
+        )
+    value = Decimal(digits + ("." + decimals if comma else ""))
+    if value <= 0:
+        raise AmountError(N_("The amount must be more than 0 kroner"))
+    return value

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from cloud.accounts.http import client_address
 from cloud.accounts.service import LockedOut, LoginFailed
 from cloud.web import csrf
-from cloud.web.common import accounts_of, check_csrf, csrf_key, current_session
+from cloud.web.common import accounts_of, check_csrf, csrf_key, current_session, in_language
 from cloud.web.i18n import LANG_COOKIE, gettext, language_of, parse_lang
 from cloud.web.session import (
     LoginRequired,
@@ -19,7 +20,7 @@ from cloud.web.session import (
     set_presession_cookie,
     set_session_cookie,
 )
-from cloud.web.templating import render
+from cloud.web.templating import environment, render
 from cloud.web.texts import N_
 
 router = APIRouter(include_in_schema=False)
@@ -101,35 +102,29 @@ def login(
         return _login_page(
             request, next_path=next, username=username, errors=errors, status_code=400
         )
-    address = request.client.host if request.client else "unknown"
+    accounts = accounts_of(request)
     try:
-        token, _principal = accounts_of(request).login(username, password, address)
+        token, _principal = accounts.login(username, password, client_address(request))
     except LockedOut as exc:
         until = exc.locked_until
         text = gettext(lang, N_("Too many failed attempts. The account is locked until %(time)s."))
-        from cloud.web.templating import environment
-
         stamp = environment(lang).filters["local_time"](until) if until else "?"
         errors = {"username": text % {"time": stamp}}
         return _login_page(
             request, next_path=next, username=username, errors=errors, status_code=429
         )
     except LoginFailed as exc:
-        disabled = "spærret" in str(exc)
-        text = (
-            N_("The account is disabled. Contact your administrator.")
-            if disabled
-            else N_("The user name or the password is wrong")
-        )
+        # wrong name or password, or (after a right password) a disabled account: the
+        # accounts service's own words, in the person's language
         return _login_page(
             request,
             next_path=next,
             username=username,
-            errors={"username": gettext(lang, text)},
+            errors={"username": in_language(str(exc), lang)},
             status_code=401,
         )
     response = RedirectResponse(safe_next(next), status_code=303)
-    set_session_cookie(response, token)
+    set_session_cookie(response, token, int(accounts.policy.session_ttl.total_seconds()))
     return response
 
 
@@ -142,8 +137,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
         clear_session_cookie(response)
         return response
     check_csrf(request, user, csrf_token)
-    address = request.client.host if request.client else None
-    accounts_of(request).logout(user.token, address=address)
+    accounts_of(request).logout(user.token, address=client_address(request))
     response = RedirectResponse("/login?logged_out=1", status_code=303)
     clear_session_cookie(response)
     return response

@@ -8,14 +8,16 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from cloud.accounts.http import client_address
 from cloud.accounts.principal import Role
 from cloud.accounts.scope import FlatView, check_flat
-from cloud.web.common import PageDenied, PageUser, check_csrf, guarded, page
-from cloud.web.i18n import gettext, language_of
+from cloud.settlement.runs import RunNotFound, RunState
+from cloud.web.common import PageDenied, PageUser, accounts_of, check_csrf, guarded, page
 from cloud.web.data import climate_rooms, flat_heat_estimate, latest_by_room, mould_by_room
+from cloud.web.i18n import gettext, language_of
 from cloud.web.session import WebSession
 from cloud.web.texts import ALERT_KINDS, N_, QUANTITY_LABELS, RANGES, SEVERITIES
-from cloud.web.views import QUANTITIES, chart_payload, rooms_now
+from cloud.web.views import LOCAL_TZ, QUANTITIES, chart_payload, rooms_now
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,7 +81,9 @@ def charts(
         raise PageDenied(403, "Kun for beboere / residents only")
     building, flat_id = resident_flat(user, flat)
     return page(
-        request, user, "resident/charts.html",
+        request,
+        user,
+        "resident/charts.html",
         {"flat": flat_id, **chart_data(request, building, flat_id, range)},
     )
 
@@ -89,7 +93,9 @@ def chart_data(request: Request, building: str, flat_id: str, range: str) -> dic
     chosen = range if range in RANGE_SPANS else "week"
     end = datetime.now(UTC)
     start = end - RANGE_SPANS[chosen]
-    series, resolution = climate_rooms(request.app.state.context.store, building, flat_id, start, end)
+    series, resolution = climate_rooms(
+        request.app.state.context.store, building, flat_id, start, end
+    )
     return {
         "range": chosen,
         "ranges": RANGES,
@@ -115,8 +121,8 @@ def _my_data_page(
 ) -> Response:
     if user.principal.role is not Role.RESIDENT:
         raise PageDenied(403, "Kun for beboere / residents only")
-    accounts = request.app.state.context.accounts
-    building, flat_id = resident_flat(user, None)
+    accounts = accounts_of(request)
+    _building, flat_id = resident_flat(user, None)
     return page(
         request,
         user,
@@ -153,11 +159,11 @@ def set_consent(
     guarded(
         lambda: check_flat(principal, building, flat_id, FlatView.CONSENT_WRITE, consented=False)
     )
-    request.app.state.context.accounts.set_consent(
+    accounts_of(request).set_consent(
         principal,
         flat_id,
         staff_detail == "yes",
-        address=request.client.host if request.client else None,
+        address=client_address(request),
     )
     return RedirectResponse("/my-data?saved=consent", status_code=303)
 
@@ -178,5 +184,60 @@ def heating(request: Request, user: PageUser) -> Response:
         request,
         user,
         "resident/heating.html",
-        {"flat": flat_id, "estimate": estimate, "statements": statements_of(request, building, flat_id)},
+        {
+            "flat": flat_id,
+            "estimate": estimate,
+            "statements": statements_of(request, building, flat_id),
+        },
+    )
+
+
+def statements_of(request: Request, building: str, flat_id: str) -> list[dict[str, Any]]:
+    """The flat's statements: approved runs of its building that include it, newest first."""
+    runs = request.app.state.context.runs
+    return [
+        {
+            "href": f"/heating/statements/{r.id}.pdf",
+            "start": datetime.fromisoformat(r.period_start).astimezone(LOCAL_TZ).date(),
+            "end": (datetime.fromisoformat(r.period_end) - timedelta(seconds=1))
+            .astimezone(LOCAL_TZ)
+            .date(),
+        }
+        for r in runs.list(building)
+        if r.state is RunState.APPROVED and flat_id in r.coverage_pct
+    ][:10]
+
+
+@router.get("/heating/statements/{run_id}.pdf")
+def statement_pdf(request: Request, user: PageUser, run_id: int) -> Response:
+    """The resident's own statement of an approved run (the same kept PDF finance downloads)."""
+    from cloud.api.documents import statement_name
+    from cloud.api.routes.settlements import _document
+
+    if user.principal.role is not Role.RESIDENT:
+        raise PageDenied(403, "Kun for beboere / residents only")
+    building, flat_id = resident_flat(user, None)
+    principal = user.principal
+    guarded(lambda: check_flat(principal, building, flat_id, FlatView.HEAT_SHARE, consented=False))
+    context = request.app.state.context
+    try:
+        record = context.runs.get(run_id) if 1 <= run_id < 2**63 else None
+    except RunNotFound:
+        record = None
+    if (
+        record is None
+        or record.building_id != building
+        or record.state is not RunState.APPROVED
+        or flat_id not in record.coverage_pct
+    ):
+        raise PageDenied(
+            404, "Opgørelsen findes ikke for din lejlighed / no such statement for your flat"
+        )
+    content = _document(context, record, statement_name(flat_id))
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="varmeregnskab_{flat_id}_{run_id}.pdf"'
+        },
     )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from cloud.accounts.audit import AuditAction
+from cloud.accounts.http import client_address
 from cloud.accounts.principal import Role
 from cloud.accounts.scope import (
     FlatView,
@@ -19,9 +20,18 @@ from cloud.accounts.scope import (
     needs_detail_audit,
     visible_buildings,
 )
-from cloud.analytics.alert_acks import AckError, AlertAcks, MAX_COMMENT_CHARS
+from cloud.analytics.alert_acks import MAX_COMMENT_CHARS, AckError, AlertAcks
 from cloud.analytics.alerts import Alert
-from cloud.web.common import PageDenied, PageUser, check_csrf, guarded, page, require_role
+from cloud.api.deps import AppContext, get_context
+from cloud.web.common import (
+    PageDenied,
+    PageUser,
+    accounts_of,
+    check_csrf,
+    guarded,
+    page,
+    require_role,
+)
 from cloud.web.data import monthly_figures, monthly_lights, sensor_health
 from cloud.web.i18n import language_of
 from cloud.web.session import WebSession
@@ -30,8 +40,8 @@ from cloud.web.texts import ALERT_KINDS, SEVERITIES
 router = APIRouter(include_in_schema=False)
 
 
-def _context(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.context
+def _context(request: Request) -> AppContext:
+    return get_context(request)
 
 
 def _acks(request: Request) -> AlertAcks:
@@ -60,7 +70,7 @@ def estate_page(request: Request, user: WebSession) -> Response:
                     {
                         "id": f.id,
                         "light": lights.get(f.id),
-                        "consent": context.accounts.consented(f.id),
+                        "consent": accounts_of(request).consented(f.id),
                         "alerts": alerts_per_flat.get(f.id, 0),
                     }
                     for f in building.flats
@@ -131,7 +141,9 @@ def acknowledge(
 ) -> Response:
     require_role(user, Role.TECHNICIAN)
     check_csrf(request, user, csrf_token)
-    alert = next((a for a in _scoped_alerts(request, user, open_only=False) if a.id == alert_id), None)
+    alert = next(
+        (a for a in _scoped_alerts(request, user, open_only=False) if a.id == alert_id), None
+    )
     if alert is None:
         raise PageDenied(
             404,
@@ -150,8 +162,8 @@ def acknowledge(
             comments={key: comment},
             status_code=400,
         )
-    address = request.client.host if request.client else None
-    _context(request).accounts.audit(
+    address = client_address(request)
+    accounts_of(request).audit(
         user.principal,
         AuditAction.ALERT_ACKNOWLEDGED,
         flat_id=alert.flat,
@@ -195,8 +207,8 @@ def health(request: Request, user: PageUser) -> Response:
 def flat_page(request: Request, user: WebSession, flat_id: str, range: str = "week") -> Response:
     require_role(user, Role.TECHNICIAN)
     context = _context(request)
-    building = context.accounts.building_of(flat_id) or ""
-    consented = context.accounts.consented(flat_id) if building else False
+    building = accounts_of(request).building_of(flat_id) or ""
+    consented = accounts_of(request).consented(flat_id) if building else False
     principal = user.principal
     guarded(lambda: check_flat(principal, building, flat_id, FlatView.SUMMARY, consented=consented))
     now = datetime.now(UTC)
@@ -215,14 +227,19 @@ def flat_page(request: Request, user: WebSession, flat_id: str, range: str = "we
         return page(request, user, "technician/flat.html", {**data, "charts": None})
     guarded(lambda: check_flat(principal, building, flat_id, FlatView.DETAIL, consented=True))
     if needs_detail_audit(principal, flat_id):
-        context.accounts.audit(
+        accounts_of(request).audit(
             principal,
             AuditAction.DETAIL_READ,
             flat_id=flat_id,
             building_id=building,
-            address=request.client.host if request.client else None,
+            address=client_address(request),
             detail={"page": "/flats/" + flat_id},
         )
     from cloud.web.pages.resident import chart_data
 
-    return page(request, user, "technician/flat.html", {**data, **chart_data(request, building, flat_id, range)})
+    return page(
+        request,
+        user,
+        "technician/flat.html",
+        {**data, **chart_data(request, building, flat_id, range)},
+    )
