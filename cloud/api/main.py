@@ -69,4 +69,7 @@ def create_app(settings: ApiSettings, store: TimeSeriesStore, registry: Registry
     for module in (health, alerts, buildings, heat_shares, settlements):
         api.include_router(module.router)
     app.include_router(api)
+    from cloud.web import install_pages
+
+    install_pages(app)  # the web pages (cloud/web) on the same app and services
     return app

@@ -10,6 +10,7 @@ refused by the same authorisation module (`cloud.accounts.scope`). Texts are in 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from typing import Any, Final
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+log = logging.getLogger(__name__)
 STATIC_DIR: Final = Path(__file__).parent / "static"
 SECRET_ENV: Final = "INDEKLIMA_WEB_SECRET_KEY"
 
@@ -51,8 +53,11 @@ def _own_stores(app: FastAPI) -> None:
         async with inner(app) as state:
             acks = AlertAcks(app.state.settings.alerts_url)
             app.state.web_alert_acks = acks
-            accounts = app.state.accounts
-            app.state.web_invitations = Invitations(accounts.engine, accounts.passwords)
+            accounts = getattr(app.state, "accounts", None)
+            if accounts is None:
+                log.warning("no accounts on the app: the web pages answer 503 until there are")
+            else:
+                app.state.web_invitations = Invitations(accounts.engine, accounts.passwords)
             try:
                 yield state
             finally:

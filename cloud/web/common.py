@@ -66,6 +66,13 @@ def csrf_key(request: Request) -> bytes:
 
 
 def accounts_of(request: Request) -> Accounts:
+    if getattr(request.app.state, "accounts", None) is None:
+        raise PageDenied(
+            503,
+            "Brugerkontiene er ikke sat op på serveren: kør `indeklima db upgrade` og start "
+            "igen / the accounts are not set up on the server: run `indeklima db upgrade` and "
+            "restart",
+        )
     return get_accounts(request)
 
 
@@ -73,6 +80,7 @@ def current_session(request: Request) -> WebSession:
     """The person behind the session cookie (issue 9's `principal_from_cookie`); without a
     live session the browser goes to the login, told when the session had expired."""
     token = request.cookies.get(SESSION_COOKIE)
+    accounts_of(request)  # 503 page when the server has no accounts
     principal = principal_from_cookie(request) if token else None
     if principal is None or token is None:
         raise LoginRequired(request_path(request), expired=bool(token))
@@ -155,7 +163,11 @@ def in_language(reason: str, lang: Lang) -> str:
 async def _denied(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageDenied)
     lang = language_of(request)
-    heading = N_("Page not found") if exc.status == 404 else N_("You do not have access")
+    heading = {
+        404: N_("Page not found"),
+        409: N_("That cannot be done now"),
+        503: N_("The service is not ready"),
+    }.get(exc.status, N_("You do not have access"))
     return render(
         lang,
         "error.html",
