@@ -106,7 +106,7 @@ def test_login_errors_are_shown_beside_the_field_in_danish(
     answer = session.post(
         app.url + "/login", data={**fields, "csrf_token": csrf_of(form.text)}, timeout=30
     )
-    assert answer.status_code in (400, 401)
+    assert answer.status_code == 200  # the form again, with its errors
     assert f'id="{field}-error"' in answer.text and text.lower() in answer.text.lower()
     assert 'href="#' + field + '"' in answer.text  # the error summary links to the field
     assert "indeklima_session" not in answer.headers.get("set-cookie", "")
@@ -132,8 +132,9 @@ def test_a_form_without_the_csrf_token_is_refused(app: WebApp) -> None:
     answer = session.post(
         app.url + "/login", data={"username": "technician", "password": PASSWORD}, timeout=30
     )
-    assert answer.status_code == 400 and "indeklima_session" not in answer.headers.get(
-        "set-cookie", ""
+    assert (
+        "Formularen var udløbet" in answer.text
+        and "indeklima_session" not in answer.headers.get("set-cookie", "")
     )
     tech = login(app, "technician")
     page = tech.get(app.url + "/alerts", timeout=30)
@@ -233,7 +234,7 @@ def test_statements_deadline_and_four_eyes_by_identity(app: WebApp) -> None:
         data={**fields, "total_cost": "250.000", "csrf_token": token},
         timeout=30,
     )
-    assert ambiguous.status_code == 400 and 'id="total_cost-error"' in ambiguous.text
+    assert 'id="total_cost-error"' in ambiguous.text
     preview = fin.post(
         app.url + "/buildings/B1/settlements/new",
         data={**fields, "total_cost": "30.000,00", "csrf_token": token, "action": "preview"},
@@ -299,7 +300,7 @@ def test_an_invited_resident_activates_with_the_code_once(app: WebApp) -> None:
         },
         timeout=30,
     )
-    assert wrong.status_code == 400 and "4 forsøg tilbage" in wrong.text
+    assert "4 forsøg tilbage" in wrong.text
     done = session.post(
         app.url + "/activate",
         data={
@@ -322,7 +323,7 @@ def test_an_invited_resident_activates_with_the_code_once(app: WebApp) -> None:
         },
         timeout=30,
     )
-    assert again.status_code == 400  # once only
+    assert 'id="code-error"' in again.text  # once only
     login(app, "ny-beboer", "et-godt-kodeord")
 
 
@@ -345,4 +346,6 @@ def test_a_disabled_user_is_logged_out_and_cannot_log_in(app: WebApp) -> None:
         data={"username": "resident-b2-01", "password": PASSWORD, "csrf_token": csrf_of(form.text)},
         timeout=30,
     )
-    assert refused.status_code == 401 and "spærret" in refused.text
+    assert "spærret" in refused.text and "indeklima_session" not in refused.headers.get(
+        "set-cookie", ""
+    )

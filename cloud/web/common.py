@@ -53,6 +53,12 @@ MENUS: Final[dict[Role, tuple[tuple[str, str], ...]]] = {
 }
 
 
+FORM_ERRORS: Final = 200
+"""A form shown again with its errors is a page like any other (the GOV.UK / DKFDS pattern:
+an error summary at the top, the error beside each field): 200, so browsers do not report a
+failed load; the errors are in the page."""
+
+
 class PageDenied(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)

@@ -17,6 +17,7 @@ from cloud.accounts.scope import check_admin
 from cloud.accounts.service import AccountError, LoginFailed, normalise_username
 from cloud.web import csrf
 from cloud.web.common import (
+    FORM_ERRORS,
     PageUser,
     accounts_of,
     check_csrf,
@@ -171,7 +172,7 @@ async def new_user(request: Request, user: PageUser) -> Response:
         except AccountError as exc:
             errors["username"] = in_language(str(exc), lang)
     if errors:
-        return _new_user_page(request, user, values=values, errors=errors, status_code=400)
+        return _new_user_page(request, user, values=values, errors=errors, status_code=FORM_ERRORS)
     return RedirectResponse("/?done=created", status_code=303)
 
 
@@ -238,7 +239,7 @@ def invite(
         except AccountError as exc:
             errors["username"] = in_language(str(exc), lang)
     if errors:
-        return _invite_page(request, user, values=values, errors=errors, status_code=400)
+        return _invite_page(request, user, values=values, errors=errors, status_code=FORM_ERRORS)
     name = normalise_username(username)
     invitation = invitations(request).issue(name, by=user.principal.username)
     return page(
@@ -295,7 +296,7 @@ def activate(
     binding = request.cookies.get(csrf.PRESESSION_COOKIE)
     if not csrf.valid(csrf_key(request), binding, csrf_token, "activate"):
         errors = {"code": gettext(lang, N_("The form had expired. Please try again."))}
-        return _activate_page(request, values=values, errors=errors, status_code=400)
+        return _activate_page(request, values=values, errors=errors, status_code=FORM_ERRORS)
     errors = {}
     name = normalise_username(username)
     if not name:
@@ -307,12 +308,12 @@ def activate(
     except PasswordRejected as exc:
         errors["password"] = in_language(str(exc), lang)
     if errors:
-        return _activate_page(request, values=values, errors=errors, status_code=400)
+        return _activate_page(request, values=values, errors=errors, status_code=FORM_ERRORS)
     try:
         invitations(request).redeem(name, code)
     except InvitationError as exc:
         errors["code"] = in_language(str(exc), lang)
-        return _activate_page(request, values=values, errors=errors, status_code=400)
+        return _activate_page(request, values=values, errors=errors, status_code=FORM_ERRORS)
     accounts = accounts_of(request)
     address = client_address(request)
     accounts.set_password(name, password, address=address)

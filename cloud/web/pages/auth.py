@@ -10,7 +10,14 @@ from starlette.responses import RedirectResponse, Response
 from cloud.accounts.http import client_address
 from cloud.accounts.service import LockedOut, LoginFailed
 from cloud.web import csrf
-from cloud.web.common import accounts_of, check_csrf, csrf_key, current_session, in_language
+from cloud.web.common import (
+    FORM_ERRORS,
+    accounts_of,
+    check_csrf,
+    csrf_key,
+    current_session,
+    in_language,
+)
 from cloud.web.i18n import LANG_COOKIE, gettext, language_of, parse_lang
 from cloud.web.session import (
     LoginRequired,
@@ -91,7 +98,7 @@ def login(
                 "kind": "error",
                 "text": gettext(lang, N_("The form had expired. Please log in again.")),
             },
-            status_code=400,
+            status_code=FORM_ERRORS,
         )
     errors: dict[str, str] = {}
     if not username.strip():
@@ -100,7 +107,7 @@ def login(
         errors["password"] = gettext(lang, N_("Enter your password"))
     if errors:
         return _login_page(
-            request, next_path=next, username=username, errors=errors, status_code=400
+            request, next_path=next, username=username, errors=errors, status_code=FORM_ERRORS
         )
     accounts = accounts_of(request)
     try:
@@ -111,7 +118,7 @@ def login(
         stamp = environment(lang).filters["local_time"](until) if until else "?"
         errors = {"username": text % {"time": stamp}}
         return _login_page(
-            request, next_path=next, username=username, errors=errors, status_code=429
+            request, next_path=next, username=username, errors=errors, status_code=FORM_ERRORS
         )
     except LoginFailed as exc:
         # wrong name or password, or (after a right password) a disabled account: the
@@ -121,7 +128,7 @@ def login(
             next_path=next,
             username=username,
             errors={"username": in_language(str(exc), lang)},
-            status_code=401,
+            status_code=FORM_ERRORS,
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, token, int(accounts.policy.session_ttl.total_seconds()))

@@ -26,6 +26,7 @@ from cloud.settlement.money import MoneyError
 from cloud.settlement.runs import RunImmutable, RunNotFound, RunRecord
 from cloud.settlement.store_io import settle_from_store
 from cloud.web.common import (
+    FORM_ERRORS,
     PageDenied,
     PageUser,
     accounts_of,
@@ -56,11 +57,13 @@ def _building(user: WebSession, building: str) -> None:
     guarded(lambda: check_building(user.principal, building, BuildingView.SETTLEMENTS))
 
 
-def _local_date(iso: str, *, end: bool = False) -> date:
+def period_date(iso: str, *, end: bool = False) -> date:
+    """A run's first or (exclusive `end`) last day, as the settlement defines its period
+    (`parse_period`: midnights of the period's time zone, kept in the stored times)."""
     moment = datetime.fromisoformat(iso)
     if end:
         moment -= timedelta(seconds=1)
-    return moment.astimezone(LOCAL_TZ).date()
+    return moment.date()
 
 
 def _run_view(record: RunRecord) -> dict[str, Any]:
@@ -68,8 +71,8 @@ def _run_view(record: RunRecord) -> dict[str, Any]:
         "id": record.id,
         "building": record.building_id,
         "state": record.state.value,
-        "start": _local_date(record.period_start),
-        "end": _local_date(record.period_end, end=True),
+        "start": period_date(record.period_start),
+        "end": period_date(record.period_end, end=True),
         "cost_ore": record.cost_ore,
         "created_by": record.created_by,
         "checked_by": record.checked_by,
@@ -205,7 +208,9 @@ def new_run(
     }
     result, errors = _settle(request, building, values)
     if result is None:
-        return _draft_page(request, user, building, values=values, errors=errors, status_code=400)
+        return _draft_page(
+            request, user, building, values=values, errors=errors, status_code=FORM_ERRORS
+        )
     if action != "save":
         return _draft_page(request, user, building, values=values, preview=result)
     context = _context(request)

@@ -12,12 +12,20 @@ from cloud.accounts.http import client_address
 from cloud.accounts.principal import Role
 from cloud.accounts.scope import FlatView, check_flat
 from cloud.settlement.runs import RunNotFound, RunState
-from cloud.web.common import PageDenied, PageUser, accounts_of, check_csrf, guarded, page
+from cloud.web.common import (
+    FORM_ERRORS,
+    PageDenied,
+    PageUser,
+    accounts_of,
+    check_csrf,
+    guarded,
+    page,
+)
 from cloud.web.data import climate_rooms, flat_heat_estimate, latest_by_room, mould_by_room
 from cloud.web.i18n import gettext, language_of
 from cloud.web.session import WebSession
 from cloud.web.texts import ALERT_KINDS, N_, QUANTITY_LABELS, RANGES, SEVERITIES
-from cloud.web.views import LOCAL_TZ, QUANTITIES, chart_payload, rooms_now
+from cloud.web.views import QUANTITIES, chart_payload, rooms_now
 
 router = APIRouter(include_in_schema=False)
 
@@ -154,7 +162,7 @@ def set_consent(
             request,
             user,
             errors={"staff_detail-yes": gettext(lang, N_("Choose yes or no"))},
-            status_code=400,
+            status_code=FORM_ERRORS,
         )
     guarded(
         lambda: check_flat(principal, building, flat_id, FlatView.CONSENT_WRITE, consented=False)
@@ -194,14 +202,14 @@ def heating(request: Request, user: PageUser) -> Response:
 
 def statements_of(request: Request, building: str, flat_id: str) -> list[dict[str, Any]]:
     """The flat's statements: approved runs of its building that include it, newest first."""
+    from cloud.web.pages.finance import period_date
+
     runs = request.app.state.context.runs
     return [
         {
             "href": f"/heating/statements/{r.id}.pdf",
-            "start": datetime.fromisoformat(r.period_start).astimezone(LOCAL_TZ).date(),
-            "end": (datetime.fromisoformat(r.period_end) - timedelta(seconds=1))
-            .astimezone(LOCAL_TZ)
-            .date(),
+            "start": period_date(r.period_start),
+            "end": period_date(r.period_end, end=True),
         }
         for r in runs.list(building)
         if r.state is RunState.APPROVED and flat_id in r.coverage_pct

@@ -24,6 +24,7 @@ from cloud.analytics.alert_acks import MAX_COMMENT_CHARS, AckError, AlertAcks
 from cloud.analytics.alerts import Alert
 from cloud.api.deps import AppContext, get_context
 from cloud.web.common import (
+    FORM_ERRORS,
     PageDenied,
     PageUser,
     accounts_of,
@@ -160,7 +161,7 @@ def acknowledge(
             user,
             errors={key: da if lang.value == "da" else (en or da)},
             comments={key: comment},
-            status_code=400,
+            status_code=FORM_ERRORS,
         )
     address = client_address(request)
     accounts_of(request).audit(

@@ -20,7 +20,7 @@
       width: width,
       height: 240,
       series: series,
-      axes: [{}, { values: function (u, vals) { return vals.map(function (v) { return v + " " + unit; }); }, size: 70 }],
+      axes: [{}, { values: function (u, vals) { return vals.map(function (v) { return v + " " + unit; }); }, size: 84 }],
       scales: { x: { time: true } },
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Europe/Copenhagen"); }
     }, columns, el);
