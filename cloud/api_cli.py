@@ -1,7 +1,8 @@
-"""``indeklima api``: serve the technician/finance API until SIGTERM/SIGINT.
+"""``indeklima api``: serve the API until SIGTERM/SIGINT.
 
-Tokens and databases come from the environment (``INDEKLIMA_API_TECHNICIAN_TOKEN``,
-``INDEKLIMA_API_FINANCE_TOKEN``, ``INDEKLIMA_API_ALERTS_URL``, ``INDEKLIMA_API_RUNS_URL``, …).
+Databases come from the environment (``INDEKLIMA_API_ACCOUNTS_URL``, ``INDEKLIMA_API_ALERTS_URL``,
+``INDEKLIMA_API_RUNS_URL``, …). People log in with accounts made by ``indeklima users add`` in
+the accounts database (``indeklima db upgrade`` first).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from cloud.accounts.db import SchemaOutOfDate
     from cloud.api import ApiServer, ApiSettings, create_app
     from cloud.registry import Registry
     from cloud.store.open import store_from_args
@@ -41,13 +44,19 @@ def run(args: argparse.Namespace) -> int:
     except (ValidationError, OSError, ValueError) as exc:
         sys.stderr.write(f"fejl / error: {exc}\n")
         return 2
+    try:
+        app = create_app(settings, store, registry)
+    except (SchemaOutOfDate, SQLAlchemyError, ValueError) as exc:
+        store.close()
+        sys.stderr.write(f"fejl / error: {exc}\n")
+        return 2
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        with ApiServer(create_app(settings, store, registry), host, port) as server:
+        with ApiServer(app, host, port) as server:
             sys.stderr.write(f"API: {server.url}/docs\n")
             stop.wait()
     finally:

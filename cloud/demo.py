@@ -57,6 +57,8 @@ class DemoOptions:
     influx_db: str = "indeklima"
     data_dir: Path | None = None
     progress: bool = True
+    demo_password: str | None = None
+    """Password of every demo account; None: a random one, printed once at start."""
 
 
 def _say(opts: DemoOptions, text: str) -> None:
@@ -118,34 +120,87 @@ def _scenario_and_registry(opts: DemoOptions, folder: Path) -> tuple[Any, Regist
     return scenario, registry
 
 
+DEMO_STAFF = (
+    ("admin", "admin", "Demo administrator"),
+    ("technician", "technician", "Demo tekniker"),
+    ("finance", "finance", "Demo økonomi"),
+    ("finance2", "finance", "Demo økonomi 2"),
+)
+DEMO_ORGANISATION = "demo-boligselskab"
+
+
+def seed_demo_people(url: str, registry: Registry, password: str, moved_in: datetime) -> list[str]:
+    """The demo's accounts (see README): admin, technician (every building), finance and
+    finance2 (the demo organisation), and ``resident-<flat>`` per flat (moved in at
+    `moved_in`), all with `password`; existing accounts get the password again. Returns the
+    usernames."""
+    from cloud.accounts import AccountError, Accounts, Role, ScopeKind
+    from cloud.accounts.db import make_engine, seed_registry, upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_registry(engine, registry, organisation=DEMO_ORGANISATION)
+    accounts = Accounts(engine)
+    people = [(u, Role(r), n) for u, r, n in DEMO_STAFF] + [
+        (f"resident-{f.id}", Role.RESIDENT, f"Beboer {f.id}")
+        for b in registry.buildings
+        for f in b.flats
+    ]
+    try:
+        for username, role, name in people:
+            try:
+                accounts.create_user(username, role, password, display_name=name)
+            except AccountError:
+                accounts.set_password(username, password)
+        for b in registry.buildings:
+            accounts.assign("technician", ScopeKind.BUILDING, b.id)
+            for f in b.flats:
+                accounts.add_resident(f"resident-{f.id}", f.id, since=moved_in)
+        for username in ("finance", "finance2"):
+            accounts.assign(username, ScopeKind.ORGANISATION, DEMO_ORGANISATION)
+    finally:
+        accounts.close()
+    return [username for username, _, _ in people]
+
+
 def _start_api(
     opts: DemoOptions,
     folder: Path,
     store: TimeSeriesStore,
     registry: Registry,
     stack: contextlib.ExitStack,
+    moved_in: datetime,
 ) -> None:
-    """Serve the technician/finance API on ``--port`` with fresh tokens (in api.env)."""
+    """Serve the API on ``--port`` with the demo's accounts (URLs of its databases in
+    api.env, for ``indeklima api`` and ``indeklima users`` on the same data)."""
     import secrets
-
-    from pydantic import SecretStr
 
     from cloud.api import ApiServer, ApiSettings, create_app
 
-    tokens = {role: secrets.token_urlsafe(32) for role in ("technician", "finance")}
     (folder / "jobs").mkdir(exist_ok=True)
     settings = ApiSettings(
-        technician_token=SecretStr(tokens["technician"]),
-        finance_token=SecretStr(tokens["finance"]),
+        accounts_url=f"sqlite:///{folder / 'accounts.db'}",
         alerts_url=f"sqlite:///{folder / 'jobs' / 'alerts.sqlite'}",
         runs_url=f"sqlite:///{folder / 'settlement_runs.db'}",
         port=opts.port,
     )
+    password = opts.demo_password or secrets.token_urlsafe(12)
+    users = seed_demo_people(settings.accounts_url, registry, password, moved_in)
     env = folder / "api.env"
-    env.write_text("".join(f"INDEKLIMA_API_{r.upper()}_TOKEN={t}\n" for r, t in tokens.items()))
-    env.chmod(0o600)
+    env.write_text(
+        f"INDEKLIMA_API_ACCOUNTS_URL={settings.accounts_url}\n"
+        f"INDEKLIMA_API_ALERTS_URL={settings.alerts_url}\n"
+        f"INDEKLIMA_API_RUNS_URL={settings.runs_url}\n"
+    )
     server = stack.enter_context(ApiServer(create_app(settings, store, registry), port=opts.port))
-    _say(opts, f"API: {server.url}/docs · nøgler / tokens: {env}")
+    _say(
+        opts,
+        f"API: {server.url}/docs · brugere / users: {', '.join(users[:5])}"
+        f"{', …' if len(users) > 5 else ''}",
+    )
+    if not opts.demo_password:  # shown once, whatever --json says: there is no other copy
+        sys.stderr.write(f"demo-adgangskode / demo password (alle / all users): {password}\n")
+        sys.stderr.flush()
 
 
 async def _simulate(
@@ -348,7 +403,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         stack.callback(store.close)
         scenario, registry = _scenario_and_registry(opts, folder)
         if opts.web:
-            _start_api(opts, folder, store, registry, stack)
+            _start_api(opts, folder, store, registry, stack, start)
         figures = asyncio.run(
             _simulate(opts, folder, mqtt_url, start, end, store, scenario, registry)
         )

@@ -37,8 +37,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=8080,
         metavar="P",
-        help="port of the technician/finance API (the resident web app is a later issue); "
-        "its tokens are written to DATA_DIR/api.env",
+        help="port of the API; log in as admin, technician, finance, finance2 or "
+        "resident-<flat> (database URLs in DATA_DIR/api.env)",
+    )
+    parser.add_argument(
+        "--demo-password",
+        metavar="PW",
+        default=None,
+        help="password of every demo account (at least 10 characters); default: a random "
+        "one, printed once at start",
     )
     parser.add_argument("--no-web", action="store_true", help="do not serve the API")
     parser.add_argument("--json", action="store_true", help="print one JSON summary at the end")
@@ -74,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         influx_url=args.influx_url,
         influx_db=args.influx_db,
         data_dir=args.data_dir,
+        demo_password=args.demo_password,
     )
     try:
         summary = run_demo(opts)

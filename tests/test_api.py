@@ -9,17 +9,15 @@ import io
 import socket
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pypdf
 import pytest
 import requests
-from pydantic import SecretStr, ValidationError
 
+from cloud.accounts.db import SchemaOutOfDate
 from cloud.analytics.alert_store import AlertStore
 from cloud.analytics.alerts import Alert, AlertKind, AlertState, Severity
 from cloud.api import ApiServer, ApiSettings, create_app
@@ -27,115 +25,16 @@ from cloud.api.server import ApiServerError
 from cloud.cli import main as cli_main
 from cloud.registry import Registry
 from cloud.servers import free_port
-from cloud.settlement.store_io import WEATHER
-from cloud.store.base import CLIMATE, Point
 from cloud.store.sqlite import SqliteStore
-
-TECH = "tech-" + "t" * 27
-FIN = "fin-" + "f" * 28
-JAN = datetime(2026, 1, 1, tzinfo=UTC)
-BUDGET_DKK = Decimal("3000.00")
-
-REGISTRY = f"""
-[[buildings]]
-id = "B1"
-name = "Tranehaven blok 1"
-heating_budget_dkk_per_month = {BUDGET_DKK}
-
-[[buildings.flats]]
-id = "B1-01"
-area_m2 = 60.0
-aconto_dkk = 900.0
-
-[[buildings.flats]]
-id = "B1-02"
-area_m2 = 60.0
-position = ["gable"]
-position_factor = 0.9
-
-[[buildings.flats]]
-id = "B1-03"
-area_m2 = 75.0
-
-[[buildings]]
-id = "B2"
-name = "Tranehaven blok 2"
-
-[[buildings.flats]]
-id = "B2-01"
-area_m2 = 50.0
-
-[[buildings.flats]]
-id = "B2-02"
-area_m2 = 50.0
-
-[[gateways]]
-id = "gw-b1"
-building = "B1"
-flats = ["B1-01", "B1-02", "B1-03"]
-"""
-INDOOR_C = {"B1-01": 21.0, "B1-02": 21.0, "B1-03": 24.0, "B2-01": 20.0, "B2-02": 22.0}
-
-
-def fill_store(store: SqliteStore, building: str, days: int = 31, bump_c: float = 0.0) -> None:
-    """Hourly climate per flat at its constant `INDOOR_C` (+ bump) and 1 °C outdoors."""
-    points = []
-    for hour in range(days * 24):
-        ns = int((JAN + timedelta(hours=hour)).timestamp()) * 10**9
-        for flat, temp in INDOOR_C.items():
-            if flat.startswith(building):
-                tags = {"building": building, "flat": flat, "room": "living", "sensor": flat}
-                fields = {"temperature_c": temp + bump_c, "humidity_pct": 45.0, "co2_ppm": 700.0}
-                points.append(Point(CLIMATE, tags, fields, ns))
-        points.append(Point(WEATHER, {"building": building}, {"temperature_c": 1.0}, ns))
-    store.write(points)
-
-
-@dataclass
-class Api:
-    url: str
-    folder: Path
-    store_path: Path
-    registry_path: Path
-    alerts_url: str
-    store: SqliteStore
-
-    def call(
-        self, method: str, path: str, token: str | None = None, **kwargs: Any
-    ) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
-
-    def tech(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.call("GET", path, TECH, **kwargs)
-
-    def fin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.call(method, path, FIN, **kwargs)
+from tests.accounts_kit import open_accounts
+from tests.api_kit import BUDGET_DKK, REGISTRY, Api, fill_store, running_api
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp("api")
-    registry_path = folder / "registry.toml"
-    registry_path.write_text(REGISTRY, encoding="utf-8")
-    registry = Registry.model_validate(tomllib.loads(REGISTRY))
-    alerts_url = f"sqlite:///{folder / 'alerts.sqlite'}"
-    settings = ApiSettings(
-        technician_token=SecretStr(TECH),
-        finance_token=SecretStr(FIN),
-        alerts_url=alerts_url,
-        runs_url=f"sqlite:///{folder / 'runs.db'}",
-    )
-    with SqliteStore(folder / "store.db") as store:
-        fill_store(store, "B1")
-        fill_store(store, "B2")
-        app = create_app(settings, store, registry)
-        with ApiServer(app, port=free_port()) as server:
-            yield Api(server.url, folder, folder / "store.db", registry_path, alerts_url, store)
-
-
-def secret(token: str | None) -> SecretStr | None:
-    return None if token is None else SecretStr(token)
+    with running_api(folder, f"sqlite:///{folder / 'accounts.db'}") as api:
+        yield api
 
 
 def detail(response: requests.Response) -> str:
@@ -144,72 +43,36 @@ def detail(response: requests.Response) -> str:
     return text
 
 
-# -- settings ---------------------------------------------------------------------------------
+# -- who may do what (the full matrix: tests/test_api_access.py) ------------------------------
+
+ALERTS = ("GET", "/api/alerts")
+BUILDINGS = ("GET", "/api/buildings")
+CLIMATE_B1 = ("GET", "/api/buildings/B1/climate?until=2026-01-10T00:00:00Z")
+SHARES = ("GET", "/api/buildings/B1/heat-shares?month=2026-01")
+RUN_404 = ("GET", "/api/buildings/B1/settlements/999999")
 
 
 @pytest.mark.parametrize(
-    ("technician", "finance", "named"),
-    [
-        pytest.param(None, FIN, "INDEKLIMA_API_TECHNICIAN_TOKEN mangler", id="technician-missing"),
-        pytest.param(TECH, None, "INDEKLIMA_API_FINANCE_TOKEN mangler", id="finance-missing"),
-        pytest.param(TECH, "x" * 23, "INDEKLIMA_API_FINANCE_TOKEN er for kort", id="short"),
-        pytest.param(TECH, "f" * 20 + " " * 8, "har mellemrum", id="whitespace"),
-        pytest.param(TECH, TECH, "er ens", id="same-token-for-both-roles"),
-    ],
-)
-def test_settings_refuse_missing_short_or_shared_tokens(
-    monkeypatch: pytest.MonkeyPatch, technician: str | None, finance: str | None, named: str
-) -> None:
-    monkeypatch.delenv("INDEKLIMA_API_TECHNICIAN_TOKEN", raising=False)
-    monkeypatch.delenv("INDEKLIMA_API_FINANCE_TOKEN", raising=False)
-    with pytest.raises(ValidationError, match=named) as caught:
-        ApiSettings(technician_token=secret(technician), finance_token=secret(finance))
-    assert "token_urlsafe" in str(caught.value) or "ens" in named
-
-
-def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("INDEKLIMA_API_TECHNICIAN_TOKEN", TECH)
-    monkeypatch.setenv("INDEKLIMA_API_FINANCE_TOKEN", FIN)
-    monkeypatch.setenv("INDEKLIMA_API_PORT", "8123")
-    settings = ApiSettings()
-    assert settings.port == 8123
-    assert settings.finance_token is not None
-    assert settings.finance_token.get_secret_value() == FIN
-    assert FIN not in repr(settings)
-
-
-# -- who may do what --------------------------------------------------------------------------
-
-ALERTS = ("GET", "/api/v1/alerts")
-BUILDINGS = ("GET", "/api/v1/buildings")
-CLIMATE_B1 = ("GET", "/api/v1/buildings/B1/climate?until=2026-01-10T00:00:00Z")
-SHARES = ("GET", "/api/v1/buildings/B1/heat-shares?month=2026-01")
-RUN_404 = ("GET", "/api/v1/buildings/B1/settlements/999999")
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "token", "status"),
+    ("endpoint", "user", "status"),
     [
         pytest.param(ALERTS, None, 401, id="alerts-no-token"),
-        pytest.param(ALERTS, "wrong-" + "w" * 30, 401, id="alerts-wrong-token"),
-        pytest.param(ALERTS, TECH[:-1], 401, id="alerts-truncated-token"),
-        pytest.param(ALERTS, TECH, 200, id="alerts-technician"),
-        pytest.param(ALERTS, FIN, 403, id="alerts-finance"),
+        pytest.param(ALERTS, "tech", 200, id="alerts-technician"),
+        pytest.param(ALERTS, "fin", 403, id="alerts-finance"),
         pytest.param(BUILDINGS, None, 401, id="buildings-no-token"),
-        pytest.param(BUILDINGS, TECH, 200, id="buildings-technician"),
-        pytest.param(BUILDINGS, FIN, 200, id="buildings-finance"),
-        pytest.param(CLIMATE_B1, TECH, 200, id="climate-technician"),
-        pytest.param(CLIMATE_B1, FIN, 403, id="climate-finance"),
+        pytest.param(BUILDINGS, "tech", 200, id="buildings-technician"),
+        pytest.param(BUILDINGS, "fin", 200, id="buildings-finance"),
+        pytest.param(CLIMATE_B1, "tech", 200, id="climate-technician"),
+        pytest.param(CLIMATE_B1, "fin", 403, id="climate-finance"),
         pytest.param(SHARES, None, 401, id="heat-shares-no-token"),
-        pytest.param(SHARES, TECH, 403, id="heat-shares-technician"),
-        pytest.param(SHARES, FIN, 200, id="heat-shares-finance"),
-        pytest.param(RUN_404, TECH, 403, id="settlement-technician"),
-        pytest.param(RUN_404, FIN, 404, id="settlement-finance-unknown-run"),
+        pytest.param(SHARES, "tech", 403, id="heat-shares-technician"),
+        pytest.param(SHARES, "fin", 200, id="heat-shares-finance"),
+        pytest.param(RUN_404, "tech", 403, id="settlement-technician"),
+        pytest.param(RUN_404, "fin", 404, id="settlement-finance-unknown-run"),
     ],
 )
-def test_auth_matrix(api: Api, endpoint: tuple[str, str], token: str | None, status: int) -> None:
+def test_auth_matrix(api: Api, endpoint: tuple[str, str], user: str | None, status: int) -> None:
     method, path = endpoint
-    response = api.call(method, path, token)
+    response = api.call(method, path, user)
     assert response.status_code == status, response.text
     if status == 401:
         assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -217,22 +80,38 @@ def test_auth_matrix(api: Api, endpoint: tuple[str, str], token: str | None, sta
         detail(response)
 
 
-def test_other_schemes_than_bearer_are_refused(api: Api) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("Bearer wrong-" + "w" * 30, id="unknown-token"),
+        pytest.param("Bearer ", id="empty-token"),
+        pytest.param("Basic dGVjaDpwdw==", id="basic-scheme"),
+        pytest.param("Bearer " + "x" * 5000, id="huge-token"),
+    ],
+)
+def test_bad_tokens_and_other_schemes_are_refused(api: Api, header: str) -> None:
+    response = requests.get(api.url + "/api/alerts", headers={"Authorization": header}, timeout=10)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_truncated_token_is_refused(api: Api) -> None:
+    token = api.token("tech")
     response = requests.get(
-        api.url + "/api/v1/alerts", headers={"Authorization": f"Basic {TECH}"}, timeout=10
+        api.url + "/api/alerts", headers={"Authorization": f"Bearer {token[:-1]}"}, timeout=10
     )
     assert response.status_code == 401
 
 
 def test_creating_a_settlement_needs_the_finance_role(api: Api) -> None:
     body = {"period_start": "2026-01", "period_end": "2026-01", "total_cost_dkk": "100.00"}
-    response = api.call("POST", "/api/v1/buildings/B1/settlements", TECH, json=body)
+    response = api.call("POST", "/api/buildings/B1/settlements", "tech", json=body)
     assert response.status_code == 403
     assert "finance" in detail(response)
 
 
 def test_health_needs_no_token_and_reports_the_registry(api: Api) -> None:
-    response = requests.get(api.url + "/api/v1/health", timeout=10)
+    response = requests.get(api.url + "/api/health", timeout=10)
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
@@ -243,27 +122,36 @@ def test_health_needs_no_token_and_reports_the_registry(api: Api) -> None:
     }
 
 
-def test_openapi_docs_are_served(api: Api) -> None:
-    assert "swagger" in requests.get(api.url + "/docs", timeout=10).text.lower()
+def test_openapi_docs_are_served_without_a_network(api: Api) -> None:
+    page = requests.get(api.url + "/docs", timeout=10).text
+    assert "swagger" in page.lower()
+    assert "/docs/static/swagger-ui-bundle.js" in page
+    assert "cdn" not in page.lower() and "https://" not in page.split("<body>")[-1]
+    bundle = requests.get(api.url + "/docs/static/swagger-ui-bundle.js", timeout=10)
+    assert bundle.status_code == 200
+    assert len(bundle.content) > 500_000
+    assert requests.get(api.url + "/docs/static/swagger-ui.css", timeout=10).status_code == 200
     paths = requests.get(api.url + "/openapi.json", timeout=10).json()["paths"]
-    assert "/api/v1/buildings/{building}/settlements/{run_id}/approve" in paths
+    assert "/api/buildings/{building}/settlements/{run_id}/approve" in paths
+    assert "/api/token" in paths
 
 
 @pytest.mark.parametrize(
     ("path", "status", "says"),
     [
-        pytest.param("/api/v1/nowhere", 404, "Ikke fundet", id="unknown-path"),
-        pytest.param("/api/v1/buildings/B9", 404, "'B9'", id="unknown-building"),
-        pytest.param("/api/v1/buildings/B9/heat-shares", 404, "'B9'", id="unknown-building-2"),
-        pytest.param("/api/v1/alerts?state=nonsense", 422, "Ugyldig", id="unknown-state"),
-        pytest.param("/api/v1/alerts?since=2026-01-01T00:00", 422, "tidszone", id="naive-time"),
+        pytest.param("/api/nowhere", 404, "Ikke fundet", id="unknown-path"),
+        pytest.param("/api/v1/alerts", 404, "Ikke fundet", id="old-prefix"),
+        pytest.param("/api/buildings/B9", 404, "'B9'", id="unknown-building"),
+        pytest.param("/api/buildings/B9/heat-shares", 404, "'B9'", id="unknown-building-2"),
+        pytest.param("/api/alerts?state=nonsense", 422, "Ugyldig", id="unknown-state"),
+        pytest.param("/api/alerts?since=2026-01-01T00:00", 422, "tidszone", id="naive-time"),
     ],
 )
 def test_errors_say_what_is_wrong_in_danish_and_english(
     api: Api, path: str, status: int, says: str
 ) -> None:
-    token = FIN if "heat-shares" in path else TECH
-    response = api.call("GET", path, token)
+    user = "fin" if "heat-shares" in path else "tech"
+    response = api.get(path, user)
     assert response.status_code == status
     assert says in detail(response)
 
@@ -309,7 +197,7 @@ SAVED = (
 def test_alerts_are_listed_with_filters(api: Api, query: str, flats: list[str]) -> None:
     with AlertStore(api.alerts_url) as alerts:
         alerts.save(SAVED)
-    response = api.tech("/api/v1/alerts" + query)
+    response = api.get("/api/alerts" + query, "tech")
     assert response.status_code == 200, response.text
     assert [a["flat"] for a in response.json()] == flats
 
@@ -317,7 +205,7 @@ def test_alerts_are_listed_with_filters(api: Api, query: str, flats: list[str]) 
 def test_alerts_carry_advice_in_danish_and_english(api: Api) -> None:
     with AlertStore(api.alerts_url) as alerts:
         alerts.save(SAVED)
-    (mould,) = api.tech("/api/v1/alerts?flat=B1-01").json()
+    (mould,) = api.get("/api/alerts?flat=B1-01", "tech").json()
     assert mould["kind"] == "mould"
     assert mould["state"] == "new"
     assert mould["severity"] == "warn"
@@ -331,7 +219,7 @@ def test_alerts_carry_advice_in_danish_and_english(api: Api) -> None:
 
 
 def test_buildings_list_the_registry(api: Api) -> None:
-    listed = api.tech("/api/v1/buildings").json()
+    listed = api.get("/api/buildings", "tech").json()
     assert [(b["id"], b["flats"], b["area_m2"]) for b in listed] == [
         ("B1", 3, 195.0),
         ("B2", 2, 100.0),
@@ -341,7 +229,7 @@ def test_buildings_list_the_registry(api: Api) -> None:
 
 
 def test_a_building_shows_its_flats_positions_and_gateways(api: Api) -> None:
-    b1 = api.fin("GET", "/api/v1/buildings/B1").json()
+    b1 = api.get("/api/buildings/B1", "fin").json()
     assert b1["gateways"] == ["gw-b1"]
     flat = {f["id"]: f for f in b1["flats"]}["B1-02"]
     assert flat == {
@@ -355,15 +243,17 @@ def test_a_building_shows_its_flats_positions_and_gateways(api: Api) -> None:
     assert "aconto_dkk" not in flat
 
 
-def test_climate_summary_per_flat(api: Api) -> None:
-    response = api.tech(
-        "/api/v1/buildings/B1/climate?since=2026-01-10T00:00:00Z&until=2026-01-11T00:00:00Z"
+def test_climate_summary_per_flat_shows_only_consenting_flats(api: Api) -> None:
+    response = api.get(
+        "/api/buildings/B1/climate?since=2026-01-10T00:00:00Z&until=2026-01-11T00:00:00Z", "tech"
     )
     assert response.status_code == 200, response.text
     summary = response.json()
     assert summary["hours"] == 24
     by_flat = {f["flat"]: f for f in summary["flats"]}
-    assert by_flat["B1-03"]["temperature_mean_c"] == 24.0
+    assert list(by_flat) == ["B1-01"]  # its resident consents; B1-02 and B1-03 do not
+    assert summary["withheld"] == ["B1-02", "B1-03"]
+    assert by_flat["B1-01"]["temperature_mean_c"] == 21.0
     assert by_flat["B1-01"]["hours_with_data"] == 24
     assert by_flat["B1-01"]["co2_max_ppm"] == 700.0
     assert datetime.fromisoformat(by_flat["B1-01"]["last_hour"]) == datetime(
@@ -372,8 +262,8 @@ def test_climate_summary_per_flat(api: Api) -> None:
 
 
 def test_climate_summary_of_a_window_without_data_is_empty_per_flat(api: Api) -> None:
-    response = api.tech("/api/v1/buildings/B1/climate?until=2025-06-01T00:00:00Z")
-    assert [f["hours_with_data"] for f in response.json()["flats"]] == [0, 0, 0]
+    response = api.get("/api/buildings/B1/climate?until=2025-06-01T00:00:00Z", "tech")
+    assert [f["hours_with_data"] for f in response.json()["flats"]] == [0]
     assert response.json()["flats"][0]["temperature_mean_c"] is None
 
 
@@ -381,7 +271,7 @@ def test_climate_summary_of_a_window_without_data_is_empty_per_flat(api: Api) ->
 
 
 def test_heat_shares_split_the_monthly_budget_exactly(api: Api) -> None:
-    response = api.fin("GET", "/api/v1/buildings/B1/heat-shares?month=2026-01")
+    response = api.get("/api/buildings/B1/heat-shares?month=2026-01", "fin")
     assert response.status_code == 200, response.text
     shares = response.json()
     assert Decimal(shares["expected_cost_dkk"]) == Decimal(shares["total_dkk"]) == BUDGET_DKK
@@ -402,21 +292,20 @@ def test_heat_shares_split_the_monthly_budget_exactly(api: Api) -> None:
     ],
 )
 def test_heat_shares_conflicts_are_explained(api: Api, path: str, says: str) -> None:
-    response = api.fin("GET", f"/api/v1/buildings/{path}")
+    response = api.get(f"/api/buildings/{path}", "fin")
     assert response.status_code == 409
     assert says in detail(response)
 
 
 # -- settlements ------------------------------------------------------------------------------
 
-RUNS = "/api/v1/buildings/B1/settlements"
+RUNS = "/api/buildings/B1/settlements"
 SETTLE = {
     "period_start": "2026-01",
     "period_end": "2026-01",
     "total_cost_dkk": "12345.67",
     "bill_received": "2026-02-10",
     "statement_date": "2026-02-15",
-    "by": "KL",
 }
 
 
@@ -436,13 +325,13 @@ def cli_exports(api: Api, tmp_path: Path) -> tuple[bytes, bytes]:
 
 
 def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) -> None:
-    created = api.fin("POST", RUNS, json=SETTLE)
+    created = api.call("POST", RUNS, "fin", json=SETTLE)
     assert created.status_code == 201, created.text
     run = created.json()
     run_url = created.headers["Location"]
     assert run_url.endswith(f"{RUNS}/{run['run_id']}")
     assert run["state"] == "draft"
-    assert run["created_by"] == "KL"
+    assert run["created_by"] == "fin"  # from the login
     assert run["bill_received"] == "2026-02-10"
     assert Decimal(run["total_dkk"]) == Decimal(run["cost_dkk"]) == Decimal("12345.67")
     assert sum(Decimal(f["amount_dkk"]) for f in run["flats"]) == Decimal("12345.67")
@@ -452,39 +341,35 @@ def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) ->
     path = f"{RUNS}/{run['run_id']}"
 
     # exports: the CSV adds up to the cost and has the CLI's bytes, as has the XLSX
-    csv_bytes = api.fin("GET", f"{path}/export.csv").content
+    csv_bytes = api.get(f"{path}/export.csv", "fin").content
     assert sum(csv_amounts_ore(csv_bytes).values()) == 1_234_567
     cli_csv, cli_xlsx = cli_exports(api, tmp_path)
     assert csv_bytes == cli_csv
-    xlsx = api.fin("GET", f"{path}/export.xlsx")
+    xlsx = api.get(f"{path}/export.xlsx", "fin")
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert xlsx.content == cli_xlsx
 
     # the state machine: check, then approve by someone else; then immutable
-    assert api.fin("POST", f"{path}/approve", json={"by": "PB"}).status_code == 409
-    checked = api.fin("POST", f"{path}/check", json={"by": "KL"})
+    assert api.call("POST", f"{path}/approve", "fin2").status_code == 409  # not checked
+    checked = api.call("POST", f"{path}/check", "fin")
     assert checked.status_code == 200
-    assert (checked.json()["state"], checked.json()["checked_by"]) == ("checked", "KL")
-    same_person = api.fin("POST", f"{path}/approve", json={"by": "KL"})
-    assert same_person.status_code == 409
-    assert "KL" in detail(same_person)
-    approved = api.fin("POST", f"{path}/approve", json={"by": "PB"})
+    assert (checked.json()["state"], checked.json()["checked_by"]) == ("checked", "fin")
+    same_person = api.call("POST", f"{path}/approve", "fin")
+    assert same_person.status_code == 403
+    assert "fin" in detail(same_person)
+    approved = api.call("POST", f"{path}/approve", "fin2")
     assert approved.status_code == 200, approved.text
     assert approved.json()["state"] == "approved"
-    assert approved.json()["approved_by"] == "PB"
-    for method, action, body in (
-        ("POST", "/approve", {"by": "XY"}),
-        ("POST", "/check", {"by": "XY"}),
-        ("DELETE", "", None),
-    ):
-        refused = api.fin(method, path + action, json=body)
+    assert approved.json()["approved_by"] == "fin2"
+    for method, action in (("POST", "/approve"), ("POST", "/check"), ("DELETE", "")):
+        refused = api.call(method, path + action, "fin2")
         assert refused.status_code == 409, (action, refused.text)
         assert "godkendt" in detail(refused)
-    assert api.fin("GET", path).json()["state"] == "approved"
-    assert api.fin("GET", f"{path}/export.csv").content == csv_bytes
+    assert api.get(path, "fin").json()["state"] == "approved"
+    assert api.get(f"{path}/export.csv", "fin").content == csv_bytes
 
     # statements: a PDF per flat with the flat's amount on it
-    pdf = api.fin("GET", f"{path}/statements/B1-03.pdf")
+    pdf = api.get(f"{path}/statements/B1-03.pdf", "fin")
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-")
@@ -492,35 +377,35 @@ def test_settlement_flow_draft_check_approve_export(api: Api, tmp_path: Path) ->
     amount = {f["flat_id"]: f["amount_dkk"] for f in run["flats"]}["B1-03"]
     assert "B1-03" in text
     assert amount.replace(".", ",") in text
-    assert api.fin("GET", f"{path}/statements/B1-99.pdf").status_code == 404
+    assert api.get(f"{path}/statements/B1-99.pdf", "fin").status_code == 404
 
 
 def test_a_draft_can_be_deleted(api: Api) -> None:
-    run = api.fin("POST", RUNS, json=SETTLE).json()
+    run = api.call("POST", RUNS, "fin", json=SETTLE).json()
     path = f"{RUNS}/{run['run_id']}"
-    assert api.fin("DELETE", path).status_code == 204
-    assert api.fin("GET", path).status_code == 404
+    assert api.call("DELETE", path, "fin").status_code == 204
+    assert api.get(path, "fin").status_code == 404
 
 
 def test_a_run_is_only_found_under_its_own_building(api: Api) -> None:
-    run = api.fin("POST", RUNS, json=SETTLE).json()
-    response = api.fin("GET", f"/api/v1/buildings/B2/settlements/{run['run_id']}")
+    run = api.call("POST", RUNS, "fin", json=SETTLE).json()
+    response = api.get(f"/api/buildings/B2/settlements/{run['run_id']}", "fin")
     assert response.status_code == 404
     assert "B2" in detail(response)
 
 
 def test_documents_are_refused_when_the_data_changed_since_the_run(api: Api) -> None:
     body = {**SETTLE, "period_start": "2026-01", "total_cost_dkk": "5000"}
-    run = api.fin("POST", "/api/v1/buildings/B2/settlements", json=body).json()
-    path = f"/api/v1/buildings/B2/settlements/{run['run_id']}"
+    run = api.call("POST", "/api/buildings/B2/settlements", "fin", json=body).json()
+    path = f"/api/buildings/B2/settlements/{run['run_id']}"
     fill_store(api.store, "B2", days=2, bump_c=1.5)  # late, corrected readings
-    response = api.fin("GET", f"{path}/export.xlsx")
+    response = api.get(f"{path}/export.xlsx", "fin")
     assert response.status_code == 409
     assert "genskabes" in detail(response)
-    assert api.fin("GET", f"{path}/export.csv").status_code == 200  # the record stands
-    api.fin("POST", f"{path}/check", json={"by": "KL"})
-    assert api.fin("POST", f"{path}/approve", json={"by": "PB"}).status_code == 409
-    assert api.fin("GET", path).json()["state"] == "checked"
+    assert api.get(f"{path}/export.csv", "fin").status_code == 200  # the record stands
+    api.call("POST", f"{path}/check", "fin")
+    assert api.call("POST", f"{path}/approve", "fin2").status_code == 409
+    assert api.get(path, "fin").json()["state"] == "checked"
 
 
 @pytest.mark.parametrize(
@@ -532,12 +417,13 @@ def test_documents_are_refused_when_the_data_changed_since_the_run(api: Api) -> 
         pytest.param({"total_cost_dkk": "-5"}, 422, "total_cost_dkk", id="negative"),
         pytest.param({"period_end": "2027-06"}, 422, "højst 12", id="too-long"),
         pytest.param({"colour": "red"}, 422, "colour", id="unknown-field"),
+        pytest.param({"by": "KL"}, 422, "the logged-in user", id="typed-name"),
     ],
 )
 def test_bad_settlement_requests_are_explained(
     api: Api, change: dict[str, str], status: int, says: str
 ) -> None:
-    response = api.fin("POST", RUNS, json={**SETTLE, **change})
+    response = api.call("POST", RUNS, "fin", json={**SETTLE, **change})
     assert response.status_code == status, response.text
     assert says in detail(response)
 
@@ -545,43 +431,74 @@ def test_bad_settlement_requests_are_explained(
 # -- the server -------------------------------------------------------------------------------
 
 
-def test_server_stops_cleanly_and_close_is_safe_twice(tmp_path: Path) -> None:
+def plain_app(tmp_path: Path, store: SqliteStore, port: int = 0) -> ApiServer:
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
     settings = ApiSettings(
-        technician_token=SecretStr(TECH),
-        finance_token=SecretStr(FIN),
+        accounts_url=url,
         alerts_url=f"sqlite:///{tmp_path / 'alerts.sqlite'}",
         runs_url=f"sqlite:///{tmp_path / 'runs.db'}",
     )
     registry = Registry.model_validate(tomllib.loads(REGISTRY))
+    open_accounts(url).close()  # indeklima db upgrade
+    return ApiServer(create_app(settings, store, registry), port=port)
+
+
+def test_server_stops_cleanly_and_close_is_safe_twice(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "store.db") as store:
-        server = ApiServer(create_app(settings, store, registry), port=0)
+        server = plain_app(tmp_path, store)
         with server:
             assert server.running
             assert server.port > 0
-            assert requests.get(server.url + "/api/v1/health", timeout=10).status_code == 200
+            assert requests.get(server.url + "/api/health", timeout=10).status_code == 200
         assert not server.running
         server.close()
         with pytest.raises(requests.ConnectionError):
-            requests.get(server.url + "/api/v1/health", timeout=5)
+            requests.get(server.url + "/api/health", timeout=5)
+
+
+def test_the_api_refuses_to_start_on_an_old_accounts_schema(tmp_path: Path) -> None:
+    settings = ApiSettings(accounts_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    registry = Registry.model_validate(tomllib.loads(REGISTRY))
+    with SqliteStore(tmp_path / "store.db") as store:
+        with pytest.raises(SchemaOutOfDate, match="indeklima db upgrade"):
+            create_app(settings, store, registry)
+        env = {"INDEKLIMA_API_ACCOUNTS_URL": settings.accounts_url}
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            args = ["api", "--registry", str(write_registry(tmp_path)), "--port", "1"]
+            args += ["--sqlite", str(tmp_path / "store.db")]
+            assert cli_main(args) == 2
+
+
+def write_registry(folder: Path) -> Path:
+    path = folder / "registry.toml"
+    path.write_text(REGISTRY, encoding="utf-8")
+    return path
 
 
 def test_an_unreachable_store_gives_503_not_a_crash(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store.db")
+    with plain_app(tmp_path, store) as server:
+        store.close()
+        health = requests.get(server.url + "/api/health", timeout=10)
+        assert health.status_code == 503
+        assert health.json()["store"].startswith("utilgængelig / unavailable")
+
+
+def test_an_unreachable_store_gives_503_to_a_logged_in_user(api: Api, tmp_path: Path) -> None:
+    registry = Registry.model_validate(tomllib.loads(REGISTRY))
     settings = ApiSettings(
-        technician_token=SecretStr(TECH),
-        finance_token=SecretStr(FIN),
         alerts_url=f"sqlite:///{tmp_path / 'alerts.sqlite'}",
         runs_url=f"sqlite:///{tmp_path / 'runs.db'}",
     )
-    registry = Registry.model_validate(tomllib.loads(REGISTRY))
     store = SqliteStore(tmp_path / "store.db")
-    with ApiServer(create_app(settings, store, registry), port=free_port()) as server:
+    app = create_app(settings, store, registry, accounts=api.accounts)
+    with ApiServer(app, port=free_port()) as server:
         store.close()
-        health = requests.get(server.url + "/api/v1/health", timeout=10)
-        assert health.status_code == 503
-        assert health.json()["store"].startswith("utilgængelig / unavailable")
         climate = requests.get(
-            server.url + "/api/v1/buildings/B1/climate",
-            headers={"Authorization": f"Bearer {TECH}"},
+            server.url + "/api/buildings/B1/climate",
+            headers={"Authorization": f"Bearer {api.token('tech')}"},
             timeout=10,
         )
         assert climate.status_code == 503
@@ -589,17 +506,10 @@ def test_an_unreachable_store_gives_503_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_a_taken_port_is_reported(tmp_path: Path) -> None:
-    settings = ApiSettings(
-        technician_token=SecretStr(TECH),
-        finance_token=SecretStr(FIN),
-        alerts_url=f"sqlite:///{tmp_path / 'alerts.sqlite'}",
-        runs_url=f"sqlite:///{tmp_path / 'runs.db'}",
-    )
-    registry = Registry.model_validate(tomllib.loads(REGISTRY))
     with SqliteStore(tmp_path / "store.db") as store, socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        server = ApiServer(create_app(settings, store, registry), port=taken.getsockname()[1])
+        server = plain_app(tmp_path, store, port=taken.getsockname()[1])
         with pytest.raises(ApiServerError, match="port"):
             server.start()
         assert not server.running

@@ -183,6 +183,8 @@ def test_runs_go_draft_checked_approved_and_are_then_immutable(
     runs.check(run_id, by="finance-b")
     with pytest.raises(PermissionError):
         runs.approve(run_id, by="finance-b")  # four eyes
+    with pytest.raises(PermissionError):
+        runs.approve(run_id, by="Finance-A")  # nor the drafter, whatever the case
     runs.approve(run_id, by="finance-c", now=NOW)
     assert runs.get(run_id).state is RunState.APPROVED
     with pytest.raises(RunImmutable):

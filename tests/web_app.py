@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from pydantic import SecretStr
-
 from cloud.accounts import Accounts, Role, ScopeKind
 from cloud.accounts.db import make_engine, seed_registry, upgrade
 from cloud.accounts.passwords import Passwords
@@ -184,15 +182,13 @@ def web_app(folder: Path) -> Iterator[WebApp]:
             ]
         )
     settings = ApiSettings(
-        technician_token=SecretStr("t" * 32),
-        finance_token=SecretStr("f" * 32),
+        accounts_url=f"sqlite:///{folder / 'accounts.db'}",
         alerts_url=alerts_url,
         runs_url=f"sqlite:///{folder / 'runs.db'}",
     )
     with SqliteStore(folder / "store.db") as store, AlertStore(alerts_url) as alert_view:
         fill(store, now)
-        app = create_app(settings, store, registry)
-        app.state.accounts = accounts
+        app = create_app(settings, store, registry, accounts=accounts)
         with ApiServer(app, port=0) as server:
             yield WebApp(server.url, folder, accounts, alert_view, store)
     engine.dispose()

@@ -71,15 +71,14 @@ Users (``indeklima users …`` and the admin API)
 
 from cloud.accounts.audit import AuditAction, AuditEntry, AuditQuery
 from cloud.accounts.consent import Consent
+from cloud.accounts.errors import AccountError, PasswordRejected, UnknownUser
 from cloud.accounts.principal import Principal, Role, ScopeKind
 from cloud.accounts.scope import BuildingView, Denied, FlatView
 from cloud.accounts.service import (
-    AccountError,
     Accounts,
     LockedOut,
     LoginFailed,
     LoginPolicy,
-    UnknownUser,
     UserInfo,
 )
 
@@ -96,6 +95,7 @@ __all__ = [
     "LockedOut",
     "LoginFailed",
     "LoginPolicy",
+    "PasswordRejected",
     "Principal",
     "Role",
     "ScopeKind",

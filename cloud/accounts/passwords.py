@@ -12,12 +12,12 @@ from typing import Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from cloud.accounts.errors import PasswordRejected
+
+__all__ = ["MAX_PASSWORD_CHARS", "MIN_PASSWORD_CHARS", "PasswordRejected", "Passwords"]
+
 MIN_PASSWORD_CHARS: Final = 10
 MAX_PASSWORD_CHARS: Final = 256
-
-
-class PasswordRejected(ValueError):
-    """The new password breaks a rule; the message says which."""
 
 
 def check_new_password(password: str, username: str) -> None:

@@ -152,6 +152,12 @@ def check_building(principal: Principal, building_id: str, view: BuildingView) -
         )
 
 
+def check_building_list(principal: Principal) -> None:
+    """May `principal` list buildings at all (then filter with `visible_buildings`)?"""
+    if principal.role not in _BUILDING_ROLES[BuildingView.STRUCTURE]:
+        raise _role_refused(principal, "bygningslisten", "the list of buildings")
+
+
 def check_alerts(principal: Principal) -> None:
     if principal.role not in (Role.RESIDENT, Role.TECHNICIAN):
         raise _role_refused(principal, "alarmer", "alerts")

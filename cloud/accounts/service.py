@@ -27,9 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.accounts import audit as audit_log
-from cloud.accounts import consent
+from cloud.accounts import consent, gdpr
 from cloud.accounts.audit import AuditAction, AuditEntry, AuditQuery
 from cloud.accounts.consent import Consent
+from cloud.accounts.errors import AccountError, UnknownUser
+from cloud.accounts.gdpr import Erasure
 from cloud.accounts.models import (
     BuildingRow,
     FlatRow,
@@ -47,14 +49,6 @@ from cloud.accounts.principal import SCOPES_OF, Principal, Role, ScopeKind
 USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 ATTEMPTS_KEPT: Final = timedelta(days=1)
-
-
-class AccountError(ValueError):
-    """A request about accounts cannot be done; the message (Danish / English) says why."""
-
-
-class UnknownUser(AccountError):
-    pass
 
 
 class LoginFailed(Exception):
@@ -325,10 +319,12 @@ class Accounts:
         username: str,
         flat_id: str,
         *,
+        since: datetime | None = None,
         by: Principal | None = None,
         address: str | None = None,
     ) -> None:
-        """Link a resident user to the flat they live in."""
+        """Link a resident user to the flat they live in (`since`: moving-in day, default now;
+        their export holds the flat's readings from then on)."""
         with Session(self.engine) as session, session.begin():
             user = self._user(session, username)
             if user.role != Role.RESIDENT.value:
@@ -345,7 +341,7 @@ class Accounts:
             if session.get(Resident, (user.id, flat_id)) is not None:
                 return
             now = self.now()
-            session.add(Resident(user_id=user.id, flat_id=flat_id, since=now))
+            session.add(Resident(user_id=user.id, flat_id=flat_id, since=since or now))
             audit_log.append(
                 session,
                 now,
@@ -710,3 +706,26 @@ class Accounts:
         `FlatView.CONSENT_WRITE` first). Takes effect at once; appended to the history and the
         audit trail."""
         return consent.record(self.engine, self.now(), who, flat_id, staff_detail, address)
+
+    # -- GDPR -------------------------------------------------------------------------------
+
+    def personal_data(self, who: Principal) -> dict[str, object]:
+        """The person's own account rows (for the export; see `gdpr.personal_data`)."""
+        return gdpr.personal_data(self.engine, who.user_id)
+
+    def resident_since(self, who: Principal, flat_id: str) -> datetime | None:
+        with Session(self.engine) as session:
+            row = session.get(Resident, (who.user_id, flat_id))
+            return None if row is None else utc(row.since)
+
+    def request_erasure(self, who: Principal, *, address: str | None = None) -> Erasure:
+        return gdpr.request_erasure(self.engine, self.now(), who, address)
+
+    def erasure_requests(self, *, open_only: bool = False) -> list[Erasure]:
+        return gdpr.erasure_requests(self.engine, open_only=open_only)
+
+    def complete_erasure(
+        self, request_id: int, by: Principal, *, address: str | None = None
+    ) -> Erasure:
+        """Erase the requester's account data, keeping what the law requires (`gdpr`)."""
+        return gdpr.complete_erasure(self.engine, self.now(), request_id, by, address)

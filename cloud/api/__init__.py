@@ -1,7 +1,8 @@
-"""The technician and finance API (FastAPI): alerts, buildings, heat shares, settlements.
+"""The JSON API (FastAPI) for residents, technicians, finance and admins: login, flats and
+consent, alerts, buildings, heat shares, settlements, GDPR export and erasure, audit.
 
-``create_app(settings, store, registry)`` builds the app; `ApiServer` runs it in a thread.
-Residents' access (login, consent, per-flat scoping) comes later and is not here.
+``create_app(settings, store, registry)`` builds the app; `ApiServer` runs it in a thread. Who
+may see what is decided by `cloud.accounts.scope` only.
 """
 
 from cloud.api.main import create_app

@@ -1,22 +1,81 @@
-"""Dependencies of the routes as `Annotated` aliases (``StoreDep``, ``RegistryDep``, …).
+"""Dependencies of the routes as `Annotated` aliases (``StoreDep``, ``FlatDep``, …) and the
+validated types of path and query parameters.
 
-`create_app` puts the settings on ``app.state.settings`` and its lifespan puts the open stores on
-``app.state.context``; the getters below hand them to the routes.
+`create_app` puts the settings on ``app.state.settings``; its lifespan puts the open stores on
+``app.state.context`` and the accounts on ``app.state.accounts`` (`cloud.accounts.http`).
+Parameters are checked before any handler runs: a date outside 2000–2100, a month like
+``9999-12`` or an id beyond what the database holds is a 422 that says so, never a 500.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Final
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
+from pydantic import AfterValidator, Field
 
+from cloud.accounts import Accounts
 from cloud.analytics.alert_store import AlertStore
 from cloud.api.documents import RunDocuments
-from cloud.registry import Building, Registry
+from cloud.registry import Building, Flat, Registry
 from cloud.settlement.runs import RunStore
 from cloud.settlement.tariff import Tariff
 from cloud.store.base import TimeSeriesStore
+from edge.wire import ID_PATTERN
+
+FIRST_YEAR: Final = 2000
+LAST_YEAR: Final = 2100
+MAX_DB_ID: Final = 2**31 - 1
+"""Largest id a 32-bit INTEGER column holds (PostgreSQL ``integer``)."""
+
+
+def _moment(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(
+            "tidspunktet mangler tidszone: skriv fx 2026-01-31T00:00:00Z / the time has no "
+            "time zone: write e.g. 2026-01-31T00:00:00Z"
+        )
+    if not FIRST_YEAR <= value.year < LAST_YEAR:
+        raise ValueError(
+            f"tidspunktet skal ligge i årene {FIRST_YEAR}-{LAST_YEAR - 1} / the time must be "
+            f"within the years {FIRST_YEAR}-{LAST_YEAR - 1}"
+        )
+    return value
+
+
+def _month(value: str) -> str:
+    year, _, month = value.partition("-")
+    if not (
+        len(year) == 4
+        and year.isdigit()
+        and len(month) == 2
+        and month.isdigit()
+        and FIRST_YEAR <= int(year) < LAST_YEAR
+        and 1 <= int(month) <= 12
+    ):
+        raise ValueError(
+            f"måned skal skrives ÅÅÅÅ-MM mellem {FIRST_YEAR}-01 og {LAST_YEAR - 1}-12 / a month "
+            f"is written YYYY-MM between {FIRST_YEAR}-01 and {LAST_YEAR - 1}-12"
+        )
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(_moment)]
+"""A timezone-aware time in 2000–2099."""
+Month = Annotated[
+    str,
+    AfterValidator(_month),
+    Field(
+        min_length=7,
+        max_length=7,
+        json_schema_extra={"pattern": r"^20\d{2}-(0[1-9]|1[0-2])$"},
+        examples=["2026-01"],
+    ),
+]
+RunId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
+FlatId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +86,7 @@ class AppContext:
     alerts: AlertStore
     runs: RunStore
     documents: RunDocuments
+    accounts: Accounts
 
 
 def get_context(request: Request) -> AppContext:
@@ -74,12 +134,48 @@ def get_building(building: str, registry: RegistryDep) -> Building:
     for b in registry.buildings:
         if b.id == building:
             return b
-    known = ", ".join(b.id for b in registry.buildings) or "ingen / none"
     raise HTTPException(
         status.HTTP_404_NOT_FOUND,
-        f"Bygningen {building!r} findes ikke i registret (kendte: {known}) / building "
-        f"{building!r} is not in the registry (known: {known})",
+        f"Bygningen {building!r} findes ikke i registret / building {building!r} is not in "
+        "the registry",
     )
 
 
 BuildingDep = Annotated[Building, Depends(get_building)]
+
+
+@dataclass(frozen=True, slots=True)
+class FlatRef:
+    building: Building
+    flat: Flat
+
+    @property
+    def building_id(self) -> str:
+        return self.building.id
+
+    @property
+    def flat_id(self) -> str:
+        return self.flat.id
+
+
+def find_flat(registry: Registry, flat_id: str) -> FlatRef | None:
+    for building in registry.buildings:
+        for flat in building.flats:
+            if flat.id == flat_id:
+                return FlatRef(building, flat)
+    return None
+
+
+def get_flat(flat_id: FlatId, registry: RegistryDep) -> FlatRef:
+    """The flat named in the path; 404 when unknown — the same answer a resident gets for a
+    flat that is not theirs (`cloud.accounts.scope`)."""
+    found = find_flat(registry, flat_id)
+    if found is None:
+        from cloud.accounts.scope import flat_not_found
+
+        denied = flat_not_found(flat_id)
+        raise HTTPException(denied.status, denied.reason)
+    return found
+
+
+FlatDep = Annotated[FlatRef, Depends(get_flat)]

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud.accounts.scope import Denied
 from cloud.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     problems = "; ".join(
         f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
         for err in exc.errors()
-    )
+    )[:2000]
     return JSONResponse(
         {
             "detail": f"Ugyldig forespørgsel ({problems}); se /docs / invalid request "
             f"({problems}); see /docs",
-            "errors": jsonable_encoder(exc.errors()),
+            "errors": jsonable_encoder(  # no "input": it may be a password, or megabytes
+                [{k: err.get(k) for k in ("loc", "msg", "type")} for err in exc.errors()]
+            ),
         },
         status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
@@ -57,7 +60,13 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _denied(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Denied)
+    return JSONResponse({"detail": exc.reason}, exc.status)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Denied, _denied)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)

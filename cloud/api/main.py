@@ -1,8 +1,13 @@
-"""The technician and finance API: ``create_app(settings, store, registry)``.
+"""The JSON API: ``create_app(settings, store, registry)``.
 
-The caller owns ``store`` and ``registry`` (the demo and the CLI open them); the app opens the
-alert store, the run store and the run documents from ``settings`` when it starts and closes them
-when it stops. Interactive docs at ``/docs``, the schema at ``/openapi.json``.
+Everyone logs in (``POST /api/token``) and sees what their role and scope allow
+(`cloud.accounts.scope`). The caller owns ``store`` and ``registry`` (the demo and the CLI open
+them), and may hand in an open `Accounts` (then it owns that too); otherwise the app opens the
+accounts database from ``settings.accounts_url`` — which must be at the newest schema
+(``indeklima db upgrade``) — and adds the registry's buildings and flats to it. The app opens the
+alert store, the run store and the run documents when it starts and closes them when it stops.
+Interactive docs at ``/docs`` (Swagger UI served from this package: no network needed), the
+schema at ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -10,12 +15,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 
-from cloud.api import errors
+from cloud.accounts import Accounts, LoginPolicy
+from cloud.accounts import db as accounts_db
+from cloud.api import docs, errors
 from cloud.api.deps import AppContext
-from cloud.api.routes import alerts, buildings, health, heat_shares, settlements
+from cloud.api.middleware import AccessLog, BodyLimit
+from cloud.api.routes import (
+    admin,
+    alerts,
+    buildings,
+    flats,
+    health,
+    heat_shares,
+    me,
+    session,
+    settlements,
+)
 from cloud.api.settings import ApiSettings
 from cloud.registry import Registry
 from cloud.settlement.tariff import default_tariff, load_tariff
@@ -23,13 +42,35 @@ from cloud.store.base import TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v1"
+API_PREFIX = "/api"
 
 
-def create_app(settings: ApiSettings, store: TimeSeriesStore, registry: Registry) -> FastAPI:
+def open_accounts(settings: ApiSettings, registry: Registry) -> Accounts:
+    """The accounts database of `settings`, checked to be at the newest schema (raises
+    `SchemaOutOfDate` with the command to run), with the registry's buildings and flats."""
+    engine = accounts_db.make_engine(settings.accounts_url)
+    try:
+        accounts_db.require_current(engine)
+        accounts_db.seed_registry(engine, registry)
+    except Exception:
+        engine.dispose()
+        raise
+    return Accounts(engine, policy=LoginPolicy(session_ttl=timedelta(hours=settings.session_hours)))
+
+
+def create_app(
+    settings: ApiSettings,
+    store: TimeSeriesStore,
+    registry: Registry,
+    *,
+    accounts: Accounts | None = None,
+) -> FastAPI:
     """The API over an open store and a loaded registry. Raises `TariffError` when the
-    configured tariff file is not valid (fail fast, before serving)."""
+    configured tariff is not valid and `SchemaOutOfDate` when the accounts database needs
+    ``indeklima db upgrade`` (fail fast, before serving)."""
     tariff = load_tariff(settings.tariff) if settings.tariff else default_tariff()
+    owns_accounts = accounts is None
+    people = accounts if accounts is not None else open_accounts(settings, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,7 +81,9 @@ def create_app(settings: ApiSettings, store: TimeSeriesStore, registry: Registry
         alert_store = AlertStore(settings.alerts_url)
         runs = RunStore(settings.runs_url)
         documents = RunDocuments(settings.runs_url)
-        app.state.context = AppContext(store, registry, tariff, alert_store, runs, documents)
+        app.state.context = AppContext(
+            store, registry, tariff, alert_store, runs, documents, people
+        )
         log.info(
             "API ready: %d buildings, alerts %s, runs %s, tariff %s",
             len(registry.buildings),
@@ -54,22 +97,40 @@ def create_app(settings: ApiSettings, store: TimeSeriesStore, registry: Registry
             documents.close()
             runs.close()
             alert_store.close()
+            if owns_accounts:
+                people.close()
             log.info("API stopped")
 
     app = FastAPI(
         title="indeklima API",
-        summary="Teknikere og administration: alarmer, bygninger, varmeregnskab / technicians "
-        "and finance: alerts, buildings, heating settlement",
-        version="1",
+        summary="Beboere, teknikere, administration: indeklima, samtykke, varmeregnskab / "
+        "residents, technicians, finance: indoor climate, consent, heating settlement",
+        version="2",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.state.accounts = people
     errors.install(app)
+    docs.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, alerts, buildings, heat_shares, settlements):
+    for module in (
+        session,
+        health,
+        flats,
+        me,
+        alerts,
+        buildings,
+        heat_shares,
+        settlements,
+        admin,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     from cloud.web import install_pages
 
     install_pages(app)  # the web pages (cloud/web) on the same app and services
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
     return app

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cloud.accounts import Role, ScopeKind
 from cloud.analytics.alerts import AlertKind, AlertState, Severity
+from cloud.api.deps import Month
 from cloud.registry import Position
 
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
 Dkk = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["412345.50"])]
 
 
@@ -89,6 +90,8 @@ class ClimateSummaryOut(_Out):
     hours: int
     note: str
     flats: list[FlatClimateOut]
+    withheld: list[str] = []
+    """Flats left out: their residents have not consented to staff seeing details."""
 
 
 class FlatShareOut(_Out):
@@ -122,15 +125,39 @@ class SettlementRequest(BaseModel):
     """Date the final heating bill was received (printed on the statements)."""
     statement_date: date | None = None
     """Date of the statements; default today (UTC), as ``indeklima settle``."""
-    by: Annotated[str, Field(min_length=1, max_length=128)] = "finance"
-    """Who drafts the run (name or initials, for the audit trail)."""
+    by: Annotated[str | None, Field(max_length=128)] = None
+    """Not accepted: the name on the run is the logged-in user's."""
+
+    @field_validator("by")
+    @classmethod
+    def _no_typed_names(cls, value: str | None) -> str | None:
+        return _refuse_by(value)
+
+
+BY_REFUSED = (
+    "'by' bruges ikke længere: navnet på kørslen er den indloggede brugers; udelad feltet / "
+    "'by' is no longer accepted: the name on the run is the logged-in user's; leave it out"
+)
+
+
+def _refuse_by(value: str | None) -> str | None:
+    if value is not None:
+        raise ValueError(BY_REFUSED)
+    return value
 
 
 class SignOffRequest(BaseModel):
+    """Optional body of check and approve; the person is the logged-in user."""
+
     model_config = ConfigDict(extra="forbid")
 
-    by: Annotated[str, Field(min_length=1, max_length=128)]
-    """Who checks or approves (name or initials). The approver must not be the checker."""
+    by: Annotated[str | None, Field(max_length=128)] = None
+    """Not accepted: the checker or approver is the logged-in user."""
+
+    @field_validator("by")
+    @classmethod
+    def _no_typed_names(cls, value: str | None) -> str | None:
+        return _refuse_by(value)
 
 
 class SettlementRowOut(_Out):
@@ -173,3 +200,203 @@ class SettlementRunOut(_Out):
     notes: list[str]
     flats: list[SettlementRowOut]
     links: dict[str, str]
+
+
+# -- people, flats, consent, audit ------------------------------------------------------------
+
+
+class TokenOut(_Out):
+    access_token: str
+    token_type: str
+    expires_in: int
+    """Seconds until the token expires (then log in again)."""
+
+
+class MyFlatOut(_Out):
+    building: str
+    flat: str
+
+
+class MeOut(_Out):
+    username: str
+    display_name: str
+    role: Role
+    flats: list[MyFlatOut]
+    buildings: list[str]
+    organisations: list[str]
+
+
+class FlatListOut(_Out):
+    id: str
+    building: str
+    area_m2: float
+    floor: int
+    staff_detail_consent: bool | None
+    """Whether the residents let staff see detailed readings (None for an admin)."""
+
+
+class ReadingOut(_Out):
+    time: datetime
+    room: str
+    sensor: str
+    temperature_c: float | None
+    humidity_pct: float | None
+    co2_ppm: float | None
+
+
+class FlatClimateDetailOut(_Out):
+    flat: str
+    building: str
+    start: datetime
+    end: datetime
+    readings: list[ReadingOut]
+
+
+class ComfortOut(_Out):
+    intervals: int
+    share_level_1: float
+    share_level_2: float
+    share_level_3: float
+    share_level_4: float
+    light: str | None
+    """green / yellow / red (cloud.analytics.comfort); None without readings."""
+
+
+class MouldOut(_Out):
+    mould_index_max: float | None
+    """Highest VTT mould index of the flat's rooms this month (0 none … 6 heavy growth)."""
+    risk: str
+    """lav/low (M < 1), forhøjet/elevated (1 ≤ M < 3), høj/high (M ≥ 3: visible growth),
+    ukendt/unknown (no mould series)."""
+
+
+class OpenAlertOut(_Out):
+    kind: AlertKind
+    severity: Severity
+
+
+class SensorHealthOut(_Out):
+    room: str
+    sensor: str
+    last_seen: datetime
+    readings: int
+    silent: bool
+    """No reading in the last hour of the month (or of now, for the current month)."""
+
+
+class MonthlyOut(_Out):
+    flat: str
+    building: str
+    month: str
+    readings: int
+    temperature_mean_c: float | None
+    humidity_mean_pct: float | None
+    co2_mean_ppm: float | None
+    comfort: ComfortOut
+    mould: MouldOut
+    open_alerts: list[OpenAlertOut]
+    sensors: list[SensorHealthOut]
+
+
+class FlatHeatShareOut(_Out):
+    flat: str
+    building: str
+    month: str
+    as_of: datetime
+    share_pct: float
+    estimated_ore: int
+    estimated_dkk: Decimal
+    coverage_pct: float
+    note: str
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_detail: bool
+    """True: the building's staff may see the flat's detailed readings."""
+
+
+class ConsentEventOut(_Out):
+    staff_detail: bool
+    at: datetime
+    by: str | None
+
+
+class ConsentOut(_Out):
+    flat: str
+    staff_detail: bool
+    since: datetime | None
+    history: list[ConsentEventOut]
+    """Grants and withdrawals, oldest first (only the flat's residents see it)."""
+
+
+class ErasureOut(_Out):
+    id: int
+    username: str
+    requested_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+    kept: list[str]
+    """What is kept, and why (the law requires it)."""
+    deleted: list[str]
+
+
+class UserOut(_Out):
+    username: str
+    display_name: str
+    role: Role
+    disabled: bool
+    created_at: datetime
+    flats: list[str]
+    buildings: list[str]
+    organisations: list[str]
+
+
+Username = Annotated[
+    str, Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+]
+Password = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    role: Role
+    password: Password
+    display_name: Annotated[str, Field(max_length=200)] | None = None
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Password
+
+
+class DisabledIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disabled: bool
+
+
+class ScopeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["building", "organisation", "flat"]
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+
+    def scope_kind(self) -> ScopeKind | None:
+        return None if self.kind == "flat" else ScopeKind(self.kind)
+
+
+class AuditOut(_Out):
+    id: int
+    at: datetime
+    username: str | None
+    action: str
+    flat: str | None
+    building: str | None
+    run_id: int | None
+    address: str | None
+    detail: dict[str, Any]

@@ -228,19 +228,14 @@ class RunStore:
         self._advance(run_id, RunState.DRAFT, RunState.CHECKED, by)
 
     def approve(self, run_id: int, *, by: str, now: datetime | None = None) -> None:
-        """Approve a checked run; the approver must be neither the one who checked it nor the
-        one who drafted it (four eyes: a drafter who also checked leaves two people)."""
+        """Approve a checked run; the approver must be neither its drafter nor its checker
+        (names compared without regard to case)."""
         with Session(self._engine) as session:
             row = self._row(session, run_id)
-            if row.checked_by == by:
+            if by.casefold() in (row.created_by.casefold(), (row.checked_by or "").casefold()):
                 raise PermissionError(
-                    f"{by} kontrollerede kørsel {run_id} og kan ikke også godkende den / "
-                    "the checker cannot also approve"
-                )
-            if row.created_by == by:
-                raise PermissionError(
-                    f"{by} lavede kørsel {run_id} og kan ikke også godkende den / "
-                    "the one who drafted the run cannot also approve it"
+                    f"{by} lavede eller kontrollerede kørsel {run_id} og kan ikke også godkende "
+                    "den / the drafter or checker cannot also approve"
                 )
         self._advance(run_id, RunState.CHECKED, RunState.APPROVED, by, now)
 

@@ -1,5 +1,6 @@
-"""``/api/v1/buildings`` (technician or finance): the registry's buildings and flats, and a
-building's indoor-climate summary per flat (technician).
+"""``/api/buildings`` (the staff's own buildings; every building for an admin): buildings and
+flats, and a building's indoor-climate summary per flat (technician; only flats whose residents
+consent — the others are named in ``withheld``, and every flat shown is audited).
 
 Aconto payments are left out here: they are the tenants' money matters and show on the
 settlement rows, which only finance sees.
@@ -12,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from cloud.api.auth import StaffRole, TechnicianRole
-from cloud.api.deps import BuildingDep, RegistryDep, StoreDep
+from cloud.accounts import AuditAction, BuildingView, scope
+from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
+from cloud.api.deps import BuildingDep, Moment, RegistryDep, StoreDep
 from cloud.api.schemas import (
     BuildingOut,
     BuildingSummaryOut,
@@ -33,7 +35,9 @@ QUANTITIES: Final = ("temperature_c", "humidity_pct", "co2_ppm")
 
 
 @router.get("", summary="Bygninger / buildings")
-def list_buildings(_role: StaffRole, registry: RegistryDep) -> list[BuildingSummaryOut]:
+def list_buildings(principal: CurrentPrincipal, registry: RegistryDep) -> list[BuildingSummaryOut]:
+    scope.check_building_list(principal)
+    visible = set(scope.visible_buildings(principal, [b.id for b in registry.buildings]))
     return [
         BuildingSummaryOut(
             id=b.id,
@@ -43,11 +47,15 @@ def list_buildings(_role: StaffRole, registry: RegistryDep) -> list[BuildingSumm
             heating_budget_dkk_per_month=b.heating_budget_dkk_per_month,
         )
         for b in registry.buildings
+        if b.id in visible
     ]
 
 
 @router.get("/{building}", summary="Bygning / building")
-def get_building(_role: StaffRole, building: BuildingDep, registry: RegistryDep) -> BuildingOut:
+def get_building(
+    principal: CurrentPrincipal, building: BuildingDep, registry: RegistryDep
+) -> BuildingOut:
+    scope.check_building(principal, building.id, BuildingView.STRUCTURE)
     return BuildingOut(
         id=building.id,
         name=building.name,
@@ -74,13 +82,6 @@ def _num(value: object) -> float | None:
 
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"{name} mangler tidszone: skriv fx 2026-01-31T00:00:00Z / {name} has no "
-                "time zone: write e.g. 2026-01-31T00:00:00Z",
-            )
     end = (until or datetime.now(UTC)).astimezone(UTC)
     start = (since or end - timedelta(days=1)).astimezone(UTC)
     if not timedelta(hours=1) <= end - start <= MAX_SUMMARY_WINDOW:
@@ -94,14 +95,21 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
 
 @router.get("/{building}/climate", summary="Indeklima pr. lejlighed / climate per flat")
 def climate_summary(
-    _role: TechnicianRole,
+    principal: CurrentPrincipal,
+    request: Request,
     building: BuildingDep,
     store: StoreDep,
-    since: Annotated[datetime | None, Query(description="default: until - 24 h")] = None,
-    until: Annotated[datetime | None, Query(description="default: now (UTC)")] = None,
+    accounts: AccountsDep,
+    since: Annotated[Moment | None, Query(description="default: until - 24 h")] = None,
+    until: Annotated[Moment | None, Query(description="default: now (UTC)")] = None,
 ) -> ClimateSummaryOut:
-    """Hourly means of the flat's rooms, then their mean, min and max over the window."""
+    """Hourly means of the flat's rooms, then their mean, min and max over the window — for the
+    flats whose residents consent to staff seeing details; the others are listed in
+    ``withheld``. Each flat shown is a read of details and goes in the audit trail."""
+    scope.check_building(principal, building.id, BuildingView.CLIMATE)
     start, end = _window(since, until)
+    shown = sorted(f.id for f in building.flats if accounts.consented(f.id))
+    withheld = sorted(f.id for f in building.flats if f.id not in shown)
     frame = store.downsample(
         CLIMATE,
         start,
@@ -115,7 +123,15 @@ def climate_summary(
         if column not in frame.columns:
             frame[column] = float("nan")
     flats = []
-    for flat in sorted(f.id for f in building.flats):
+    for flat in shown:
+        accounts.audit(
+            principal,
+            AuditAction.DETAIL_READ,
+            flat_id=flat,
+            building_id=building.id,
+            address=client_address(request),
+            detail={"what": "building climate", "since": start, "until": end},
+        )
         rows = frame[frame["flat"] == flat] if not frame.empty else frame
         if rows.empty:
             flats.append(FlatClimateOut(flat=flat, hours_with_data=0))
@@ -143,6 +159,7 @@ def climate_summary(
         note="Timemiddel af lejlighedens rum; min/maks er af timemidlerne / hourly means of "
         "the flat's rooms; min/max are of the hourly means",
         flats=flats,
+        withheld=withheld,
     )
 
 

@@ -1,4 +1,4 @@
-"""``GET /api/v1/health`` (no login): the store answers, the registry is loaded."""
+"""``GET /api/health`` (no login): the store answers, the registry is loaded."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""``GET /api/v1/buildings/{building}/heat-shares?month=YYYY-MM`` (finance): the running estimate
-of each flat's heating share for a month (default: the current, open month).
+"""``GET /api/buildings/{building}/heat-shares?month=YYYY-MM`` (finance of the building): the
+running estimate of each flat's heating share for a month (default: the current, open month).
 
 The data so far (whole days) is settled under the tariff and each flat's share is applied to the
 building's monthly heating budget (``heating_budget_dkk_per_month`` in the registry), as the jobs
@@ -15,27 +15,43 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from cloud.api.auth import FinanceRole
-from cloud.api.deps import BuildingDep, RegistryDep, StoreDep, TariffDep
-from cloud.api.schemas import FlatShareOut, HeatSharesOut, Month
+from cloud.accounts import BuildingView, scope
+from cloud.accounts.http import CurrentPrincipal
+from cloud.api.deps import BuildingDep, Month, RegistryDep, StoreDep, TariffDep
+from cloud.api.schemas import FlatShareOut, HeatSharesOut
+from cloud.registry import Building, Registry
 from cloud.settlement.csv_io import InputError, parse_period
 from cloud.settlement.engine import SettlementError
 from cloud.settlement.estimate import running_estimate
 from cloud.settlement.money import ore_to_dkk
 from cloud.settlement.store_io import inputs_from_store
+from cloud.settlement.tariff import Tariff
+from cloud.store.base import TimeSeriesStore
 
 router = APIRouter(prefix="/buildings", tags=["heat shares"])
 
 
 @router.get("/{building}/heat-shares", summary="Løbende varmeandele / running heat shares")
 def heat_shares(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
     building: BuildingDep,
     store: StoreDep,
     registry: RegistryDep,
     tariff: TariffDep,
     month: Annotated[Month | None, Query(description="YYYY-MM; default this month")] = None,
 ) -> HeatSharesOut:
+    scope.check_building(principal, building.id, BuildingView.HEAT_SHARES)
+    return estimate(store, registry, tariff, building, month)
+
+
+def estimate(
+    store: TimeSeriesStore,
+    registry: Registry,
+    tariff: Tariff,
+    building: Building,
+    month: str | None,
+) -> HeatSharesOut:
+    """The running estimate of every flat's share (HTTP errors for what cannot be done)."""
     budget = building.heating_budget_dkk_per_month
     if budget is None:
         raise HTTPException(

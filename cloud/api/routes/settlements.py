@@ -1,10 +1,13 @@
-"""``/api/v1/buildings/{building}/settlements`` (finance): heating settlement runs.
+"""``/api/buildings/{building}/settlements`` (finance of the building): heating settlement runs.
 
 A run is settled from the store (`cloud.settlement.store_io.settle_from_store`) and recorded as a
-draft in the run store; it is then checked and approved by two different people (``by``), after
-which it is immutable (409 on any change). Exports are the same bytes as ``indeklima settle``
-writes: the CSV is the one the run recorded; the XLSX and the per-flat PDFs are regenerated from
-the run's inputs and served only if the rerun reproduces the run (see `cloud.api.documents`).
+draft in the run store; it is then checked and approved, after which it is immutable (409 on any
+change). The names on a run are the logged-in users' (a typed ``by`` is refused); whoever drafted
+or checked a run cannot approve it (four eyes, `RunStore.approve`). Every action, refusals of the
+four-eyes rule and downloads go in the audit trail. Exports are the same bytes as
+``indeklima settle`` writes: the CSV is the one the run recorded; the XLSX and the per-flat PDFs
+are regenerated from the run's inputs and served only if the rerun reproduces the run (see
+`cloud.api.documents`).
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Final
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import Path as PathParam
 
-from cloud.api.auth import FinanceRole
+from cloud.accounts import AuditAction, BuildingView, Principal, scope
+from cloud.accounts.http import CurrentPrincipal, client_address
 from cloud.api.deps import (
     BuildingDep,
     ContextDep,
     DocumentsDep,
     RegistryDep,
+    RunId,
     RunStoreDep,
     StoreDep,
     TariffDep,
@@ -53,7 +59,29 @@ router = APIRouter(prefix="/buildings/{building}/settlements", tags=["settlement
 MAX_MONTHS: Final = 12
 """A heating account covers at most a year (BEK 734 § 9: the accounting year is 12 months)."""
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-RunId = Annotated[int, Path(ge=1)]
+
+
+def _finance(principal: Principal, building: str) -> None:
+    scope.check_building(principal, building, BuildingView.SETTLEMENTS)
+
+
+def _audit(
+    context: ContextDep,
+    principal: Principal,
+    request: Request,
+    action: AuditAction,
+    building: str,
+    run_id: int,
+    **detail: object,
+) -> None:
+    context.accounts.audit(
+        principal,
+        action,
+        building_id=building,
+        run_id=run_id,
+        address=client_address(request),
+        detail=detail or None,
+    )
 
 
 def _conflict(text: str) -> HTTPException:
@@ -182,7 +210,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response:
     summary="Ny kørsel (kladde) / new run (draft)",
 )
 def create_settlement(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
     request: Request,
     response: Response,
     body: SettlementRequest,
@@ -194,6 +222,7 @@ def create_settlement(
     documents: DocumentsDep,
     context: ContextDep,
 ) -> SettlementRunOut:
+    _finance(principal, building.id)
     try:
         start, end = parse_period(f"{body.period_start}..{body.period_end}")
     except InputError as exc:
@@ -224,8 +253,9 @@ def create_settlement(
             f"Bygning {building.id} kan ikke afregnes for {body.period_start}..{body.period_end}"
             f": {exc} / building {building.id} cannot be settled for this period"
         ) from exc
-    run_id = runs.create(result, to_csv_bytes(result), created_by=body.by)
+    run_id = runs.create(result, to_csv_bytes(result), created_by=principal.username)
     documents.save_meta(run_id, result)
+    _audit(context, principal, request, AuditAction.SETTLEMENT_CREATED, building.id, run_id)
     out = _out(request, context, runs.get(run_id))
     response.headers["Location"] = out.links["self"]
     return out
@@ -233,26 +263,29 @@ def create_settlement(
 
 @router.get("/{run_id}", summary="Kørsel / run")
 def get_settlement(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
     runs: RunStoreDep,
     context: ContextDep,
 ) -> SettlementRunOut:
+    _finance(principal, building.id)
     return _out(request, context, _record(runs, building.id, run_id))
 
 
 @router.post("/{run_id}/check", summary="Kontrollér / check")
 def check_settlement(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
-    body: SignOffRequest,
     runs: RunStoreDep,
     context: ContextDep,
+    body: SignOffRequest | None = None,
 ) -> SettlementRunOut:
+    """Check a draft; the checker is the logged-in user."""
+    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if record.state is RunState.APPROVED:
         raise _approved(run_id)
@@ -262,26 +295,29 @@ def check_settlement(
             f"was already checked by {record.checked_by}"
         )
     try:
-        runs.check(run_id, by=body.by)
+        runs.check(run_id, by=principal.username)
     except RunImmutable as exc:
         raise _approved(run_id) from exc
     except ValueError as exc:
         raise _conflict(str(exc)) from exc
+    _audit(context, principal, request, AuditAction.SETTLEMENT_CHECKED, building.id, run_id)
     return _out(request, context, runs.get(run_id))
 
 
 @router.post("/{run_id}/approve", summary="Godkend / approve")
 def approve_settlement(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
-    body: SignOffRequest,
     runs: RunStoreDep,
     context: ContextDep,
+    body: SignOffRequest | None = None,
 ) -> SettlementRunOut:
-    """Approve a checked run (not by its checker) after checking that the store's data still
-    reproduce it; its XLSX and PDFs are made and kept, so they never change afterwards."""
+    """Approve a checked run — not by whoever drafted or checked it — after checking that the
+    store's data still reproduce it; its XLSX and PDFs are made and kept, so they never change
+    afterwards."""
+    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if record.state is RunState.APPROVED:
         raise _approved(run_id)
@@ -290,19 +326,34 @@ def approve_settlement(
             f"Kørsel {run_id} skal kontrolleres før den godkendes (POST .../check) / run "
             f"{run_id} must be checked before it is approved (POST .../check)"
         )
-    if record.checked_by == body.by:
-        raise _conflict(
-            f"{body.by} kontrollerede kørsel {run_id} og kan ikke også godkende den; en anden "
-            f"skal godkende / {body.by} checked run {run_id} and cannot also approve it; "
-            "someone else must approve"
+    if principal.username in (record.created_by, record.checked_by):
+        did = "kontrollerede" if principal.username == record.checked_by else "lavede"
+        did_en = "checked" if principal.username == record.checked_by else "drafted"
+        _audit(
+            context,
+            principal,
+            request,
+            AuditAction.SETTLEMENT_REFUSED,
+            building.id,
+            run_id,
+            reason="four eyes",
+        )
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"{principal.username} {did} kørsel {run_id} og kan ikke også godkende den; en "
+            f"anden skal godkende / {principal.username} {did_en} run {run_id} and cannot also "
+            "approve it; someone else must approve",
         )
     result = _reproduced(context, record)
     try:
-        runs.approve(run_id, by=body.by)
+        runs.approve(run_id, by=principal.username)
     except RunImmutable as exc:
         raise _approved(run_id) from exc
-    except (PermissionError, ValueError) as exc:
+    except PermissionError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    except ValueError as exc:
         raise _conflict(str(exc)) from exc
+    _audit(context, principal, request, AuditAction.SETTLEMENT_APPROVED, building.id, run_id)
     for name in document_names([s.flat_id for s in result.statements]):
         if context.documents.get(run_id, name) is None:
             context.documents.keep(run_id, name, _make(result, name))
@@ -313,12 +364,15 @@ def approve_settlement(
     "/{run_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Slet kladde / delete draft"
 )
 def delete_settlement(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
+    request: Request,
     building: BuildingDep,
     run_id: RunId,
     runs: RunStoreDep,
     documents: DocumentsDep,
+    context: ContextDep,
 ) -> None:
+    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if record.state is RunState.APPROVED:
         raise _approved(run_id)
@@ -327,6 +381,7 @@ def delete_settlement(
     except RunImmutable as exc:
         raise _approved(run_id) from exc
     documents.forget(run_id)
+    _audit(context, principal, request, AuditAction.SETTLEMENT_DELETED, building.id, run_id)
 
 
 def _stem(record: RunRecord) -> str:
@@ -335,33 +390,61 @@ def _stem(record: RunRecord) -> str:
 
 @router.get("/{run_id}/export.csv", summary="CSV (EG Bolig/Unik Bolig)")
 def export_csv(
-    _role: FinanceRole, building: BuildingDep, run_id: RunId, runs: RunStoreDep
+    principal: CurrentPrincipal,
+    request: Request,
+    building: BuildingDep,
+    run_id: RunId,
+    runs: RunStoreDep,
+    context: ContextDep,
 ) -> Response:
+    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
+    _audit(
+        context,
+        principal,
+        request,
+        AuditAction.SETTLEMENT_EXPORTED,
+        building.id,
+        run_id,
+        document="export.csv",
+    )
     return _download(record.csv, "text/csv; charset=utf-8", f"{_stem(record)}.csv")
 
 
 @router.get("/{run_id}/export.xlsx", summary="XLSX")
 def export_xlsx(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
+    request: Request,
     building: BuildingDep,
     run_id: RunId,
     runs: RunStoreDep,
     context: ContextDep,
 ) -> Response:
+    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
+    _audit(
+        context,
+        principal,
+        request,
+        AuditAction.SETTLEMENT_EXPORTED,
+        building.id,
+        run_id,
+        document="export.xlsx",
+    )
     return _download(_document(context, record, "export.xlsx"), XLSX, f"{_stem(record)}.xlsx")
 
 
 @router.get("/{run_id}/statements/{flat}.pdf", summary="Opgørelse pr. lejlighed / statement")
 def statement(
-    _role: FinanceRole,
+    principal: CurrentPrincipal,
+    request: Request,
     building: BuildingDep,
     run_id: RunId,
-    flat: str,
+    flat: Annotated[str, PathParam(max_length=64)],
     runs: RunStoreDep,
     context: ContextDep,
 ) -> Response:
+    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if flat not in record.coverage_pct:
         raise HTTPException(
@@ -369,4 +452,13 @@ def statement(
             f"Lejlighed {flat} er ikke med i kørsel {run_id} / flat {flat} is not in run {run_id}",
         )
     content = _document(context, record, statement_name(flat))
+    _audit(
+        context,
+        principal,
+        request,
+        AuditAction.SETTLEMENT_EXPORTED,
+        building.id,
+        run_id,
+        document=statement_name(flat),
+    )
     return _download(content, "application/pdf", f"{_stem(record)}_{flat}.pdf")

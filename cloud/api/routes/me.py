@@ -1,0 +1,214 @@
+"""``GET /api/me/export?format=json|csv`` (everything stored about me and my flats, streamed) and
+``POST /api/me/erasure`` (ask for erasure; an admin completes it — what the law requires is
+kept, and the answer says what and why)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import StreamingResponse
+
+from cloud.accounts import Accounts, AuditAction, AuditQuery, Principal
+from cloud.accounts.gdpr import DELETED, KEPT, Erasure
+from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
+from cloud.analytics.alert_store import AlertStore
+from cloud.api.deps import AlertStoreDep, RegistryDep, StoreDep, find_flat
+from cloud.api.figures import QUANTITIES
+from cloud.api.schemas import ErasureOut
+from cloud.registry import Registry
+from cloud.store.base import CLIMATE, TimeSeriesStore
+
+router = APIRouter(prefix="/me", tags=["my data"])
+
+CHUNK: Final = timedelta(days=1)
+"""Readings are read and sent one day at a time (bounded memory, however long the stay)."""
+MAX_AUDIT: Final = 5000
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _records(accounts: Accounts, alerts: AlertStore, principal: Principal) -> dict[str, Any]:
+    """Everything but the readings, as plain JSON values."""
+    data: dict[str, Any] = dict(accounts.personal_data(principal))
+    mine = sorted(principal.flat_ids)
+    data["consent"] = {
+        flat: [
+            {"staff_detail": c.staff_detail, "at": c.at, "by": c.by}
+            for c in accounts.consent_history(flat)
+        ]
+        for flat in mine
+    }
+    entries = accounts.audit_entries(AuditQuery(username=principal.username, limit=MAX_AUDIT))
+    for flat in mine:  # who read or changed my flat's data
+        entries += accounts.audit_entries(AuditQuery(flat_id=flat, limit=MAX_AUDIT))
+    unique = {e.id: e for e in entries}
+    data["audit"] = [
+        {
+            "at": e.at,
+            "user": e.username,
+            "action": e.action,
+            "flat": e.flat_id,
+            "run_id": e.run_id,
+            "address": e.address if e.username == principal.username else None,
+        }
+        for e in sorted(unique.values(), key=lambda e: e.id)
+    ]
+    data["alerts"] = [
+        {k: v for k, v in a.to_json().items() if k not in ("advice_da", "advice_en")}
+        for flat in mine
+        for a in alerts.query(flat=flat)
+    ]
+    return _plain(data)  # type: ignore[no-any-return]
+
+
+def _readings(
+    store: TimeSeriesStore,
+    registry: Registry,
+    accounts: Accounts,
+    principal: Principal,
+    now: datetime,
+) -> Iterator[dict[str, Any]]:
+    """The readings of my flats from the day I moved in, a day at a time."""
+    for flat in sorted(principal.flat_ids):
+        ref = find_flat(registry, flat)
+        since = accounts.resident_since(principal, flat)
+        if ref is None or since is None:
+            continue
+        start = since
+        while start < now:
+            end = min(start + CHUNK, now)
+            frame = store.query(
+                CLIMATE,
+                start,
+                end,
+                where={"building": ref.building_id, "flat": flat},
+                fields=list(QUANTITIES),
+            )
+            for row in frame.to_dict("records"):
+                yield {
+                    "time": row["time"].to_pydatetime().isoformat(),
+                    "flat": flat,
+                    "room": row.get("room", ""),
+                    "sensor": row.get("sensor", ""),
+                    **{q: None if row.get(q) != row.get(q) else row.get(q) for q in QUANTITIES},
+                }
+            start = end
+
+
+def _json_stream(records: dict[str, Any], readings: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    head = json.dumps(records, ensure_ascii=False)
+    yield head[:-1].encode("utf-8") + b', "readings": ['
+    first = True
+    for reading in readings:
+        yield (b"" if first else b",") + json.dumps(reading, ensure_ascii=False).encode("utf-8")
+        first = False
+    yield b"]}\n"
+
+
+def _csv_line(*values: Any) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    return out.getvalue().encode("utf-8")
+
+
+def _csv_stream(records: dict[str, Any], readings: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """One long table: section, item number, field, value — then one row per reading."""
+    yield _csv_line("section", "item", "field", "value")
+    for section, value in records.items():
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, dict) and section == "consent":
+            items = [{"flat": f, **c} for f, cs in value.items() for c in cs]
+        for number, item in enumerate(items):
+            fields = item if isinstance(item, dict) else {"value": item}
+            for key, field_value in fields.items():
+                shown = (
+                    json.dumps(field_value, ensure_ascii=False)
+                    if isinstance(field_value, dict | list)
+                    else field_value
+                )
+                yield _csv_line(section, number, key, shown)
+    yield _csv_line("readings", "time", "flat", "room", "sensor", *QUANTITIES)
+    for reading in readings:
+        yield _csv_line(
+            "reading",
+            reading["time"],
+            reading["flat"],
+            reading["room"],
+            reading["sensor"],
+            *(reading[q] for q in QUANTITIES),
+        )
+
+
+@router.get(
+    "/export",
+    summary="Mine data / my data (GDPR art. 15)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+def export(
+    principal: CurrentPrincipal,
+    request: Request,
+    accounts: AccountsDep,
+    store: StoreDep,
+    registry: RegistryDep,
+    alerts: AlertStoreDep,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> StreamingResponse:
+    """Everything stored about me and my flat(s): my account, sessions and login attempts, my
+    flats' consent history, the audit trail of my actions and of every access to my flats, my
+    flats' alerts, and my flats' readings since I moved in (streamed, a day at a time)."""
+    now = datetime.now(UTC)
+    accounts.audit(
+        principal, AuditAction.EXPORT, address=client_address(request), detail={"format": format}
+    )
+    records = _records(accounts, alerts, principal)
+    readings = _readings(store, registry, accounts, principal, now)
+    stamp = now.strftime("%Y%m%d")
+    if format == "csv":
+        body, media = _csv_stream(records, readings), "text/csv; charset=utf-8"
+    else:
+        body, media = _json_stream(records, readings), "application/json"
+    name = f"indeklima_{principal.username}_{stamp}.{format}"
+    return StreamingResponse(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def erasure_out(erasure: Erasure) -> ErasureOut:
+    return ErasureOut(
+        id=erasure.id,
+        username=erasure.username,
+        requested_at=erasure.requested_at,
+        completed_at=erasure.completed_at,
+        completed_by=erasure.completed_by,
+        kept=list(KEPT),
+        deleted=list(DELETED),
+    )
+
+
+@router.post(
+    "/erasure",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Anmod om sletning / ask for erasure (GDPR art. 17)",
+)
+def request_erasure(
+    principal: CurrentPrincipal, request: Request, accounts: AccountsDep
+) -> ErasureOut:
+    """An admin completes the request. ``kept`` says what the law requires to be kept (the
+    basis of approved heating settlements, the audit trail, the consent history) and why;
+    ``deleted`` what goes."""
+    return erasure_out(accounts.request_erasure(principal, address=client_address(request)))
