@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,3 +224,17 @@ def wait_until(predicate: object, timeout_s: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def installed_command(name: str = "indeklima") -> str:
+    """The console script installed beside this interpreter (the project's venv), else on PATH.
+
+    Tests run as ``.venv/bin/python -m pytest`` without the venv's ``bin`` on PATH, so the
+    command is looked up next to `sys.executable` first."""
+    beside = Path(sys.executable).with_name(name)
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} is not installed: run `make setup`")
+    return found

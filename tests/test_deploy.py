@@ -41,6 +41,7 @@ from edge.wire import (
     status_topic,
     window_cmd_topic,
 )
+from tests.stack import installed_command
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 MOSQUITTO_CONF = DEPLOY / "mosquitto" / "mosquitto.conf"
@@ -527,9 +528,7 @@ def test_scripts_are_shellcheck_clean(script: str) -> None:
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_systemd_units_verify(tmp_path: Path) -> None:
     """`systemd-analyze verify`, with the venv's `indeklima` replaced by the installed one."""
-    indeklima = shutil.which("indeklima")
-    if indeklima is None:
-        pytest.skip("the indeklima command is not installed: pip install -e .")
+    indeklima = installed_command()
     for unit in (DEPLOY / "systemd").iterdir():
         text = unit.read_text().replace("/opt/indeklima/venv/bin/indeklima", indeklima)
         (tmp_path / unit.name).write_text(text)

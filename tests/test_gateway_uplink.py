@@ -22,7 +22,7 @@ from edge.outbox import Outbox
 from edge.sensors.model import Sample, SensorValues
 from edge.uplink import status_line
 from edge.wire import GatewayStatus, Reading, SensorHealth, decode_batch, status_topic
-from tests.stack import Stack
+from tests.stack import Stack, installed_command
 
 T0 = 1_767_225_600_000
 
@@ -223,7 +223,11 @@ def test_retained_status_and_last_will(tmp_path: Path, mosquitto: MosquittoServe
 
 def test_cli_help_for_gateway() -> None:
     done = subprocess.run(
-        ["indeklima", "gateway", "--help"], capture_output=True, text=True, check=False, timeout=60
+        [installed_command(), "gateway", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == 0 and "--config" in done.stdout
 

@@ -601,3 +601,52 @@ def test_sqlite_serves_a_writer_thread_and_readers_at_once(tmp_path: Path) -> No
         assert made.count(CLIMATE) == 2000
         with SqliteStore(path) as other:
             assert other.count(CLIMATE) == 2000
+
+
+# query_columns: the lean read for charts
+
+
+def test_query_columns_gives_each_series_its_numbers_in_time_order(
+    store: TimeSeriesStore,
+) -> None:
+    store.write(
+        [
+            reading("A", T0 + HOUR, room="stue", temperature_c=21.0, co2_ppm=700),
+            reading("A", T0, room="stue", temperature_c=20.5),
+            reading("A", T0 + 2 * HOUR, room="stue", humidity_pct=40.0),  # lacks both fields
+            reading("A", T0, room="bad", temperature_c=19.0),
+            reading("A", T0 + 3 * HOUR, room="bad", temperature_c=18.0),  # at the end: out
+            reading("B", T0, room="stue", temperature_c=30.0),
+        ]
+    )
+    found = store.query_columns(
+        CLIMATE, T0, T0 + 3 * HOUR, fields=["temperature_c", "co2_ppm"], where={"flat": "A"}
+    )
+    assert [dict(c.tags) for c in found] == [
+        {"building": "B1", "flat": "A", "room": "bad", "sensor": "s1"},
+        {"building": "B1", "flat": "A", "room": "stue", "sensor": "s1"},
+    ]
+    bad, stue = found
+    assert bad.time_ns == [ns(T0)] and bad.values == {"temperature_c": [19.0], "co2_ppm": [None]}
+    assert stue.time_ns == [ns(T0), ns(T0 + HOUR)]
+    assert stue.values == {"temperature_c": [20.5, 21.0], "co2_ppm": [None, 700.0]}
+    assert all(type(v) is float for v in stue.values["temperature_c"])
+
+
+def test_query_columns_of_nothing_is_empty_and_of_text_says_so(store: TimeSeriesStore) -> None:
+    assert store.query_columns("nothing_here", T0, T0 + HOUR, fields=["x"]) == []
+    store.write([reading("A", T0, temperature_c=20.0, flags="stuck")])
+    assert store.query_columns(CLIMATE, T0, T0 + HOUR, fields=["x"]) == []
+    assert store.query_columns(CLIMATE, T0, T0 + HOUR, fields=["t"], where={"flat": "Z"}) == []
+    with pytest.raises(ValueError, match="not a number"):
+        store.query_columns(CLIMATE, T0, T0 + HOUR, fields=["flags"])
+
+
+def test_query_columns_sees_series_written_after_an_earlier_query(
+    store: TimeSeriesStore,
+) -> None:
+    store.write([reading("A", T0, temperature_c=20.0)])
+    assert len(store.query_columns(CLIMATE, T0, T0 + HOUR, fields=["temperature_c"])) == 1
+    store.write([reading("B", T0, temperature_c=21.0)])
+    later = store.query_columns(CLIMATE, T0, T0 + HOUR, fields=["temperature_c"])
+    assert [c.tags["flat"] for c in later] == ["A", "B"]

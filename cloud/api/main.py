@@ -36,6 +36,7 @@ from cloud.api.routes import (
     settlements,
 )
 from cloud.api.settings import ApiSettings
+from cloud.mail.web import mount_unsubscribe
 from cloud.registry import Registry
 from cloud.settlement.tariff import default_tariff, load_tariff
 from cloud.store.base import TimeSeriesStore
@@ -128,6 +129,7 @@ def create_app(
     ):
         api.include_router(module.router)
     app.include_router(api)
+    mount_unsubscribe(app, settings.alerts_url)  # the alert e-mails' link, without login
     from cloud.web import install_pages
 
     install_pages(app)  # the web pages (cloud/web) on the same app and services

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
     from cloud.analytics.alerts import Alert
+    from cloud.mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=["very-sensitive", "sensitive", "medium-resistant", "resistant"],
     )
     run_parser.add_argument("--decline", type=float, default=0.5, metavar="CMAT")
+    run_parser.add_argument(
+        "--mail",
+        action="store_true",
+        help="e-mail new alerts to residents who opted in; SMTP settings from INDEKLIMA_MAIL_* "
+        "(README: alert e-mails)",
+    )
+    run_parser.add_argument(
+        "--accounts-url",
+        metavar="URL",
+        help="with --mail: the accounts database (as INDEKLIMA_API_ACCOUNTS_URL), so only "
+        "current residents are mailed",
+    )
     add_store_arguments(run_parser)
 
 
@@ -69,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         registry = Registry.load(args.registry)
+        mail = _mail_settings() if args.mail else None
         store = store_from_args(args)
     except (OSError, ValueError) as exc:
         log.error("jobs kan ikke starte / cannot start: %s", exc)
@@ -79,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         alerts_url=args.alerts_url,
         grafana_url=args.grafana_url,
         grafana_token=args.grafana_token,
+        mail=mail,
+        accounts_url=args.accounts_url,
     )
     stop = threading.Event()
     if not args.once:
@@ -106,6 +122,18 @@ def run(args: argparse.Namespace) -> int:
             client.disconnect()
         store.close()
     return 0
+
+
+def _mail_settings() -> MailSettings:
+    """From the environment; a missing or wrong setting is a ValueError that names it."""
+    from pydantic import ValidationError
+
+    from cloud.mail.settings import MailSettings
+
+    try:
+        return MailSettings()  # type: ignore[call-arg]  # required fields come from the env
+    except ValidationError as exc:
+        raise ValueError(f"--mail: INDEKLIMA_MAIL_* settings: {exc}") from exc
 
 
 def _utc_time(text: str) -> datetime:

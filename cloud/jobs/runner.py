@@ -52,6 +52,7 @@ from cloud.store.rollup import refresh_rollups
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cloud.analytics.alert_store import AlertStore
     from cloud.mail.settings import MailSettings
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ class JobsConfig:
     gateway's outbox after an outage); older late readings need ``refresh_rollups`` by hand."""
     mail: MailSettings | None = None
     """SMTP and link settings for the alert e-mails; None: no mail."""
+    accounts_url: str | None = None
+    """SQLAlchemy URL of the accounts (cloud/accounts): mail only subscribers who still live in
+    the flat with an active account. None: every opted-in subscriber (no accounts yet)."""
 
 
 @dataclass(slots=True)
@@ -129,28 +133,47 @@ def run_jobs_once(
             rolled = refresh_rollups(store, building.id, now - config.rollup_recheck, now)
             summary.rollup_hours += rolled.hours
         if config.mail is not None:
-            _send_mail(alert_store.url, config.mail, now, summary)
+            _send_mail(alert_store, config.mail, config.accounts_url, now, summary)
         mould = [a for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS]
         summary.mould_alerts = len(mould)
         summary.mould_alert_flats = sorted({a.flat for a in mould})
     return summary
 
 
-def _send_mail(url: str, settings: MailSettings, now: datetime, summary: JobsSummary) -> None:
+def _send_mail(
+    alert_store: AlertStore,
+    settings: MailSettings,
+    accounts_url: str | None,
+    now: datetime,
+    summary: JobsSummary,
+) -> None:
     """The mail step; whatever goes wrong in it is logged, and the jobs carry on."""
+    from contextlib import ExitStack
+
     from cloud.mail.mailer import send_alert_mails
+    from cloud.mail.prefs import MailPrefs
 
     try:
-        sent = send_alert_mails(url, settings, now)
-    except Exception:
+        with ExitStack() as stack:
+            prefs = stack.enter_context(MailPrefs(alert_store.url))
+            directory = None
+            if accounts_url is not None:
+                from cloud.accounts.db import make_engine
+                from cloud.mail.directory import AccountsDirectory
+
+                engine = make_engine(accounts_url)
+                stack.callback(engine.dispose)
+                directory = AccountsDirectory(engine)
+            run = send_alert_mails(prefs, alert_store, settings, now, directory)
+    except Exception:  # the jobs' results are stored already; mail is retried next run
         log.exception(
-            "alarm-mails kunne ikke sendes; prøver igen næste gang / alert mails "
-            "failed; will retry at the next run"
+            "alarm-mails kunne ikke sendes; prøver igen ved næste kørsel / alert mails failed; "
+            "will retry at the next run"
         )
         summary.mails_failed += 1
         return
-    summary.mails_sent += sent.sent
-    summary.mails_failed += sent.failed
+    summary.mails_sent += run.sent
+    summary.mails_failed += run.failed
 
 
 def _write_heat_shares(

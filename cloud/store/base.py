@@ -73,6 +73,17 @@ def points_from_readings(readings: Iterable[Reading]) -> list[Point]:
     return points
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesColumns:
+    """One series (tag set) of a `TimeSeriesStore.query_columns` answer, without pandas."""
+
+    tags: Mapping[str, str]
+    time_ns: list[int]
+    """UTC epoch nanoseconds, ascending."""
+    values: dict[str, list[float | None]]
+    """Each requested field → one number per time (None where the point lacks it)."""
+
+
 class TimeSeriesStore(Protocol):
     """What every store does. Times are timezone-aware UTC; DataFrames use a ``time`` column."""
 
@@ -94,6 +105,20 @@ class TimeSeriesStore(Protocol):
     ) -> pd.DataFrame:
         """Points with start <= time < end as a frame: ``time`` (UTC), one column per tag and
         per field (NaN where a point lacks a field), sorted by time then tags."""
+
+    def query_columns(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        *,
+        fields: Sequence[str],
+        where: Mapping[str, str] | None = None,
+    ) -> list[SeriesColumns]:
+        """The numeric `fields` of the points with start <= time < end, one entry per series
+        (tag set) matching `where`, sorted by tags; points that lack all of `fields` are left
+        out, and so are series without any point. No DataFrame: the fast path for small reads
+        such as a chart's rollups. A non-numeric value raises ValueError."""
 
     def downsample(
         self,

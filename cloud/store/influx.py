@@ -32,10 +32,12 @@ from cloud.store.base import (
     Aggregate,
     FieldValue,
     Point,
+    SeriesColumns,
     StoreRejected,
     StoreUnavailable,
     check_aggregate,
     points_frame,
+    tag_order,
 )
 from cloud.store.lineprotocol import (
     CHUNK_LINES,
@@ -284,6 +286,37 @@ class InfluxStore:
         field_keys = list(fields) if fields else list(self._field_types(measurement))
         return _frame([], field_keys, tag_keys)
 
+    def query_columns(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        *,
+        fields: Sequence[str],
+        where: Mapping[str, str] | None = None,
+    ) -> list[SeriesColumns]:
+        if _matches_nothing(where) or not fields:
+            return []
+        selected = ", ".join(map(quote_ident, fields))
+        found = []
+        for s in self._series(
+            f"SELECT {selected} FROM {quote_ident(measurement)} "
+            f"WHERE {_where_clause(start, end, where)} GROUP BY *"
+        ):
+            rows = s.get("values") or []
+            if not rows:
+                continue
+            columns = s["columns"]
+            index = {name: columns.index(name) for name in fields if name in columns}
+            values: dict[str, list[float | None]] = {}
+            for name in fields:
+                i = index.get(name)
+                values[name] = (
+                    [_number(name, row[i]) for row in rows] if i is not None else [None] * len(rows)
+                )
+            found.append(SeriesColumns(s.get("tags") or {}, [row[0] for row in rows], values))
+        return sorted(found, key=lambda c: tuple(c.tags.get(k, "") for k in tag_order(c.tags)))
+
     def downsample(
         self,
         measurement: str,
@@ -379,6 +412,14 @@ class InfluxStore:
     def _field_types(self, measurement: str) -> dict[str, str]:
         series = self._series(f"SHOW FIELD KEYS FROM {quote_ident(measurement)}")
         return {str(row[0]): str(row[1]) for s in series for row in s.get("values", ())}
+
+
+def _number(field: str, value: object) -> float | None:
+    if value is None or type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise ValueError(f"field {field!r} holds {value!r}, not a number; query it with query()")
 
 
 def _collect(future: Future[None], errors: list[BaseException]) -> None:

@@ -50,6 +50,9 @@ STATS: Final = ("mean", "min", "max")
 LOCAL: Final = ZoneInfo("Europe/Copenhagen")
 HOUR: Final = timedelta(hours=1)
 ROLLUP_TAGS: Final = ("building", "flat", "room")
+ROUND_DIGITS: Final = 3
+"""Rollup values are stored rounded to 0.001 (finer than any sensor: 0.01 °C, 0.1 % RH, 1 ppm),
+so readers pass them on as they are."""
 MERGE_GAP: Final = timedelta(hours=24)
 """Dirty hours closer than this are re-rolled in one range (fewer queries, a few more hours)."""
 
@@ -156,7 +159,7 @@ def _points(
         for name in names:
             value = row[name]
             if value is not None and not math.isnan(value):
-                fields[name] = float(value)
+                fields[name] = round(float(value), ROUND_DIGITS)
         if not fields:
             continue
         fields.update({k: str(row[k]) for k in extra})

@@ -27,8 +27,10 @@ writers wait up to `busy_timeout_s` for each other.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,6 +44,7 @@ from cloud.store.base import (
     Aggregate,
     FieldValue,
     Point,
+    SeriesColumns,
     StoreRejected,
     StoreUnavailable,
     check_aggregate,
@@ -128,6 +131,7 @@ class SqliteStore:
         self._closed = False
         self._types: dict[tuple[str, str], str] = {}
         self._series_ids: dict[tuple[str, str], int] = {}
+        self._tags_of: dict[str, dict[int, dict[str, str]]] = {}
         try:
             self._connection().executescript(SCHEMA)
         except sqlite3.Error as exc:
@@ -260,6 +264,62 @@ class SqliteStore:
             measurement, _epoch_ns(start), _epoch_ns(end), where, field_keys
         )
         return points_frame(times, tags, values)
+
+    def query_columns(
+        self,
+        measurement: str,
+        start: datetime,
+        end: datetime,
+        *,
+        fields: Sequence[str],
+        where: Mapping[str, str] | None = None,
+    ) -> list[SeriesColumns]:
+        start_ns, end_ns = _epoch_ns(start), _epoch_ns(end)
+        series = {k: t for k, t in self._series_tags(measurement).items() if _matches(t, where)}
+        wanted = frozenset(fields)
+        conn = self._connection()
+        found: list[SeriesColumns] = []
+        loads = orjson.loads
+        for batch in _batches(sorted(series)):
+            marks = ",".join("?" * len(batch))
+            rows = conn.execute(
+                "SELECT series_id, time_ns, fields FROM points "
+                f"WHERE series_id IN ({marks}) AND time_ns >= ? AND time_ns < ? "
+                "ORDER BY series_id, time_ns",
+                (*batch, start_ns, end_ns),
+            ).fetchall()
+            for key, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+                times: list[int] = []
+                points: list[dict[str, FieldValue]] = []
+                for _, time_ns, text in group:
+                    point_fields = loads(text)
+                    if not wanted.isdisjoint(point_fields):
+                        times.append(time_ns)
+                        points.append(point_fields)
+                if times:
+                    values = {f: _numbers(f, [p.get(f) for p in points]) for f in fields}
+                    found.append(SeriesColumns(series[key], times, values))
+        return sorted(found, key=lambda c: _tag_sort_key(c.tags))
+
+    def _series_tags(self, measurement: str) -> dict[int, dict[str, str]]:
+        """Series ids → tags of the measurement, cached: a series' tags never change, and
+        new series are read incrementally (ids only grow)."""
+        with self._lock:
+            known = self._tags_of.setdefault(measurement, {})
+            last = max(known, default=0)
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT id, series_key FROM series WHERE measurement = ? AND id > ?",
+                (measurement, last),
+            )
+            .fetchall()
+        )
+        if rows:
+            with self._lock:
+                for series_id, key in rows:
+                    known[int(series_id)] = orjson.loads(key)
+        return known
 
     def downsample(
         self,
@@ -455,6 +515,23 @@ def _clean_fields(point: Point, seen_types: dict[tuple[str, str], str]) -> bytes
             )
         clean[key] = value
     return orjson.dumps(clean)
+
+
+_NUMBER_TYPES: Final = frozenset({float, type(None)})
+
+
+def _numbers(field: str, column: list[FieldValue | None]) -> list[float | None]:
+    """The column as it is when it holds only floats and gaps (ints are stored as floats)."""
+    if not _NUMBER_TYPES.issuperset(map(type, column)):
+        bad = next(v for v in column if type(v) not in _NUMBER_TYPES)
+        raise ValueError(f"field {field!r} holds {bad!r}, not a number; query it with query()")
+    return column  # type: ignore[return-value]
+
+
+def _tag_sort_key(tags: Mapping[str, str]) -> tuple[str, ...]:
+    from cloud.store.base import tag_order
+
+    return tuple(tags.get(k, "") for k in tag_order(tags))
 
 
 def _matches(tags: Mapping[str, str], where: Mapping[str, str] | None) -> bool:

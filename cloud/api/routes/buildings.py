@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from cloud.accounts import AuditAction, BuildingView, scope
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
@@ -25,7 +25,7 @@ from cloud.api.schemas import (
     FlatClimateOut,
     FlatOut,
 )
-from cloud.api.series import ClimateSeriesOut, flat_climate_out
+from cloud.api.series import ClimateSeriesOut, flat_climate_response
 from cloud.store.base import CLIMATE
 
 router = APIRouter(prefix="/buildings", tags=["buildings"])
@@ -163,15 +163,38 @@ def climate_summary(
     )
 
 
-@router.get("/{building}/flats/{flat}/climate", summary="Lejlighedens indeklima / flat climate")
+@router.get(
+    "/{building}/flats/{flat}/climate",
+    summary="Lejlighedens indeklima / flat climate",
+    response_model=ClimateSeriesOut,
+)
 def flat_climate(
-    _role: TechnicianRole,
+    principal: CurrentPrincipal,
+    request: Request,
+    accounts: AccountsDep,
     building: BuildingDep,
     flat: str,
     store: StoreDep,
-    start: Annotated[datetime | None, Query(description="default: end - 24 h")] = None,
-    end: Annotated[datetime | None, Query(description="default: now (UTC)")] = None,
-) -> ClimateSeriesOut:
+    start: Annotated[Moment | None, Query(description="default: end - 24 h")] = None,
+    end: Annotated[Moment | None, Query(description="default: now (UTC)")] = None,
+) -> Response:
     """Per room: mean/min/max at a resolution picked from the range (cloud/analytics/
-    climate_series.py): raw up to 2 days, hourly rollups up to 62 days, daily beyond."""
-    return flat_climate_out(store, building, flat, start, end)
+    climate_series.py): raw up to 2 days, hourly rollups up to 62 days, daily beyond. Detailed
+    readings: the flat's residents, or staff of the building while they consent (audited)."""
+    # merge of issue 9 (accounts) and issue 10b (rollups): scoped like /api/flats/{id}/climate
+    from cloud.accounts import FlatView
+    from cloud.api.access import check_flat
+    from cloud.api.deps import FlatRef
+
+    found = next((f for f in building.flats if f.id == flat), None)
+    if found is None:
+        denied = scope.flat_not_found(flat)
+        raise HTTPException(denied.status, denied.reason)
+    try:
+        check_flat(
+            accounts, principal, FlatRef(building, found), FlatView.DETAIL, request,
+            what="climate series",
+        )
+    except scope.Denied as exc:
+        raise HTTPException(exc.status, exc.reason) from exc
+    return flat_climate_response(store, building, flat, start, end)
