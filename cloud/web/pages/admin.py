@@ -10,11 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from cloud.accounts.errors import AccountError
 from cloud.accounts.http import client_address
 from cloud.accounts.passwords import PasswordRejected, check_new_password
 from cloud.accounts.principal import Role, ScopeKind
 from cloud.accounts.scope import check_admin
-from cloud.accounts.errors import AccountError
 from cloud.accounts.service import LoginFailed, normalise_username
 from cloud.web import csrf
 from cloud.web.common import (

@@ -8,9 +8,11 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from cloud.accounts.gdpr import DELETED, KEPT
 from cloud.accounts.http import client_address
 from cloud.accounts.principal import Role
 from cloud.accounts.scope import FlatView, check_flat
+from cloud.mail.prefs import MailPrefs
 from cloud.settlement.runs import RunNotFound, RunState
 from cloud.web.common import (
     FORM_ERRORS,
@@ -19,6 +21,7 @@ from cloud.web.common import (
     accounts_of,
     check_csrf,
     guarded,
+    in_language,
     page,
 )
 from cloud.web.data import climate_rooms, flat_heat_estimate, latest_by_room, mould_by_room
@@ -124,13 +127,21 @@ def _my_data_page(
     user: WebSession,
     *,
     saved: str | None = None,
+    email: str = "",
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     if user.principal.role is not Role.RESIDENT:
         raise PageDenied(403, "Kun for beboere / residents only")
     accounts = accounts_of(request)
-    _building, flat_id = resident_flat(user, None)
+    building, flat_id = resident_flat(user, None)
+    prefs = _mail_prefs(request)
+    subscriber = str(user.principal.user_id)
+    pending = [
+        e
+        for e in accounts.erasure_requests(open_only=True)
+        if e.username == user.principal.username
+    ]
     return page(
         request,
         user,
@@ -141,9 +152,111 @@ def _my_data_page(
             "history": accounts.consent_history(flat_id)[-10:][::-1],
             "saved": saved,
             "errors": errors or {},
+            "mail_on": prefs.opted_in(subscriber, building, flat_id) if prefs else None,
+            "email": email,
+            "erasure": pending[0] if pending else None,
+            "kept": [in_language(k, language_of(request)) for k in KEPT],
+            "deleted": [in_language(d, language_of(request)) for d in DELETED],
         },
         status_code=status_code,
     )
+
+
+def _mail_prefs(request: Request) -> MailPrefs | None:
+    prefs: MailPrefs | None = getattr(request.app.state, "mail_prefs", None)
+    return prefs
+
+
+MAX_EMAIL_CHARS: Final = 254
+
+
+def valid_email(address: str) -> bool:
+    """One address as people type it (RFC 5321 length; one @, a dot in the domain, no spaces
+    or line breaks); the mail server has the last word."""
+    local, at, domain = address.partition("@")
+    return (
+        bool(at)
+        and 0 < len(local) <= 64
+        and "." in domain.strip(".")
+        and "@" not in domain
+        and len(address) <= MAX_EMAIL_CHARS
+        and not any(ch.isspace() or ord(ch) < 32 for ch in address)
+    )
+
+
+@router.post("/my-data/mail")
+def set_mail(
+    request: Request,
+    user: PageUser,
+    mail: Annotated[str, Form(max_length=10)] = "",
+    email: Annotated[str, Form(max_length=400)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Alert e-mails for the resident's flat on or off (issue 10b's `MailPrefs`)."""
+    check_csrf(request, user, csrf_token)
+    building, flat_id = resident_flat(user, None)
+    principal = user.principal
+    guarded(
+        lambda: check_flat(principal, building, flat_id, FlatView.CONSENT_WRITE, consented=False)
+    )
+    prefs = _mail_prefs(request)
+    if prefs is None:
+        raise PageDenied(503, "E-mail er ikke sat op / e-mail is not set up")
+    lang = language_of(request)
+    address = email.strip()
+    if mail not in ("on", "off"):
+        errors = {"mail-on": gettext(lang, N_("Choose on or off"))}
+        return _my_data_page(request, user, errors=errors, email=address, status_code=FORM_ERRORS)
+    if mail == "on" and not valid_email(address):
+        errors = {"email": gettext(lang, N_("Enter an e-mail address like name@example.dk"))}
+        return _my_data_page(request, user, errors=errors, email=address, status_code=FORM_ERRORS)
+    subscriber = str(principal.user_id)
+    if mail == "off" and not prefs.opted_in(subscriber, building, flat_id):
+        return RedirectResponse("/my-data?saved=mail", status_code=303)
+    prefs.set_opt_in(
+        subscriber,
+        building,
+        flat_id,
+        email=address if mail == "on" else (address or "off@invalid.example"),
+        enabled=mail == "on",
+    )
+    return RedirectResponse("/my-data?saved=mail", status_code=303)
+
+
+@router.get("/my-data/export.{kind}")
+def export_my_data(request: Request, user: PageUser, kind: str) -> Response:
+    """Everything stored about me and my flat: the API's own export (`/api/me/export`), called
+    as a function with this person, never over HTTP."""
+    from cloud.api.routes.me import export
+
+    if kind not in ("json", "csv"):
+        raise PageDenied(404, "Ukendt format / unknown format")
+    context = request.app.state.context
+    return export(
+        user.principal,
+        request,
+        accounts_of(request),
+        context.store,
+        context.registry,
+        context.alerts,
+        format="json" if kind == "json" else "csv",
+    )
+
+
+@router.post("/my-data/erasure")
+def request_erasure(
+    request: Request,
+    user: PageUser,
+    confirm: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    check_csrf(request, user, csrf_token)
+    if confirm != "yes":
+        lang = language_of(request)
+        errors = {"confirm": gettext(lang, N_("Tick the box to confirm that you ask for erasure"))}
+        return _my_data_page(request, user, errors=errors, status_code=FORM_ERRORS)
+    accounts_of(request).request_erasure(user.principal, address=client_address(request))
+    return RedirectResponse("/my-data?saved=erasure", status_code=303)
 
 
 @router.post("/my-data/consent")
