@@ -386,3 +386,35 @@ def test_resident_mail_opt_in_export_and_erasure(app: WebApp) -> None:
     )
     assert "Din anmodning om sletning er modtaget" in asked.text
     assert [e.username for e in app.accounts.erasure_requests(open_only=True)] == ["resident-b1-02"]
+
+
+def test_admin_completes_the_erasure_and_logout_ends_the_session(app: WebApp) -> None:
+    resident = login(app, "resident-b1-01")
+    token = csrf_of(resident.get(app.url + "/my-data", timeout=30).text)
+    resident.post(
+        app.url + "/my-data/erasure", data={"confirm": "yes", "csrf_token": token}, timeout=30
+    )
+    admin = login(app, "admin")
+    users = admin.get(app.url + "/", timeout=30)
+    (mine,) = [
+        e.id
+        for e in app.accounts.erasure_requests(open_only=True)
+        if e.username == "resident-b1-01"
+    ]
+    assert f'action="/users/erasures/{mine}"' in users.text
+    done = admin.post(
+        app.url + f"/users/erasures/{mine}",
+        data={"csrf_token": csrf_of(users.text)},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert resident.get(app.url + "/", timeout=30, allow_redirects=False).status_code == 303
+    out = admin.post(
+        app.url + "/logout",
+        data={"csrf_token": csrf_of(users.text)},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert out.status_code == 303 and "indeklima_session=" in out.headers["set-cookie"]
+    assert admin.get(app.url + "/", timeout=30, allow_redirects=False).status_code == 303

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from cloud.registry import Registry
-from cloud.settlement.tariff import Tariff
 from cloud.store.base import CLIMATE, TimeSeriesStore
 from cloud.web.views import QUANTITIES, Latest, MouldNow, Series, mould_now
 
@@ -199,55 +197,3 @@ def sensor_health(store: TimeSeriesStore, building: str, now: datetime) -> list[
             SensorHealth(str(flat), str(room), str(sensor), moment, now - moment > SILENT_AFTER)
         )
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class HeatEstimate:
-    month: str
-    as_of: datetime
-    share_pct: float
-    estimated_ore: int
-    coverage_pct: float
-    budget_ore: int
-
-
-def flat_heat_estimate(
-    store: TimeSeriesStore,
-    registry: Registry,
-    tariff: Tariff,
-    building: str,
-    flat: str,
-    now: datetime,
-) -> HeatEstimate | None:
-    """The running estimate of the flat's heating share this month (the same settlement of the
-    data so far as the API's heat shares, `cloud.settlement.estimate`); None when the building
-    has no heating budget or the month has no whole day of data yet."""
-    from decimal import Decimal
-
-    from cloud.settlement.csv_io import parse_period
-    from cloud.settlement.engine import SettlementError
-    from cloud.settlement.estimate import running_estimate
-    from cloud.settlement.store_io import inputs_from_store
-
-    budget = registry.building(building).heating_budget_dkk_per_month
-    if budget is None:
-        return None
-    local = now.astimezone(LOCAL_TZ)
-    start, end = parse_period(f"{local:%Y-%m}")
-    expected = Decimal(str(budget)).quantize(Decimal("0.01"))
-    try:
-        inputs = inputs_from_store(store, registry, building, start, end, expected, tariff=tariff)
-        estimates = running_estimate(inputs, min(now, end))
-    except (SettlementError, ValueError):
-        return None
-    mine = next((e for e in estimates if e.flat_id == flat), None)
-    if mine is None:
-        return None
-    return HeatEstimate(
-        f"{local:%Y-%m}",
-        min(now, end),
-        mine.share_pct,
-        mine.estimated_ore,
-        mine.coverage_pct,
-        int(expected * 100),
-    )

@@ -19,6 +19,7 @@ from cloud.accounts.service import LoginFailed, normalise_username
 from cloud.web import csrf
 from cloud.web.common import (
     FORM_ERRORS,
+    PageDenied,
     PageUser,
     accounts_of,
     check_csrf,
@@ -55,6 +56,7 @@ def users_page(request: Request, user: WebSession, *, done: str | None = None) -
         "admin/users.html",
         {
             "users": accounts_of(request).users(),
+            "erasures": accounts_of(request).erasure_requests(open_only=True),
             "roles": ROLE_LABELS,
             "done": done,
             "user_name": user.principal.username,
@@ -85,10 +87,29 @@ def set_disabled(
             username, disabled == "yes", by=user.principal, address=client_address(request)
         )
     except AccountError as exc:
-        from cloud.web.common import PageDenied
-
         raise PageDenied(409, str(exc)) from exc
     return RedirectResponse("/?done=" + ("disabled" if disabled == "yes" else "enabled"), 303)
+
+
+@router.post("/users/erasures/{request_id}")
+def complete_erasure(
+    request: Request, user: PageUser, request_id: int, csrf_token: FIELD = ""
+) -> Response:
+    """Carry out a resident's erasure request (what the law requires is kept: `cloud.accounts.
+    gdpr`)."""
+    _admin(user)
+    check_csrf(request, user, csrf_token)
+    if not 1 <= request_id < 2**31:
+        raise PageDenied(404, "Anmodningen findes ikke / no such request")
+    try:
+        accounts_of(request).complete_erasure(
+            request_id, user.principal, address=client_address(request)
+        )
+    except KeyError as exc:
+        raise PageDenied(404, "Anmodningen findes ikke / no such request") from exc
+    except (AccountError, ValueError) as exc:
+        raise PageDenied(409, str(exc)) from exc
+    return RedirectResponse("/?done=erased", status_code=303)
 
 
 def _buildings(request: Request) -> list[str]:

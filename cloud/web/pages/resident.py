@@ -24,7 +24,7 @@ from cloud.web.common import (
     in_language,
     page,
 )
-from cloud.web.data import climate_rooms, flat_heat_estimate, latest_by_room, mould_by_room
+from cloud.web.data import climate_rooms, latest_by_room, mould_by_room
 from cloud.web.i18n import gettext, language_of
 from cloud.web.session import WebSession
 from cloud.web.texts import ALERT_KINDS, N_, QUANTITY_LABELS, RANGES, SEVERITIES
@@ -297,10 +297,8 @@ def heating(request: Request, user: PageUser) -> Response:
     building, flat_id = resident_flat(user, None)
     principal = user.principal
     guarded(lambda: check_flat(principal, building, flat_id, FlatView.HEAT_SHARE, consented=False))
-    now = datetime.now(UTC)
-    estimate = flat_heat_estimate(
-        context.store, context.registry, context.tariff, building, flat_id, now
-    )
+    estimate = _api_heat_share(request, user, flat_id)
+    budget = context.registry.building(building).heating_budget_dkk_per_month
     return page(
         request,
         user,
@@ -308,9 +306,40 @@ def heating(request: Request, user: PageUser) -> Response:
         {
             "flat": flat_id,
             "estimate": estimate,
+            "budget_dkk": budget,
             "statements": statements_of(request, building, flat_id),
         },
     )
+
+
+def _api_heat_share(request: Request, user: WebSession, flat_id: str) -> Any:
+    """The resident's running estimate from the API's own function (``GET
+    /api/flats/{id}/heat-share``), called with this person, never over HTTP; None when there is
+    none yet (no budget, no whole day of data: the API's 409)."""
+    from fastapi import HTTPException
+
+    from cloud.api.deps import find_flat
+    from cloud.api.routes.flats import heat_share
+
+    context = request.app.state.context
+    ref = find_flat(context.registry, flat_id)
+    if ref is None:
+        return None
+    try:
+        return heat_share(
+            user.principal,
+            request,
+            ref,
+            accounts_of(request),
+            context.store,
+            context.registry,
+            context.tariff,
+            month=None,
+        )
+    except HTTPException as exc:
+        if exc.status_code == 409:
+            return None
+        raise
 
 
 def statements_of(request: Request, building: str, flat_id: str) -> list[dict[str, Any]]:

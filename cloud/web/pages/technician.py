@@ -5,7 +5,7 @@ only while the flat's residents consent (each such view is audited, as the API's
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -205,6 +205,28 @@ def health(request: Request, user: PageUser) -> Response:
     return page(request, user, "technician/health.html", {"buildings": buildings, "now": now})
 
 
+def _api_monthly(request: Request, user: WebSession, flat_id: str) -> Any:
+    """This month's key figures from the API's own function (``GET /api/flats/{id}/monthly``:
+    means, comfort shares and colour, mould risk, sensor health), called with this person,
+    never over HTTP; the same scope check runs inside it."""
+    from cloud.api.deps import find_flat
+    from cloud.api.routes.flats import monthly
+
+    context = _context(request)
+    ref = find_flat(context.registry, flat_id)
+    if ref is None:
+        return None
+    return monthly(
+        user.principal,
+        request,
+        ref,
+        accounts_of(request),
+        context.store,
+        context.alerts,
+        month=None,
+    )
+
+
 def flat_page(request: Request, user: WebSession, flat_id: str, range: str = "week") -> Response:
     require_role(user, Role.TECHNICIAN)
     context = _context(request)
@@ -214,12 +236,14 @@ def flat_page(request: Request, user: WebSession, flat_id: str, range: str = "we
     guarded(lambda: check_flat(principal, building, flat_id, FlatView.SUMMARY, consented=consented))
     now = datetime.now(UTC)
     months = monthly_figures(context.store, building, flat_id, now)
+    key_figures = _api_monthly(request, user, flat_id)
     open_alerts = [a for a in context.alerts.query(building=building, flat=flat_id) if a.open]
     data = {
         "flat": flat_id,
         "building": building,
         "consented": consented,
         "months": months,
+        "key": key_figures,
         "alerts": open_alerts,
         "alert_kinds": ALERT_KINDS,
         "severities": SEVERITIES,
