@@ -140,8 +140,9 @@ def run_users(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from cloud.accounts import db
+    from cloud.accounts.errors import AccountError
     from cloud.accounts.principal import Role, ScopeKind
-    from cloud.accounts.service import AccountError, Accounts
+    from cloud.accounts.service import Accounts
 
     engine = db.make_engine(_url(args))
     accounts = Accounts(engine)

@@ -35,7 +35,8 @@ Login, logout, who is asking (API: bearer header; pages: the same token in a coo
 Who may see and do what: ONLY `cloud.accounts.scope` decides
     ``scope.check_flat(principal, building_id, flat_id, FlatView.X, consented=...)``,
     ``scope.check_building(principal, building_id, BuildingView.X)``,
-    ``scope.check_alerts(principal)``, ``scope.check_admin(principal)`` raise
+    ``scope.check_building_list(principal)``, ``scope.check_alerts(principal)``,
+    ``scope.check_admin(principal)`` raise
     ``scope.Denied`` (``.status`` 403 or 404, ``.reason`` Danish / English) or return.
     ``FlatView``: SUMMARY (monthly figures, key figures, alerts' kind and severity, sensor
     health), DETAIL (readings; staff need the flat's consent), CONSENT_READ, CONSENT_WRITE
@@ -74,13 +75,8 @@ from cloud.accounts.consent import Consent
 from cloud.accounts.errors import AccountError, PasswordRejected, UnknownUser
 from cloud.accounts.principal import Principal, Role, ScopeKind
 from cloud.accounts.scope import BuildingView, Denied, FlatView
-from cloud.accounts.service import (
-    Accounts,
-    LockedOut,
-    LoginFailed,
-    LoginPolicy,
-    UserInfo,
-)
+from cloud.accounts.service import Accounts, LockedOut, LoginFailed, LoginPolicy
+from cloud.accounts.users import UserInfo
 
 __all__ = [
     "AccountError",

@@ -21,32 +21,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.accounts import audit as audit_log
 from cloud.accounts import consent, gdpr
 from cloud.accounts.audit import AuditAction, AuditEntry, AuditQuery
 from cloud.accounts.consent import Consent
-from cloud.accounts.errors import AccountError, UnknownUser
 from cloud.accounts.gdpr import Erasure
 from cloud.accounts.models import (
     BuildingRow,
     FlatRow,
     LoginAttempt,
-    Organisation,
     Resident,
     RoleAssignment,
     SessionRow,
     User,
     utc,
 )
-from cloud.accounts.passwords import Passwords, check_new_password
-from cloud.accounts.principal import SCOPES_OF, Principal, Role, ScopeKind
+from cloud.accounts.passwords import Passwords
+from cloud.accounts.principal import Principal, Role, ScopeKind
+from cloud.accounts.users import UserAdmin, normalise_username
 
-USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 ATTEMPTS_KEPT: Final = timedelta(days=1)
 
@@ -73,29 +69,8 @@ class LoginPolicy:
     address_failures: int = 20
 
 
-@dataclass(frozen=True, slots=True)
-class UserInfo:
-    id: int
-    username: str
-    display_name: str
-    role: Role
-    disabled: bool
-    created_at: datetime
-    flats: tuple[str, ...]
-    scopes: tuple[tuple[ScopeKind, str], ...]
-
-
-def normalise_username(username: str) -> str:
-    return username.strip().casefold()
-
-
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _rowcount(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
 
 
 def _local(moment: datetime) -> str:
@@ -104,7 +79,9 @@ def _local(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m-%d %H:%M")
 
 
-class Accounts:
+class Accounts(UserAdmin):
+    """The one accounts service (users: `UserAdmin`)."""
+
     def __init__(
         self,
         engine: Engine,
@@ -125,315 +102,6 @@ class Accounts:
     def close(self) -> None:
         """Release connections; safe to call twice."""
         self.engine.dispose()
-
-    # -- users ------------------------------------------------------------------------------
-
-    def _user(self, session: Session, username: str) -> User:
-        user = session.scalar(select(User).where(User.username == normalise_username(username)))
-        if user is None or user.erased_at is not None:
-            raise UnknownUser(
-                f"brugeren {username!r} findes ikke / user {username!r} does not exist"
-            )
-        return user
-
-    def create_user(
-        self,
-        username: str,
-        role: Role,
-        password: str,
-        *,
-        display_name: str | None = None,
-        by: Principal | None = None,
-        address: str | None = None,
-    ) -> int:
-        """A new user (no scope yet: `assign`, `add_resident`); returns its id."""
-        name = normalise_username(username)
-        if not USERNAME.match(name):
-            raise AccountError(
-                f"brugernavnet {username!r} er ugyldigt: 2-64 tegn a-z, 0-9, . _ @ - / the "
-                f"username {username!r} is invalid: 2-64 characters a-z, 0-9, . _ @ -"
-            )
-        check_new_password(password, name)
-        now = self.now()
-        user = User(
-            username=name,
-            display_name=(display_name or username).strip()[:200] or name,
-            role=Role(role).value,
-            password_hash=self.passwords.hash(password),
-            created_at=now,
-            password_changed_at=now,
-        )
-        try:
-            with Session(self.engine) as session, session.begin():
-                session.add(user)
-                session.flush()
-                audit_log.append(
-                    session,
-                    now,
-                    by,
-                    AuditAction.USER_CREATED,
-                    address=address,
-                    detail={"user": name, "role": user.role},
-                )
-                return user.id
-        except IntegrityError as exc:
-            raise AccountError(
-                f"brugeren {name!r} findes allerede / user {name!r} already exists"
-            ) from exc
-
-    def set_password(
-        self,
-        username: str,
-        password: str,
-        *,
-        by: Principal | None = None,
-        address: str | None = None,
-    ) -> int:
-        """Set a new password and end all the user's sessions; returns how many ended."""
-        with Session(self.engine) as session, session.begin():
-            user = self._user(session, username)
-            check_new_password(password, user.username)
-            now = self.now()
-            user.password_hash = self.passwords.hash(password)
-            user.password_changed_at = now
-            ended = self._revoke_all(session, user.id, now)
-            audit_log.append(
-                session,
-                now,
-                by,
-                AuditAction.PASSWORD_CHANGED,
-                address=address,
-                detail={"user": user.username, "sessions_ended": ended},
-            )
-            return ended
-
-    def set_disabled(
-        self,
-        username: str,
-        disabled: bool = True,
-        *,
-        by: Principal | None = None,
-        address: str | None = None,
-    ) -> None:
-        """Disable (ending all sessions) or enable a user."""
-        with Session(self.engine) as session, session.begin():
-            user = self._user(session, username)
-            now = self.now()
-            user.disabled_at = now if disabled else None
-            ended = self._revoke_all(session, user.id, now) if disabled else 0
-            audit_log.append(
-                session,
-                now,
-                by,
-                AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED,
-                address=address,
-                detail={"user": user.username, "sessions_ended": ended},
-            )
-
-    def _scope_exists(self, session: Session, kind: ScopeKind, scope_id: str) -> bool:
-        table = BuildingRow if kind is ScopeKind.BUILDING else Organisation
-        return session.get(table, scope_id) is not None
-
-    def assign(
-        self,
-        username: str,
-        kind: ScopeKind,
-        scope_id: str,
-        *,
-        by: Principal | None = None,
-        address: str | None = None,
-    ) -> None:
-        """Give a staff user a building or organisation; refused when the user's role does not
-        take that kind of scope (technician: buildings; finance: buildings, organisations)."""
-        with Session(self.engine) as session, session.begin():
-            user = self._user(session, username)
-            role = Role(user.role)
-            if kind not in SCOPES_OF[role]:
-                allowed = ", ".join(sorted(SCOPES_OF[role])) or "ingen / none"
-                raise AccountError(
-                    f"rollen {role} kan ikke tildeles {kind} (kan: {allowed}) / the role {role} "
-                    f"cannot be given a {kind} (takes: {allowed})"
-                )
-            if not self._scope_exists(session, kind, scope_id):
-                raise AccountError(
-                    f"{kind} {scope_id!r} findes ikke / {kind} {scope_id!r} does not exist"
-                )
-            exists = session.scalar(
-                select(RoleAssignment).where(
-                    RoleAssignment.user_id == user.id,
-                    RoleAssignment.scope_kind == kind.value,
-                    RoleAssignment.scope_id == scope_id,
-                )
-            )
-            if exists is not None:
-                return
-            now = self.now()
-            session.add(
-                RoleAssignment(
-                    user_id=user.id, scope_kind=kind.value, scope_id=scope_id, created_at=now
-                )
-            )
-            audit_log.append(
-                session,
-                now,
-                by,
-                AuditAction.ROLE_ASSIGNED,
-                building_id=scope_id if kind is ScopeKind.BUILDING else None,
-                address=address,
-                detail={"user": user.username, "role": role.value, kind.value: scope_id},
-            )
-
-    def unassign(
-        self,
-        username: str,
-        kind: ScopeKind,
-        scope_id: str,
-        *,
-        by: Principal | None = None,
-        address: str | None = None,
-    ) -> bool:
-        with Session(self.engine) as session, session.begin():
-            user = self._user(session, username)
-            result = session.execute(
-                delete(RoleAssignment).where(
-                    RoleAssignment.user_id == user.id,
-                    RoleAssignment.scope_kind == kind.value,
-                    RoleAssignment.scope_id == scope_id,
-                )
-            )
-            gone = _rowcount(result)
-            if gone:
-                audit_log.append(
-                    session,
-                    self.now(),
-                    by,
-                    AuditAction.ROLE_REMOVED,
-                    building_id=scope_id if kind is ScopeKind.BUILDING else None,
-                    address=address,
-                    detail={"user": user.username, kind.value: scope_id},
-                )
-            return bool(gone)
-
-    def add_resident(
-        self,
-        username: str,
-        flat_id: str,
-        *,
-        since: datetime | None = None,
-        by: Principal | None = None,
-        address: str | None = None,
-    ) -> None:
-        """Link a resident user to the flat they live in (`since`: moving-in day, default now;
-        their export holds the flat's readings from then on)."""
-        with Session(self.engine) as session, session.begin():
-            user = self._user(session, username)
-            if user.role != Role.RESIDENT.value:
-                raise AccountError(
-                    f"{user.username} er {user.role}, ikke beboer / {user.username} is "
-                    f"{user.role}, not a resident"
-                )
-            flat = session.get(FlatRow, flat_id)
-            if flat is None:
-                raise AccountError(
-                    f"lejlighed {flat_id!r} findes ikke (kør `indeklima db seed`) / flat "
-                    f"{flat_id!r} does not exist (run `indeklima db seed`)"
-                )
-            if session.get(Resident, (user.id, flat_id)) is not None:
-                return
-            now = self.now()
-            session.add(Resident(user_id=user.id, flat_id=flat_id, since=since or now))
-            audit_log.append(
-                session,
-                now,
-                by,
-                AuditAction.RESIDENT_ADDED,
-                flat_id=flat_id,
-                building_id=flat.building_id,
-                address=address,
-                detail={"user": user.username},
-            )
-
-    def remove_resident(
-        self,
-        username: str,
-        flat_id: str,
-        *,
-        by: Principal | None = None,
-        address: str | None = None,
-    ) -> bool:
-        with Session(self.engine) as session, session.begin():
-            user = self._user(session, username)
-            row = session.get(Resident, (user.id, flat_id))
-            if row is None:
-                return False
-            session.delete(row)
-            audit_log.append(
-                session,
-                self.now(),
-                by,
-                AuditAction.RESIDENT_REMOVED,
-                flat_id=flat_id,
-                address=address,
-                detail={"user": user.username},
-            )
-            return True
-
-    def _info(self, session: Session, user: User) -> UserInfo:
-        flats = session.scalars(
-            select(Resident.flat_id).where(Resident.user_id == user.id).order_by(Resident.flat_id)
-        ).all()
-        scopes = session.execute(
-            select(RoleAssignment.scope_kind, RoleAssignment.scope_id)
-            .where(RoleAssignment.user_id == user.id)
-            .order_by(RoleAssignment.scope_kind, RoleAssignment.scope_id)
-        ).all()
-        return UserInfo(
-            id=user.id,
-            username=user.username,
-            display_name=user.display_name,
-            role=Role(user.role),
-            disabled=user.disabled_at is not None,
-            created_at=utc(user.created_at),
-            flats=tuple(flats),
-            scopes=tuple((ScopeKind(k), s) for k, s in scopes),
-        )
-
-    def user(self, username: str) -> UserInfo:
-        with Session(self.engine) as session:
-            return self._info(session, self._user(session, username))
-
-    def users(self, role: Role | None = None) -> list[UserInfo]:
-        with Session(self.engine) as session:
-            stmt = select(User).where(User.erased_at.is_(None)).order_by(User.username)
-            if role is not None:
-                stmt = stmt.where(User.role == role.value)
-            return [self._info(session, u) for u in session.scalars(stmt)]
-
-    # -- buildings and flats ------------------------------------------------------------------
-
-    def flats(self) -> list[tuple[str, str]]:
-        """Every (building_id, flat_id), sorted."""
-        with Session(self.engine) as session:
-            rows = session.execute(
-                select(FlatRow.building_id, FlatRow.id).order_by(FlatRow.building_id, FlatRow.id)
-            ).all()
-            return [(b, f) for b, f in rows]
-
-    def building_of(self, flat_id: str) -> str | None:
-        with Session(self.engine) as session:
-            flat = session.get(FlatRow, flat_id)
-            return None if flat is None else flat.building_id
-
-    def residents_of(self, flat_id: str) -> list[str]:
-        with Session(self.engine) as session:
-            return list(
-                session.scalars(
-                    select(User.username)
-                    .join(Resident, Resident.user_id == User.id)
-                    .where(Resident.flat_id == flat_id, User.erased_at.is_(None))
-                    .order_by(User.username)
-                )
-            )
 
     # -- login and sessions -----------------------------------------------------------------
 
@@ -643,18 +311,6 @@ class Accounts:
                 address=address,
             )
             return True
-
-    def _revoke_all(self, session: Session, user_id: int, now: datetime) -> int:
-        result = session.execute(
-            update(SessionRow)
-            .where(
-                SessionRow.user_id == user_id,
-                SessionRow.revoked_at.is_(None),
-                SessionRow.expires_at > now,
-            )
-            .values(revoked_at=now)
-        )
-        return _rowcount(result)
 
     # -- audit ------------------------------------------------------------------------------
 
