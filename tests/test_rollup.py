@@ -378,3 +378,32 @@ def test_the_endpoint_refuses_bad_input_in_danish_and_english(
 
 def test_the_endpoint_needs_a_token(api_url: str) -> None:
     assert requests.get(f"{api_url}/A/climate", timeout=30).status_code == 401
+
+
+# indeklima jobs rollup: the backfill
+
+
+def test_the_rollup_command_backfills_a_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from cloud.cli import main
+
+    registry = tmp_path / "registry.json"
+    registry.write_text(json.dumps(REGISTRY))
+    db = tmp_path / "store.sqlite"
+    with SqliteStore(db) as store:
+        store.write([p for p in a_month_of_readings() if p.time_ns < ns(T0 + 3 * 24 * HOUR)])
+    args = ["jobs", "rollup", "--registry", str(registry), "--sqlite", str(db)]
+    since, until = ["--since", T0.isoformat()], ["--until", (T0 + 5 * 24 * HOUR).isoformat()]
+    assert main([*args, *since, *until]) == 0
+    assert json.loads(capsys.readouterr().out) == {"building": "B1", "hours_rolled": 72}
+    with SqliteStore(db) as store:
+        assert store.count(HOURLY) == 72 + 72  # stue and bad, every hour
+        assert store.count(DAILY) == 2 * 4  # 5, 6, 7 and (one local hour of) 8 January
+    assert main([*args, *since, *until]) == 0  # again: nothing to do
+    assert json.loads(capsys.readouterr().out)["hours_rolled"] == 0
+    assert main([*args, *since, *until, "--building", "B9"]) == 2
+    with pytest.raises(SystemExit):  # argparse: give a time zone
+        main([*args, "--since", "2026-01-05T00:00:00"])

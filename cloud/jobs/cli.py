@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,9 +72,62 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "current residents are mailed",
     )
     add_store_arguments(run_parser)
+    rollup_parser = sub.add_parser(
+        "rollup",
+        help="(re)build the hourly and daily rollups of a time range (first start, or readings "
+        "that arrived more than a week late)",
+    )
+    rollup_parser.add_argument("--registry", type=Path, required=True)
+    rollup_parser.add_argument("--since", type=_utc_time, required=True, metavar="ISO-TIME")
+    rollup_parser.add_argument(
+        "--until", type=_utc_time, metavar="ISO-TIME", help="default: now (whole hours only)"
+    )
+    rollup_parser.add_argument("--building", action="append", help="only these (repeatable)")
+    add_store_arguments(rollup_parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jobs_command == "rollup":
+        return _rollup(args)
+    return _run(args)
+
+
+def _rollup(args: argparse.Namespace) -> int:
+    from cloud.registry import Registry
+    from cloud.store.base import StoreUnavailable
+    from cloud.store.open import store_from_args
+    from cloud.store.rollup import refresh_rollups
+
+    until = args.until or datetime.now(UTC)
+    try:
+        registry = Registry.load(args.registry)
+        buildings = [b.id for b in registry.buildings]
+        unknown = sorted(set(args.building or ()) - set(buildings))
+        if unknown:
+            raise ValueError(f"ukendte bygninger / unknown buildings: {', '.join(unknown)}")
+        if until <= args.since:
+            raise ValueError("--since skal ligge før --until / --since must be before --until")
+        store = store_from_args(args)
+    except (OSError, ValueError) as exc:
+        log.error("rollup kan ikke starte / cannot start: %s", exc)
+        return 2
+    try:
+        for building in args.building or buildings:
+            day = timedelta(days=1)
+            start, hours = args.since, 0
+            while start < until:  # a day at a time: bounded memory on long ranges
+                hours += refresh_rollups(store, building, start, min(start + day, until)).hours
+                start += day
+            sys.stdout.write(json.dumps({"building": building, "hours_rolled": hours}) + "\n")
+    except StoreUnavailable as exc:
+        log.error("lageret svarer ikke / the store is unavailable: %s", exc)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     from cloud.analytics.vtt import Sensitivity
     from cloud.jobs.runner import JobsConfig, run_jobs_once
     from cloud.registry import Registry
