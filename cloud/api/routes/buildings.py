@@ -192,7 +192,11 @@ def flat_climate(
         raise HTTPException(denied.status, denied.reason)
     try:
         check_flat(
-            accounts, principal, FlatRef(building, found), FlatView.DETAIL, request,
+            accounts,
+            principal,
+            FlatRef(building, found),
+            FlatView.DETAIL,
+            request,
             what="climate series",
         )
     except scope.Denied as exc:

@@ -15,7 +15,8 @@ from cloud.accounts.http import client_address
 from cloud.accounts.passwords import PasswordRejected, check_new_password
 from cloud.accounts.principal import Role, ScopeKind
 from cloud.accounts.scope import check_admin
-from cloud.accounts.service import LoginFailed, normalise_username
+from cloud.accounts.service import LoginFailed
+from cloud.accounts.users import normalise_username
 from cloud.web import csrf
 from cloud.web.common import (
     FORM_ERRORS,
