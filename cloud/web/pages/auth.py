@@ -68,9 +68,13 @@ def _login_page(
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/", expired: str | None = None) -> Response:
+def login_form(
+    request: Request, next: str = "/", expired: str | None = None, logged_out: str | None = None
+) -> Response:
     lang = language_of(request)
     message = None
+    if logged_out:
+        message = {"kind": "success", "text": gettext(lang, N_("You are logged out."))}
     if expired:
         message = {
             "kind": "warning",
