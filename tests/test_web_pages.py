@@ -418,3 +418,10 @@ def test_admin_completes_the_erasure_and_logout_ends_the_session(app: WebApp) ->
     )
     assert out.status_code == 303 and "indeklima_session=" in out.headers["set-cookie"]
     assert admin.get(app.url + "/", timeout=30, allow_redirects=False).status_code == 303
+
+
+def test_sensor_health_shows_last_reading_and_battery(app: WebApp) -> None:
+    page = login(app, "technician").get(app.url + "/health", timeout=30)
+    assert page.status_code == 200
+    assert page.text.count("B1-01-stue") == 1 and "87 %" in page.text
+    assert "B2-01" not in page.text  # not their building

@@ -74,6 +74,8 @@ def _readings(
                 "humidity_pct": (72.0 if humid and room == "sovevaerelse" else 45.0) + (i % 5),
                 "co2_ppm": 650.0 + 40 * (i % 10) + 300 * n,
             }
+            if n == 0:
+                fields["battery_pct"] = 87.0
             tags = {"building": building, "flat": flat, "room": room, "sensor": f"{flat}-{room}"}
             points.append(Point(CLIMATE, tags, fields, ns))
         t += step

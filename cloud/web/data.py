@@ -172,6 +172,9 @@ class SensorHealth:
     sensor: str
     last_seen: datetime
     silent: bool
+    battery_mv: float | None = None
+    battery_pct: float | None = None
+    """The newest battery reading of the last day, where the sensor reports one."""
 
 
 def sensor_health(store: TimeSeriesStore, building: str, now: datetime) -> list[SensorHealth]:
@@ -189,11 +192,30 @@ def sensor_health(store: TimeSeriesStore, building: str, now: datetime) -> list[
     )
     if frame.empty:
         return []
+    battery = store.downsample(
+        CLIMATE,
+        now - timedelta(days=1),
+        now,
+        timedelta(days=1),
+        where={"building": building},
+        fields=["battery_mv", "battery_pct"],
+        by=("flat", "room", "sensor"),
+        aggregate="last",
+    )
+    levels: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
+    if not battery.empty:
+        for row in battery.sort_values("time").to_dict("records"):
+            key = (str(row["flat"]), str(row["room"]), str(row["sensor"]))
+            mv, pct = _value(row.get("battery_mv")), _value(row.get("battery_pct"))
+            old = levels.get(key, (None, None))
+            levels[key] = (mv if mv is not None else old[0], pct if pct is not None else old[1])
     last = frame.groupby(["flat", "room", "sensor"], sort=True)["time"].max()
     out = []
     for (flat, room, sensor), seen in last.items():
         moment = seen.to_pydatetime() + timedelta(minutes=5)
+        key = (str(flat), str(room), str(sensor))
+        mv, pct = levels.get(key, (None, None))
         out.append(
-            SensorHealth(str(flat), str(room), str(sensor), moment, now - moment > SILENT_AFTER)
+            SensorHealth(*key, moment, now - moment > SILENT_AFTER, battery_mv=mv, battery_pct=pct)
         )
     return out
