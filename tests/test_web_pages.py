@@ -425,3 +425,10 @@ def test_sensor_health_shows_last_reading_and_battery(app: WebApp) -> None:
     assert page.status_code == 200
     assert page.text.count("B1-01-stue") == 1 and "87 %" in page.text
     assert "B2-01" not in page.text  # not their building
+
+
+def test_pages_forbid_framing_and_foreign_scripts(app: WebApp) -> None:
+    page = browserlike().get(app.url + "/login", timeout=30)
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    assert page.headers["x-frame-options"] == "DENY"

@@ -1,8 +1,9 @@
 """Headless Chromium (Debian's, driven by Playwright) for the web pages' browser tests.
 
 Launch with ``executable_path=/usr/bin/chromium`` (never ``playwright install``: no browser
-download). Every page a test opens records console errors and uncaught exceptions; `check_page`
-runs axe-core (vendored under tests/web/vendor) for WCAG 2.1 A/AA and fails on any violation,
+download). Every page a test opens records console errors (a Content-Security-Policy violation is
+one) and uncaught exceptions; `check_page` runs axe-core (vendored under tests/web/vendor, loaded
+as an init script) for WCAG 2.1 A/AA and fails on any violation,
 and screenshots go to ``test-artefacts/`` at phone (390 px) and desktop width.
 """
 
@@ -65,6 +66,9 @@ class Tab:
 
 def open_tab(browser: Any, base_url: str, *, viewport: dict[str, int] = DESKTOP) -> Tab:
     context = browser.new_context(viewport=viewport, accept_downloads=True)
+    # axe-core arrives as an init script (DevTools' own channel): the pages' Content-Security-
+    # Policy stays in force for everything else, so a page that broke it would show here
+    context.add_init_script(path=str(AXE))
     page = context.new_page()
     tab = Tab(context, page, base_url)
 
@@ -78,7 +82,6 @@ def open_tab(browser: Any, base_url: str, *, viewport: dict[str, int] = DESKTOP)
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
     )
