@@ -175,6 +175,10 @@ def test_admin_users_invitation_and_new_user_errors(tab: Tab, app: WebApp) -> No
     log_in(tab, "admin")
     assert page.locator("h1").inner_text() == "Brugere"
     check_page(tab, "admin-start")
+    page.get_by_role("link", name="technician", exact=True).click()
+    assert "Fjern B1" in page.content()
+    check_page(tab, "admin-user")
+    page.get_by_role("link", name="Brugere").first.click()
     page.get_by_role("link", name="Invitér en beboer").first.click()
     page.get_by_label("Brugernavn").fill("beboer-b1-02-b")
     page.get_by_label("Navn", exact=True).fill("Anden Beboer")

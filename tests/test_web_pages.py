@@ -432,3 +432,32 @@ def test_pages_forbid_framing_and_foreign_scripts(app: WebApp) -> None:
     policy = page.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_admin_gives_and_takes_a_building(app: WebApp) -> None:
+    admin = login(app, "admin")
+    page = admin.get(app.url + "/users/technician", timeout=30)
+    assert page.status_code == 200 and "Fjern B1" in page.text
+    token = csrf_of(page.text)
+    added = admin.post(
+        app.url + "/users/technician/buildings",
+        data={"building": "B2", "action": "add", "csrf_token": token},
+        timeout=30,
+    )
+    assert "Bygningen er tilføjet" in added.text and "Fjern B2" in added.text
+    tech = login(app, "technician")
+    assert tech.get(app.url + "/flats/B2-01", timeout=30).status_code == 200
+    admin.post(
+        app.url + "/users/technician/buildings",
+        data={"building": "B2", "action": "remove", "csrf_token": token},
+        timeout=30,
+    )
+    assert tech.get(app.url + "/flats/B2-01", timeout=30).status_code == 403
+    wrong = admin.post(
+        app.url + "/users/resident-b1-02/buildings",
+        data={"building": "B2", "action": "add", "csrf_token": token},
+        timeout=30,
+    )
+    assert wrong.status_code == 409  # a resident takes no buildings: the accounts service says
+    assert admin.get(app.url + "/users/new", timeout=30).status_code == 200
+    assert admin.get(app.url + "/users/nobody-here", timeout=30).status_code == 404

@@ -347,3 +347,66 @@ def activate(
     response = RedirectResponse("/", status_code=303)
     set_session_cookie(response, token, int(accounts.policy.session_ttl.total_seconds()))
     return response
+
+
+# after /users/new and /users/invite: a route with a {username} must not shadow them
+@router.get("/users/{username}")
+def user_page(request: Request, user: PageUser, username: str, done: str | None = None) -> Response:
+    """One user: role, buildings (add, remove), flats."""
+    _admin(user)
+    try:
+        info = accounts_of(request).user(username)
+    except (AccountError, KeyError) as exc:
+        raise PageDenied(404, "Brugeren findes ikke / no such user") from exc
+    assigned = [scope_id for kind, scope_id in info.scopes if kind is ScopeKind.BUILDING]
+    return page(
+        request,
+        user,
+        "admin/user.html",
+        {
+            "info": info,
+            "roles": ROLE_LABELS,
+            "buildings": [b for b in _buildings(request) if b not in assigned],
+            "assigned": assigned,
+            "others": [(k.value, i) for k, i in info.scopes if k is not ScopeKind.BUILDING],
+            "done": done,
+        },
+    )
+
+
+@router.post("/users/{username}/buildings")
+def change_building(
+    request: Request,
+    user: PageUser,
+    username: str,
+    building: FIELD = "",
+    action: FIELD = "add",
+    csrf_token: FIELD = "",
+) -> Response:
+    """Give a technician or finance user a building, or take it away (audited by the
+    accounts service; the role decides which scopes it takes)."""
+    _admin(user)
+    check_csrf(request, user, csrf_token)
+    accounts = accounts_of(request)
+    if building not in _buildings(request):
+        raise PageDenied(404, "Bygningen findes ikke / no such building")
+    try:
+        if action == "remove":
+            accounts.unassign(
+                username,
+                ScopeKind.BUILDING,
+                building,
+                by=user.principal,
+                address=client_address(request),
+            )
+        else:
+            accounts.assign(
+                username,
+                ScopeKind.BUILDING,
+                building,
+                by=user.principal,
+                address=client_address(request),
+            )
+    except AccountError as exc:
+        raise PageDenied(409, str(exc)) from exc
+    return RedirectResponse(f"/users/{username}?done={action}", status_code=303)
