@@ -43,6 +43,12 @@ def log_in(tab: Tab, username: str, password: str = PASSWORD) -> None:
 def test_login_page_with_errors_and_the_session_cookie(tab: Tab, app: WebApp) -> None:
     page = tab.page
     tab.goto("/login")
+    page.keyboard.press("Tab")  # keyboard users meet the skip link first
+    assert page.evaluate("document.activeElement.className") == "skipnav"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main-content")
+    page.keyboard.press("Tab")  # from <main> straight to the form's first field
+    assert page.evaluate("document.activeElement.id") == "username"
     page.get_by_role("button", name="Log ind").click()
     summary = page.locator("#error-summary")
     assert "Skriv dit brugernavn" in summary.inner_text()
