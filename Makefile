@@ -6,13 +6,16 @@
 SYSTEM_PY ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The gateway as a Raspberry Pi installs it: the `edge` extra alone, no cloud libraries.
+EDGE_VENV ?= .venv-edge
+EDGE_PY := $(EDGE_VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # servers the tests and the demo start (mosquitto, influxdb, postgresql), serial bridges (socat),
 # the browser for the web tests (chromium), the PDF font (fonts-dejavu-core), venv for python3
 DEBS ?= mosquitto influxdb socat shellcheck openssl postgresql chromium fonts-dejavu-core python3-venv
 EXTRAS ?= all,test
 
-.PHONY: setup deps-debian deps-python check-python test lint demo bench clean-venv i18n
+.PHONY: setup deps-debian deps-python check-python test test-edge lint demo bench clean-venv i18n
 
 deps-debian:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,6 +46,22 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml | check-python deps-debian
 
 deps-python: $(VENV)/.installed-$(EXTRAS)
 
+$(EDGE_VENV)/.installed-edge: pyproject.toml | check-python deps-debian
+	@[ -x $(EDGE_PY) ] || { echo "creating $(EDGE_VENV) (edge extra only) with $$(command -v $(SYSTEM_PY))"; \
+	  $(SYSTEM_PY) -m venv $(EDGE_VENV) || { \
+	    echo "fejl / error: python3 -m venv failed; install python3-venv (apt-get install python3-venv)"; \
+	    exit 1; }; }
+	$(EDGE_PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(EDGE_PY) -m pip install -q --disable-pip-version-check '.[edge]'
+	@touch $@
+
+# A regular (not editable) install of this tree with only the edge extra, as
+# deploy/install.sh gateway makes on a Pi; tests/test_edge_install.py then runs its commands
+# (--help, decode, scan without Bluetooth, a short run against a real Mosquitto).
+test-edge: setup $(EDGE_VENV)/.installed-edge
+	$(EDGE_PY) -m pip install -q --disable-pip-version-check --no-deps --force-reinstall .
+	INDEKLIMA_EDGE_VENV=$(EDGE_VENV) $(PY) -m pytest -p no:cacheprovider tests/test_edge_install.py
+
 setup: deps-debian deps-python
 
 lint: setup
@@ -50,7 +69,7 @@ lint: setup
 	$(PY) -m ruff format --check edge cloud firmware_sim tests bench dashboards
 	$(PY) -m mypy edge cloud
 
-test: setup lint
+test: setup lint test-edge
 	$(PY) -m pytest -p no:cacheprovider
 
 demo: setup
@@ -68,4 +87,4 @@ i18n: setup
 	$(VENV)/bin/pybabel compile --use-fuzzy -d cloud/web/locale
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(EDGE_VENV)

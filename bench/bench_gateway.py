@@ -290,20 +290,29 @@ def gateway_config(gateway_id: str, broker_url: str, folder: Path, devices: list
 
 
 class Child:
-    """A bench child process with its stdin as the advert pipe; RSS sampled in a thread."""
+    """A bench child process with its stdin as the advert pipe; RSS sampled in a thread.
+    ``CHILD_PYTHON`` runs it: this interpreter, or an edge-only install's (``--gateway-python``;
+    then the installed package runs, not this tree)."""
+
+    python = sys.executable
 
     def __init__(self, mode: str, *extra: str) -> None:
         import subprocess
 
         import psutil
 
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if Child.python == sys.executable:
+            path = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+            env = dict(os.environ, PYTHONPATH=path)
+        else:  # only the bench script itself from this tree; edge from the install
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         if mode in ("bare", "imports"):  # a bare interpreter: not even this module's imports
-            cmd = [sys.executable, "-c", _BASELINE.format(imports="".join(f", {m}" for m in extra))]
+            cmd = [Child.python, "-c", _BASELINE.format(imports="".join(f", {m}" for m in extra))]
         else:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode, *extra]
+            cmd = [Child.python, str(Path(__file__).resolve()), "--child", mode, *extra]
+        cwd = ROOT if Child.python == sys.executable else Path(__file__).resolve().parent
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
-                                     cwd=ROOT)  # fmt: skip
+                                     cwd=cwd)  # fmt: skip
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.ps = psutil.Process(self.proc.pid)
@@ -488,6 +497,10 @@ def med(runs: list[Figures], attr: str) -> float:
 def main(args: argparse.Namespace) -> int:
     import tempfile
 
+    if args.gateway_python is not None:
+        Child.python = str(args.gateway_python.absolute())
+        print(f"gateway children run with {Child.python}")
+
     from cloud.deadletter import DeadLetters
     from cloud.ingest import Ingest
     from cloud.servers import MosquittoServer
@@ -613,6 +626,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="1 repeat, short windows (smoke)")
     parser.add_argument(
         "--tracemalloc", action="store_true", help="only: the gateway's Python heap by package"
+    )
+    parser.add_argument(
+        "--gateway-python",
+        type=Path,
+        help="run the gateway children with this interpreter, e.g. .venv-edge/bin/python "
+        "(the edge-only install a Raspberry Pi has)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)

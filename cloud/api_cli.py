@@ -8,6 +8,7 @@ the accounts database (``indeklima db upgrade`` first).
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         sys.stderr.write(f"fejl / error: {exc}\n")
         return 2
+    # the access log (user, never token) is a server's record: on unless -v asks for more
+    logging.getLogger("indeklima.api.access").setLevel(logging.INFO)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     stop = threading.Event()

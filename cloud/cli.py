@@ -1,6 +1,13 @@
 """The ``indeklima`` command. Each subcommand lives in its own module with
-``configure(parser)`` and ``run(args) -> int``; heavy imports happen inside ``run`` so that
-``--help`` is quick and the gateway's commands work on a Pi without the cloud extras."""
+``configure(parser)`` and ``run(args) -> int``.
+
+Only the chosen subcommand's module is imported: a Raspberry Pi gateway installs only the
+``edge`` extra (``pip install 'indeklima[edge]'``, no numpy/pandas/pydantic/FastAPI/SQLAlchemy),
+and ``indeklima gateway`` / ``indeklima decode`` must neither need nor load the cloud's
+libraries. This module and ``cloud/__init__.py`` import only the standard library; ``--help``
+lists every subcommand without importing any. A subcommand whose extra is not installed ends
+with a message naming the extra to install.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Final
 
 SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
@@ -20,13 +28,59 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "mould-index": ("cloud.analytics.mould_cli", "VTT mould index from logger CSV"),
     "jobs": ("cloud.jobs.cli", "run the analytics jobs per building"),
     "settle": ("cloud.settlement.cli", "heating settlement (dynamisk varmeregnskab)"),
-    "api": ("cloud.api_cli", "serve the technician/finance API"),
+    "api": ("cloud.api_cli", "serve the API (residents, technicians, finance, admins)"),
     "db": ("cloud.accounts_cli", "accounts database: upgrade (migrate), seed from registry"),
     "users": ("cloud.users_cli", "user accounts: add, list, disable, passwd, assign"),
 }
+EXTRAS: Final[dict[str, str]] = {"gateway": "edge", "decode": "edge", "simulate": "sim"}
+"""The extra each subcommand needs (default ``cloud``; ``all`` has everything)."""
+EXIT_MISSING_EXTRA: Final = 2
+ALL: Final = "*"
+"""`build_parser`'s default: configure every subcommand (tools and tests; imports them all)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+class MissingExtra(Exception):
+    """The chosen subcommand needs a library this install does not have."""
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: the first word that is not a top-level option."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+_OWN_PACKAGES: Final = frozenset({"cloud", "edge", "firmware_sim"})
+
+
+def _missing_extra(name: str, exc: ModuleNotFoundError) -> MissingExtra | None:
+    """The message for a third-party library this install lacks; None for anything else."""
+    missing = exc.name
+    if missing is None or missing.split(".")[0] in _OWN_PACKAGES:
+        return None
+    extra = EXTRAS.get(name, "cloud")
+    return MissingExtra(
+        f"fejl: `indeklima {name}` kræver {missing!r}, som ikke er installeret — "
+        f"installér udvidelsen {extra!r} / error: `indeklima {name}` needs {missing!r}, "
+        f"which is not installed: pip install 'indeklima[{extra}]' (a gateway installs "
+        "only [edge]: `gateway` and `decode`)"
+    )
+
+
+def _load(name: str, module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = _missing_extra(name, exc)
+        if missing is None:
+            raise
+        raise missing from exc
+
+
+def build_parser(command: str | None = ALL) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported and configured (every one's for
+    `ALL`, none for None — ``indeklima --help``)."""
     parser = argparse.ArgumentParser(
         prog="indeklima",
         description="Synligt indeklima – kvalitetssikret drift. Indoor climate for social housing.",
@@ -34,27 +88,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module_name.startswith(exc.name):
-                raise
-            continue  # not built yet
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        module.configure(sub_parser)
-        sub_parser.set_defaults(_run=module.run)
+        if command in (name, ALL):
+            module = _load(name, module_name)
+            module.configure(sub_parser)
+            sub_parser.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(_command_in(args_in))
+    except MissingExtra as exc:
+        sys.stderr.write(f"{exc}\n")
+        return EXIT_MISSING_EXTRA
+    args = parser.parse_args(args_in)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    code: int = args._run(args)
+    try:
+        code: int = args._run(args)
+    except ModuleNotFoundError as exc:  # subcommands import their heavy libraries in run()
+        missing = _missing_extra(args.command, exc)
+        if missing is None:
+            raise
+        sys.stderr.write(f"{missing}\n")
+        return EXIT_MISSING_EXTRA
     return code
 
 

@@ -47,8 +47,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
-    echo "Python >= 3.11 needed (Debian 12 has 3.11)" >&2
+# The distribution's python3 (PEP 668 "externally managed": the program gets its own venv).
+python=/usr/bin/python3
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "fejl / error: indeklima kræver / needs Python >= 3.11; $python is" \
+        "$("$python" -c 'import platform; print(platform.python_version())')." \
+        "Debian 12 / Raspberry Pi OS 12 (bookworm) have 3.11: upgrade the OS." >&2
     exit 1
 }
 
@@ -64,9 +68,14 @@ install -d -o root -g indeklima -m 0750 "$etc"
 install -d -o indeklima -g indeklima -m 0750 "$state"
 
 # --- the program, in its own venv ----------------------------------------------------------------
+# A venv whose interpreter no longer runs (the OS's Python was upgraded) is made again.
+if [ -e "$prefix/venv" ] && ! "$prefix/venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    log "venv $prefix/venv is broken (Python upgraded?): making it again"
+    rm -rf "$prefix/venv"
+fi
 if [ ! -x "$prefix/venv/bin/python" ]; then
-    log "venv $prefix/venv"
-    python3 -m venv "$prefix/venv"
+    log "venv $prefix/venv with $python ($("$python" --version))"
+    "$python" -m venv "$prefix/venv"
 fi
 extra=edge
 if [ "$role" = cloud ]; then
@@ -86,6 +95,12 @@ install_once() { # install_once SOURCE TARGET MODE: never overwrite an edited fi
 units=()
 if [ "$role" = gateway ]; then
     install_once "$deploy/gateway.example.toml" "$etc/gateway.toml" 0640
+    # Bluetooth adapter recovery without root: /dev/rfkill and USB adapters to group indeklima.
+    install -D -o root -g root -m 0644 "$deploy/udev/70-indeklima-bluetooth.rules" \
+        /etc/udev/rules.d/70-indeklima-bluetooth.rules
+    if command -v udevadm >/dev/null && udevadm control --reload-rules; then
+        udevadm trigger --subsystem-match=misc --subsystem-match=usb
+    fi
     units+=(indeklima-gateway.service)
 else
     install_once "$deploy/registry.example.toml" "$etc/registry.toml" 0640

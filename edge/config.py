@@ -134,11 +134,30 @@ class WatchdogConfig(_Model, frozen=True):
     """A sensor is silent when not heard for this many expected intervals."""
 
 
+class BleConfig(_Model, frozen=True):
+    """The Bluetooth adapter (``[ble]``). See `edge.sensors.ble.scanning` for what passive
+    scanning needs from BlueZ."""
+
+    adapter: Annotated[str, Meta(pattern=r"^hci[0-9]{1,3}$")] = "hci0"
+    scanning: Literal["auto", "passive", "active"] = "auto"
+    """auto: passive where BlueZ has the advertisement monitor API, else active (logged);
+    passive: never fall back; active: never try passive."""
+    silent_after_s: Annotated[float, Meta(ge=60, le=86400)] = 900.0
+    """No advert from any configured BLE sensor for this long: the adapter has stopped
+    delivering — restart the scan, then reset the adapter (bounded by ``max_resets``)."""
+    max_resets: Annotated[int, Meta(ge=0, le=100)] = 3
+    """Adapter resets (bluetooth-auto-recovery) in a row while it stays silent; then only
+    restarts, and the status says so."""
+    retry_max_s: Annotated[float, Meta(ge=1, le=3600)] = 300.0
+    """Longest wait between attempts while the adapter is unavailable (capped backoff)."""
+
+
 class GatewayConfig(_Model, frozen=True):
     gateway_id: WireId
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
     watchdog: WatchdogConfig = msgspec.field(default_factory=WatchdogConfig)
+    ble: BleConfig = msgspec.field(default_factory=BleConfig)
     sensors: list[SensorConfig] = msgspec.field(default_factory=list)
     status_interval_s: Annotated[float, Meta(gt=0)] = 60.0
 

@@ -35,7 +35,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="scan: how long to listen (default 10 s)",
     )
-    parser.add_argument("--adapter", default="hci0", help="Bluetooth adapter (default hci0)")
+    parser.add_argument(
+        "--adapter",
+        default=None,
+        help="Bluetooth adapter (default: [ble] adapter of the config, else hci0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,16 +63,37 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         gateway = await run_gateway(config, stop, ble_adapter=args.adapter)
+        if gateway.ble is not None and gateway.ble.state == "unavailable":
+            log.warning("Bluetooth was unavailable at stop: %s", gateway.ble.reason)
         log.info("gateway stopped; %d readings still in the outbox", gateway.outbox.pending)
 
     asyncio.run(main())
     return 0
 
 
-def _scan(args: argparse.Namespace) -> int:
-    from edge.sensors.ble.scan import scan
+EXIT_NO_BLUETOOTH = 3
 
-    results = asyncio.run(scan(args.duration, adapter=args.adapter))
+
+def _scan(args: argparse.Namespace) -> int:
+    from edge.sensors.ble.scan import ScanUnavailable, scan
+
+    adapter = args.adapter or "hci0"
+
+    def fallback(needs: str) -> None:
+        sys.stderr.write(
+            f"bemærk: passiv scanning er ikke mulig her; scanner aktivt / note: {needs}; "
+            "scanning actively\n"
+        )
+
+    try:
+        results = asyncio.run(scan(args.duration, adapter=adapter, on_fallback=fallback))
+    except ScanUnavailable as exc:
+        sys.stderr.write(
+            f"fejl: Bluetooth kan ikke bruges på denne maskine (adapter {adapter}) — intet at "
+            f"scanne med / error: Bluetooth is not available on this machine (adapter "
+            f"{adapter}): {exc}\n"
+        )
+        return EXIT_NO_BLUETOOTH
     for result in results:
         sys.stdout.write(
             json.dumps(

@@ -49,6 +49,10 @@ def status_line(status: GatewayStatus, batches_sent: int, batches_resent: int) -
     if silent:
         more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
         line += f" (silent: {', '.join(silent[:5])}{more})"
+    if status.ble is not None:
+        how = f" ({status.ble.mode})" if status.ble.mode else ""
+        why = f": {status.ble.reason}" if status.ble.reason else ""
+        line += f"; Bluetooth {status.ble.adapter} {status.ble.state}{how}{why}"
     return line
 
 

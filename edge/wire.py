@@ -116,6 +116,29 @@ class SensorHealth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     last_seen_ms: int | None
     silent: bool
     battery_mv: float | None = None
+    battery_pct: float | None = None
+    """The last battery level the sensor reported: volts where it says them (Ruuvi, ATC),
+    percent where it says that (Aranet4, BTHome, ATC); None where it says neither (mains)."""
+    problem: str | None = None
+    """Why its adverts carry no readings (``smart_home_off``, ``wrong_key``, …), if so."""
+
+
+BleState = Literal["starting", "scanning", "silent", "unavailable"]
+
+
+class BleHealth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The gateway's Bluetooth adapter: scanning (and how), silent (no advert from any
+    configured sensor for a while: being restarted/reset), or unavailable (with the reason)."""
+
+    adapter: str
+    state: BleState
+    mode: Literal["passive", "active"] | None = None
+    reason: str | None = None
+    since_ms: int | None = None
+    restarts: int = 0
+    resets: int = 0
+    bluez: str | None = None
+    """BlueZ's version where known (passive scanning needs ≥ 5.56 with experimental on)."""
 
 
 class GatewayStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -127,6 +150,8 @@ class GatewayStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     outbox_dropped: int = 0
     """Readings dropped because the outbox was full (oldest first), since the outbox was made."""
     sensors: list[SensorHealth] = []
+    ble: BleHealth | None = None
+    """None on a gateway without BLE sensors."""
 
 
 _ID_RE: Final = re.compile(ID_PATTERN)

@@ -244,6 +244,23 @@ def test_bad_and_duplicate_usernames_are_refused(accounts: Accounts) -> None:
         accounts.create_user("g e r d", Role.ADMIN, PW)
 
 
+def test_password_checks_are_bounded_and_refused_when_all_turns_are_taken() -> None:
+    from cloud.accounts.passwords import HasherBusy, Passwords
+    from tests.accounts_kit import CHEAP
+
+    passwords = Passwords(CHEAP, max_parallel=1, wait_s=0.05)
+    stored = passwords.hash(PW)
+    assert passwords.verify(stored, PW)
+    passwords._turns.acquire()  # another login is hashing
+    try:
+        with pytest.raises(HasherBusy, match="try again shortly"):
+            passwords.verify(stored, PW)
+    finally:
+        passwords._turns.release()
+    assert passwords.verify(stored, PW) and not passwords.verify(stored, PW + "x")
+    assert not passwords.verify(None, PW)  # unknown user: the dummy check, never a match
+
+
 # -- scopes -----------------------------------------------------------------------------------
 
 

@@ -70,10 +70,36 @@ OTHER_TABLE: Final[dict[tuple[str, str], tuple[int, ...]]] = {
     ("GET", "/api/buildings/B2/settlements/999999"): (401, 403, 403, 403, 403),
     ("GET", "/api/buildings/B1/settlements/1/export.csv"): (401, 403, 403, 404, 403),
     ("POST", "/api/buildings/B2/settlements/1/check"): (401, 403, 403, 403, 403),
+    ("GET", "/api/me/export?format=csv"): (401, 200, 200, 200, 200),
+    ("POST", "/api/me/erasure"): (401, 202, 202, 202, 202),
+    ("POST", "/api/buildings/B1/settlements"): (401, 403, 403, 201, 403),
+    ("POST", "/api/buildings/B2/settlements"): (401, 403, 403, 403, 403),
+    ("POST", "/api/buildings/B1/settlements/999999/check"): (401, 403, 403, 404, 403),
+    ("POST", "/api/buildings/B1/settlements/999999/approve"): (401, 403, 403, 404, 403),
+    ("DELETE", "/api/buildings/B1/settlements/999999"): (401, 403, 403, 404, 403),
+    ("GET", "/api/buildings/B1/settlements/999999/export.xlsx"): (401, 403, 403, 404, 403),
+    ("GET", "/api/buildings/B1/settlements/999999/statements/B1-01.pdf"): (401, 403, 403, 404, 403),
     ("GET", "/api/admin/users"): (401, 403, 403, 403, 200),
+    ("POST", "/api/admin/users"): (401, 403, 403, 403, 422),
+    ("PUT", "/api/admin/users/res2/disabled"): (401, 403, 403, 403, 200),
+    ("PUT", "/api/admin/users/nobody/password"): (401, 403, 403, 403, 404),
+    ("POST", "/api/admin/users/res2/scopes"): (401, 403, 403, 403, 200),
+    ("DELETE", "/api/admin/users/nobody/scopes?kind=flat&id=B1-02"): (401, 403, 403, 403, 404),
+    ("POST", "/api/admin/erasure-requests/999999/complete"): (401, 403, 403, 403, 404),
     ("GET", "/api/admin/users/res1"): (401, 403, 403, 403, 200),
     ("GET", "/api/admin/erasure-requests"): (401, 403, 403, 403, 200),
     ("GET", "/api/audit"): (401, 403, 403, 403, 200),
+}
+
+
+SETTLE: Final = {"period_start": "2026-01", "period_end": "2026-01", "total_cost_dkk": "100.00"}
+BODIES: Final[dict[tuple[str, str], object]] = {
+    ("POST", "/api/buildings/B1/settlements"): SETTLE,
+    ("POST", "/api/buildings/B2/settlements"): SETTLE,
+    ("POST", "/api/admin/users"): {},  # invalid: the admin gets 422, everyone else 403 first
+    ("PUT", "/api/admin/users/res2/disabled"): {"disabled": False},
+    ("PUT", "/api/admin/users/nobody/password"): {"password": "a long new password"},
+    ("POST", "/api/admin/users/res2/scopes"): {"kind": "flat", "id": "B1-02"},
 }
 
 
@@ -84,8 +110,9 @@ def _cases() -> Iterator[object]:
             path = template.format(flat=FLATS[kind])
             yield pytest.param(role, method, path, body, status, id=f"{endpoint}-{kind}-{role}")
     for (method, path), statuses in OTHER_TABLE.items():
+        body = BODIES.get((method, path))
         for role, status in zip(ROLES, statuses, strict=True):
-            yield pytest.param(role, method, path, None, status, id=f"{method}{path}-{role}")
+            yield pytest.param(role, method, path, body, status, id=f"{method}{path}-{role}")
 
 
 @pytest.fixture(scope="module")

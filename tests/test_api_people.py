@@ -182,6 +182,16 @@ def test_a_residents_own_reads_are_not_audited_but_staff_reads_are(api: Api) -> 
     assert after[0]["username"] == "fin1"
 
 
+def test_the_building_climate_summary_audits_each_flat_it_shows(api: Api) -> None:
+    path = "/api/buildings/B1/climate?since=2026-01-12T00:00:00Z&until=2026-01-12T06:00:00Z"
+    summary = api.get(path, "tech1").json()
+    shown = [f["flat"] for f in summary["flats"]]
+    assert "B1-03" in summary["withheld"] and "B1-03" not in shown
+    reads = audit(api, user="tech1", action="flat.detail_read")
+    assert {e["flat"] for e in reads[: len(shown)]} == set(shown)
+    assert all(e["detail"]["what"] == "building climate" for e in reads[: len(shown)])  # type: ignore[index]
+
+
 def test_the_audit_trail_filters_and_cannot_be_changed_through_the_api(api: Api) -> None:
     api.get("/api/me", "tech1")
     everything = audit(api)
@@ -274,6 +284,22 @@ def test_export_streams_everything_about_me_and_my_flat(api: Api) -> None:
     assert {r[2] for r in readings} == {"B2-01"}
     assert api.get("/api/me/export?format=xml", "res3").status_code == 422
     assert audit(api, user="res3", action="me.export")
+
+
+def test_export_holds_my_flats_rows_of_approved_settlements(api: Api) -> None:
+    runs = "/api/buildings/B1/settlements"
+    run = api.call("POST", runs, "fin", json={**SETTLE, "total_cost_dkk": "6000.00"}).json()
+    path = f"{runs}/{run['run_id']}"
+    draft = api.get("/api/me/export", "res1").json()["settlements"]
+    assert run["run_id"] not in [s["run_id"] for s in draft]  # a draft is not issued
+    assert api.call("POST", f"{path}/check", "fin2").status_code == 200
+    assert api.call("POST", f"{path}/approve", "fin1").status_code == 200
+    mine = [s for s in api.get("/api/me/export", "res1").json()["settlements"]]
+    (row,) = [s for s in mine if s["run_id"] == run["run_id"]]
+    expected = {f["flat_id"]: f["amount_dkk"] for f in run["flats"]}["B1-01"]
+    assert (row["flat_id"], row["state"]) == ("B1-01", "approved")
+    assert row["amount_dkk"].replace(",", ".") == expected
+    assert {s["flat_id"] for s in mine} == {"B1-01"}  # never a neighbour's row
 
 
 def test_erasure_request_says_what_is_kept_and_an_admin_completes_it(api: Api) -> None:

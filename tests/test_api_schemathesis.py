@@ -23,6 +23,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         yield api
 
 
+@pytest.mark.timeout(1200)
 def test_no_server_errors(api: Api) -> None:
     """Every operation in the schema, up to 8 generated cases each, as every role."""
     loaded = schemathesis.openapi.from_url(api.url + "/openapi.json")

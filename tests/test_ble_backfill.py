@@ -63,7 +63,9 @@ def expected(since: datetime, until: datetime) -> list[Sample]:
     t, k = FIRST, 0
     while t <= OUTAGE_END:
         if since < t < until:
-            out.append(Sample(device=ADDRESS.upper(), values=values_at(k), time=t))
+            out.append(
+                Sample(device=ADDRESS.upper(), values=values_at(k), time=t, interval_s=300.0)
+            )
         t += STEP
         k += 1
     return out

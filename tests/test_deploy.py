@@ -541,3 +541,67 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Unknown key" not in result.stderr and "Failed" not in result.stderr, result.stderr
+
+
+# -- the gateway unit and Bluetooth adapter recovery (issue 12) ----------------------------------
+
+
+def unit_settings(name: str) -> dict[str, list[str]]:
+    """Every ``Key=value`` of a unit, values of repeated keys in order (pure parsing)."""
+    settings: dict[str, list[str]] = {}
+    for line in (DEPLOY / "systemd" / name).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "[")) and "=" in line:
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+def test_gateway_unit_allows_exactly_what_adapter_recovery_needs() -> None:
+    """bluetooth-auto-recovery opens an HCI management socket (AF_BLUETOOTH; CAP_NET_ADMIN),
+    writes /dev/rfkill and resets the USB adapter through /dev/bus/usb: the hardening must
+    allow those — and no more capabilities than the two it needs."""
+    import pyric.utils.rfkill as rfkill
+    import usb_devices
+    from btsocket import btmgmt_socket
+
+    unit = unit_settings("indeklima-gateway.service")
+    assert set(" ".join(unit["AmbientCapabilities"]).split()) == {"CAP_NET_ADMIN", "CAP_NET_RAW"}
+    assert set(" ".join(unit["CapabilityBoundingSet"]).split()) == {"CAP_NET_ADMIN", "CAP_NET_RAW"}
+    families = " ".join(unit["RestrictAddressFamilies"]).split()
+    assert btmgmt_socket.AF_BLUETOOTH == 31 and "AF_BLUETOOTH" in families
+    assert "AF_UNIX" in families  # D-Bus to BlueZ
+    assert rfkill.dpath == "/dev/rfkill" and "/dev/rfkill rw" in unit["DeviceAllow"]
+    # usbfs nodes /dev/bus/usb/BBB/DDD are the "usb_device" character devices (major 189)
+    assert str(usb_devices.USB_DEVFS_PATH) == "/dev/bus/usb"
+    assert "char-usb_device rw" in unit["DeviceAllow"]
+    assert unit["DevicePolicy"] == ["closed"]
+    for blocking in ("PrivateDevices", "PrivateNetwork", "PrivateUsers", "ProtectProc"):
+        assert unit.get(blocking, ["no"]) == ["no"], f"{blocking} would block adapter recovery"
+    for hidden in ("InaccessiblePaths", "TemporaryFileSystem"):
+        assert hidden not in unit, f"{hidden} could hide /sys/class/bluetooth or /dev"
+    assert "bluetooth" in " ".join(unit["SupplementaryGroups"]).split()
+    assert unit["SystemCallFilter"] == ["@system-service"]  # socket, ioctl, openat are in it
+
+
+def test_udev_rule_gives_the_gateway_rfkill_and_usb_bluetooth_adapters() -> None:
+    rules = [
+        line
+        for line in (DEPLOY / "udev" / "70-indeklima-bluetooth.rules").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(rules) == 2
+    rfkill, usb = rules
+    assert 'KERNEL=="rfkill"' in rfkill and 'GROUP="indeklima"' in rfkill
+    assert 'MODE="0664"' in rfkill
+    assert 'ATTR{bDeviceClass}=="e0"' in usb and 'ENV{DEVTYPE}=="usb_device"' in usb
+    assert 'GROUP="indeklima"' in usb
+
+
+def test_install_script_makes_the_venv_with_the_system_python_and_installs_the_rule() -> None:
+    text = (DEPLOY / "install.sh").read_text()
+    assert "python=/usr/bin/python3" in text
+    assert '"$python" -m venv "$prefix/venv"' in text
+    assert "sys.version_info < (3, 11)" in text
+    assert "70-indeklima-bluetooth.rules" in text and "/etc/udev/rules.d/" in text
+    assert "python3-venv" in text and "bluez" in text

@@ -23,10 +23,15 @@ def loaded_after(code: str) -> set[str]:
 
 
 def test_gateway_modules_do_not_load_home_assistant_stack_or_cloud() -> None:
-    mods = loaded_after("import edge.runner, edge.sensors.ble.source, edge.gateway")
+    mods = loaded_after(
+        "import edge.runner, edge.sensors.ble.source, edge.gateway, edge.sensors.ble.supervisor,"
+        " edge.sensors.ble.scanning, edge.sensors.grid, edge.gateway_cli, edge.decode_cli,"
+        " cloud.cli"
+    )
     assert "habluetooth" not in mods
     assert "bthome_ble" not in mods
-    assert not any(m == "cloud" or m.startswith("cloud.") for m in mods)  # edge never imports cloud
+    cloud = sorted(m for m in mods if m == "cloud" or m.startswith("cloud."))
+    assert cloud == ["cloud", "cloud.cli"]  # edge never imports cloud; the command's dispatcher
     assert "pandas" not in mods
     assert "pydantic" not in mods  # settings are msgspec Structs: ~9 MB less on a Pi
 

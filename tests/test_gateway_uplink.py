@@ -352,3 +352,17 @@ def test_status_line_for_the_journal() -> None:
     )
     quiet = msgspec.structs.replace(status, sensors=sensors[:3])
     assert status_line(quiet, 0, 0).endswith("3/3 sensors reporting")
+
+
+def test_status_line_says_how_bluetooth_is() -> None:
+    from edge.wire import BleHealth
+
+    status = GatewayStatus(v=1, gateway="gw-1", online=True, time_ms=0)
+    down = BleHealth(adapter="hci0", state="unavailable", reason="no D-Bus system bus")
+    assert status_line(msgspec.structs.replace(status, ble=down), 0, 0).endswith(
+        "; Bluetooth hci0 unavailable: no D-Bus system bus"
+    )
+    up = BleHealth(adapter="hci0", state="scanning", mode="passive")
+    assert status_line(msgspec.structs.replace(status, ble=up), 0, 0).endswith(
+        "; Bluetooth hci0 scanning (passive)"
+    )

@@ -17,8 +17,9 @@ The one object: ``Accounts(engine)`` (`cloud.accounts.service`)
 
 Login, logout, who is asking (API: bearer header; pages: the same token in a cookie)
     ``accounts.login(username, password, address) -> (token, Principal)`` raises
-    ``LoginFailed`` (wrong name/password, or disabled) or ``LockedOut`` (its
-    ``locked_until`` is an aware UTC datetime; its message says when in Danish time). The pages
+    ``LoginFailed`` (wrong name/password, or disabled), ``LockedOut`` (a `LoginFailed`; its
+    ``locked_until`` is an aware UTC datetime; its message says when in Danish time) or
+    ``cloud.accounts.passwords.HasherBusy`` (too many logins at once: answer 503). The pages
     put ``token`` in the HttpOnly, Secure, SameSite=Lax cookie named ``SESSION_COOKIE`` (=
     ``"indeklima_session"``), max-age ``accounts.policy.session_ttl``.
     ``accounts.principal_for_token(token) -> Principal | None`` (None: unknown, expired,
@@ -60,12 +61,18 @@ Audit trail (append-only; the database refuses UPDATE and DELETE)
     address=, detail={...})``; ``accounts.audit_entries(AuditQuery(username=, flat_id=,
     action=, since=, until=, limit=))`` newest first.
 
+GDPR
+    ``accounts.personal_data(principal)``, ``accounts.resident_since(principal, flat_id)``,
+    ``accounts.request_erasure(principal, address=)``, ``accounts.erasure_requests()``,
+    ``accounts.complete_erasure(request_id, admin_principal)``; what is kept and deleted:
+    ``cloud.accounts.gdpr.KEPT`` / ``DELETED`` (the API's export: ``cloud.api.routes.me``).
+
 Users (``indeklima users …`` and the admin API)
     ``create_user(username, role, password, display_name=, by=, address=)``,
     ``set_password(username, password, by=)`` (ends the user's sessions),
     ``set_disabled(username, True|False, by=)`` (disabling ends the sessions),
     ``assign(username, ScopeKind.BUILDING|ORGANISATION, scope_id, by=)``, ``unassign(...)``,
-    ``add_resident(username, flat_id, by=)``, ``remove_resident(...)``, ``user(username)``,
+    ``add_resident(username, flat_id, since=, by=)``, ``remove_resident(...)``, ``user(username)``,
     ``users(role=None) -> list[UserInfo]``. Usernames are case-insensitive (kept casefolded).
     Errors: ``AccountError`` (and ``PasswordRejected``), messages Danish / English.
 """

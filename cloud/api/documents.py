@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, delete
+from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -112,6 +112,17 @@ class RunDocuments:
                 return kept
             raise
         return content
+
+    def runs_with(self, name: str) -> list[int]:
+        """Ids of the runs that keep a document of this name (e.g. a flat's statement)."""
+        with Session(self._engine) as session:
+            return list(
+                session.scalars(
+                    select(_DocumentRow.run_id)
+                    .where(_DocumentRow.name == name)
+                    .order_by(_DocumentRow.run_id)
+                )
+            )
 
     def forget(self, run_id: int) -> None:
         """Drop what is kept for a deleted run."""

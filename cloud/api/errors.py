@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud.accounts.passwords import HasherBusy
 from cloud.accounts.scope import Denied
 from cloud.store.base import StoreUnavailable
 
@@ -65,8 +66,14 @@ async def _denied(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.reason}, exc.status)
 
 
+async def _busy(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("password hashing busy for %s", request.url.path)
+    return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "5"})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Denied, _denied)
+    app.add_exception_handler(HasherBusy, _busy)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)

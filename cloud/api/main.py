@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from cloud.accounts import Accounts, LoginPolicy
 from cloud.accounts import db as accounts_db
@@ -52,7 +53,10 @@ def open_accounts(settings: ApiSettings, registry: Registry) -> Accounts:
     engine = accounts_db.make_engine(settings.accounts_url)
     try:
         accounts_db.require_current(engine)
-        accounts_db.seed_registry(engine, registry)
+        try:
+            accounts_db.seed_registry(engine, registry)
+        except IntegrityError:  # another API process seeded the same flats just now
+            accounts_db.seed_registry(engine, registry)
     except Exception:
         engine.dispose()
         raise

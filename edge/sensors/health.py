@@ -1,7 +1,10 @@
 """Sensor health: a per-sensor silence watchdog and plausibility flags. Pure logic, no I/O.
 
 The watchdog calls a sensor silent after ``silent_after`` expected intervals without a report
-(`edge.config.WatchdogConfig`) and says so once, and once more when it is back. Plausibility
+(`edge.config.WatchdogConfig`) and says so once, and once more when it is back. Its advice says
+what to check: the battery (with the last known level, volts and/or percent), the cable of a
+serial sensor, the device's setting when its adverts carry no readings (an Aranet4 with Smart
+Home integrations off), or the gateway's Bluetooth adapter when that is what stopped. Plausibility
 checks *flag* readings (``out_of_range:co2_ppm``, ``stuck:temperature_c``, ``jump:humidity_pct``
 go into `edge.wire.Reading.flags`); they never drop them.
 """
@@ -44,6 +47,56 @@ def format_volts(battery_mv: float, danish: bool) -> str:
     return f"{text.replace('.', ',') if danish else text} V"
 
 
+def format_battery(battery_mv: float | None, battery_pct: float | None, danish: bool) -> str:
+    """``2,41 V``, ``12 %``, ``2,41 V, 12 %`` — what the sensor last said; "" when nothing."""
+    parts = []
+    if battery_mv is not None:
+        parts.append(format_volts(battery_mv, danish))
+    if battery_pct is not None:
+        parts.append(f"{battery_pct:.0f} %")
+    return ", ".join(parts)
+
+
+SMART_HOME_OFF: Final = "smart_home_off"
+PROBLEM_REPEAT_AFTER: Final = timedelta(minutes=30)
+"""A sensor's problem is announced at most once per this long: a device (or someone spoofing
+its address) flipping between good and bad adverts cannot flood the alerts."""
+
+
+def problem_messages(sensor: SensorConfig, reason: str, detail: str) -> tuple[str, str]:
+    """What to do about a sensor whose adverts arrive but carry no readings."""
+    if reason == SMART_HOME_OFF:
+        return (
+            f"Aranet4 {sensor.device} i lejlighed {sensor.flat} sender ingen målinger: "
+            "'Smart Home integrations' er slået fra — slå det til i Aranet Home-appen "
+            "(Indstillinger → Smart Home integrations); batteriet er ikke problemet",
+            f"Aranet4 {sensor.device} in flat {sensor.flat} sends no readings: 'Smart Home "
+            "integrations' is off — turn it on in the Aranet Home app (Settings → Smart Home "
+            "integrations); the battery is not the problem",
+        )
+    return (
+        f"sensor {sensor.device} i lejlighed {sensor.flat} sender data, der ikke kan bruges "
+        f"({reason}): {detail}",
+        f"sensor {sensor.device} in flat {sensor.flat} sends unusable data ({reason}): {detail}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemEvent:
+    """A configured sensor's adverts carry no readings (``reason``), or no longer do."""
+
+    device: str
+    sensor: str
+    building: str
+    flat: str
+    room: str
+    reason: str | None
+    """None: the problem is gone (readings arrive again)."""
+    time: datetime
+    message_da: str
+    message_en: str
+
+
 @dataclass(frozen=True, slots=True)
 class SilenceEvent:
     """A sensor went silent (``silent``) or came back (not ``silent``)."""
@@ -61,11 +114,24 @@ class SilenceEvent:
     battery_mv: float | None
     message_da: str
     message_en: str
+    battery_pct: float | None = None
+    cause: str = "battery"
+    """What the advice points at: ``battery``, ``cable``, ``problem`` (see the sensor's
+    problem), ``bluetooth_adapter`` (the gateway's radio stopped, not the sensor)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RadioTrouble:
+    """The gateway's Bluetooth adapter delivers nothing (unavailable or silent)."""
+
+    adapter: str
+    detail: str
 
 
 def _messages(
-    sensor: SensorConfig, silent: bool, silent_for: timedelta, battery_mv: float | None
-) -> tuple[str, str]:
+    watch: _Watch, silent: bool, silent_for: timedelta, radio: RadioTrouble | None
+) -> tuple[str, str, str]:
+    sensor = watch.sensor
     da_for, en_for = format_duration(silent_for, True), format_duration(silent_for, False)
     who_da = f"sensor {sensor.device} i lejlighed {sensor.flat}"
     who_en = f"sensor {sensor.device} in flat {sensor.flat}"
@@ -73,17 +139,36 @@ def _messages(
         return (
             f"{who_da} sender igen efter {da_for} uden data",
             f"{who_en} is reporting again after {en_for} without data",
+            "back",
         )
-    if battery_mv is not None:
-        hint_da = f"tjek batteriet (sidst {format_volts(battery_mv, True)})"
-        hint_en = f"check its battery (last {format_volts(battery_mv, False)})"
-    elif sensor.port:
+    battery_da = format_battery(watch.battery_mv, watch.battery_pct, True)
+    battery_en = format_battery(watch.battery_mv, watch.battery_pct, False)
+    if sensor.port:
+        cause = "cable"
         hint_da, hint_en = "tjek kabel og strømforsyning", "check its cable and power supply"
+    elif radio is not None:
+        cause = "bluetooth_adapter"
+        hint_da = (
+            f"gatewayens Bluetooth-adapter {radio.adapter} leverer ingen data ({radio.detail}) "
+            "— tjek adapteren, ikke sensorens batteri"
+        )
+        hint_en = (
+            f"the gateway's Bluetooth adapter {radio.adapter} delivers nothing ({radio.detail}) "
+            "— check the adapter, not the sensor's battery"
+        )
+    elif watch.problem is not None:
+        cause = "problem"
+        hint_da, hint_en = problem_messages(sensor, *watch.problem)
+    elif battery_da:
+        cause = "battery"
+        hint_da = f"tjek batteriet (sidst {battery_da})"
+        hint_en = f"check its battery (last {battery_en})"
     else:
-        hint_da, hint_en = "tjek batteriet", "check its battery"
+        cause, hint_da, hint_en = "battery", "tjek batteriet", "check its battery"
     return (
         f"{who_da} har været tavs i {da_for} — {hint_da}",
         f"{who_en} silent for {en_for} — {hint_en}",
+        cause,
     )
 
 
@@ -92,8 +177,14 @@ class _Watch:
     sensor: SensorConfig
     last_seen: datetime | None = None
     battery_mv: float | None = None
+    battery_pct: float | None = None
     silent: bool = False
     silent_since: datetime | None = None
+    problem: tuple[str, str] | None = None
+    """(reason, detail) while the sensor's adverts carry no readings."""
+    announced: bool = False
+    """The last problem event said was "problem" (so its end is news)."""
+    announced_at: datetime | None = None
 
 
 class Watchdog:
@@ -106,17 +197,61 @@ class Watchdog:
         self._config = config
         self._started = started
         self._watches = {s.device: _Watch(s) for s in sensors}
+        self.radio_trouble: RadioTrouble | None = None
+        """Set while the gateway's Bluetooth adapter delivers nothing: BLE sensors' silence
+        alerts then point at the adapter, not at each sensor's battery."""
 
-    def seen(self, device: str, time: datetime, battery_mv: float | None = None) -> None:
-        """Record a report from `device` (keeps the newest time and the last known battery)."""
+    def seen(
+        self,
+        device: str,
+        time: datetime,
+        battery_mv: float | None = None,
+        battery_pct: float | None = None,
+    ) -> ProblemEvent | None:
+        """Record a report from `device` (keeps the newest time and the last known battery).
+        Returns an event when this ends a problem (readings arrive again)."""
         _require_aware(time, "time")
         watch = self._watches.get(device)
         if watch is None:
-            return
+            return None
         if watch.last_seen is None or time > watch.last_seen:
             watch.last_seen = time
         if battery_mv is not None:
             watch.battery_mv = battery_mv
+        if battery_pct is not None:
+            watch.battery_pct = battery_pct
+        if watch.problem is None:
+            return None
+        watch.problem = None
+        if not watch.announced:
+            return None
+        watch.announced = False
+        sensor = watch.sensor
+        da = f"sensor {device} i lejlighed {sensor.flat} sender målinger igen"
+        en = f"sensor {device} in flat {sensor.flat} is sending readings again"
+        return ProblemEvent(
+            device, sensor.id, sensor.building, sensor.flat, sensor.room, None, time, da, en
+        )
+
+    def problem(self, device: str, time: datetime, reason: str, detail: str) -> ProblemEvent | None:
+        """Record that `device`'s adverts carry no readings; an event when the problem is new
+        or changed (each is said once, not per advert)."""
+        _require_aware(time, "time")
+        watch = self._watches.get(device)
+        if watch is None or (watch.problem is not None and watch.problem[0] == reason):
+            return None
+        watch.problem = (reason, detail)
+        recently = watch.announced_at is not None and time - watch.announced_at < (
+            PROBLEM_REPEAT_AFTER
+        )
+        if recently and not watch.announced:  # flapping: said not long ago
+            return None
+        watch.announced, watch.announced_at = True, time
+        sensor = watch.sensor
+        da, en = problem_messages(sensor, reason, detail)
+        return ProblemEvent(
+            device, sensor.id, sensor.building, sensor.flat, sensor.room, reason, time, da, en
+        )
 
     def _limit(self, watch: _Watch) -> timedelta:
         seconds = watch.sensor.expected_interval_s * self._config.silent_after
@@ -139,7 +274,8 @@ class Watchdog:
                 assert watch.silent_since is not None and watch.last_seen is not None
                 silent_for = watch.last_seen - watch.silent_since
                 watch.silent, watch.silent_since = False, None
-            da, en = _messages(watch.sensor, silent_now, silent_for, watch.battery_mv)
+            radio = None if watch.sensor.port else self.radio_trouble
+            da, en, cause = _messages(watch, silent_now, silent_for, radio)
             events.append(
                 SilenceEvent(
                     device=device,
@@ -154,6 +290,8 @@ class Watchdog:
                     battery_mv=watch.battery_mv,
                     message_da=da,
                     message_en=en,
+                    battery_pct=watch.battery_pct,
+                    cause=cause,
                 )
             )
         return events
@@ -166,6 +304,8 @@ class Watchdog:
                 last_seen_ms=None if w.last_seen is None else int(w.last_seen.timestamp() * 1000),
                 silent=w.silent,
                 battery_mv=w.battery_mv,
+                battery_pct=w.battery_pct,
+                problem=None if w.problem is None else w.problem[0],
             )
             for w in self._watches.values()
         ]

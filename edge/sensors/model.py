@@ -54,3 +54,6 @@ class Sample:
     age_s: float | None = None
     """The device measured this long before it sent the sample: the gateway stamps
     ``now − age_s`` (so live readings and history backfill agree on times)."""
+    interval_s: float | None = None
+    """The device measures every ``interval_s`` (Aranet4): the gateway puts live and backfilled
+    times of the device on one grid (`edge.sensors.grid.MeasurementGrid`)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 
 from cloud.accounts import (
     AccountError,
@@ -36,9 +36,13 @@ UsernamePath = Annotated[str, Path(min_length=2, max_length=64)]
 ScopeKindName = Literal["building", "organisation", "flat"]
 
 
-def _admin(principal: Principal) -> Principal:
+def _admin(principal: CurrentPrincipal) -> Principal:
+    """A dependency: 403 for anyone but an admin, before the request body is looked at."""
     scope.check_admin(principal)
     return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(_admin)]
 
 
 def _user_out(user: UserInfo) -> UserOut:
@@ -63,19 +67,17 @@ def _account_error(exc: AccountError) -> HTTPException:
 
 @router.get("/admin/users", summary="Brugere / users")
 def list_users(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     accounts: AccountsDep,
     role: Annotated[Role | None, Query()] = None,
 ) -> list[UserOut]:
-    _admin(principal)
     return [_user_out(u) for u in accounts.users(role)]
 
 
 @router.post("/admin/users", status_code=status.HTTP_201_CREATED, summary="Ny bruger / new user")
 def create_user(
-    principal: CurrentPrincipal, request: Request, body: UserCreate, accounts: AccountsDep
+    principal: AdminPrincipal, request: Request, body: UserCreate, accounts: AccountsDep
 ) -> UserOut:
-    _admin(principal)
     try:
         accounts.create_user(
             body.username,
@@ -91,8 +93,7 @@ def create_user(
 
 
 @router.get("/admin/users/{username}", summary="Bruger / user")
-def get_user(principal: CurrentPrincipal, username: UsernamePath, accounts: AccountsDep) -> UserOut:
-    _admin(principal)
+def get_user(principal: AdminPrincipal, username: UsernamePath, accounts: AccountsDep) -> UserOut:
     try:
         return _user_out(accounts.user(username))
     except AccountError as exc:
@@ -101,14 +102,13 @@ def get_user(principal: CurrentPrincipal, username: UsernamePath, accounts: Acco
 
 @router.put("/admin/users/{username}/disabled", summary="Spær / disable (or enable)")
 def set_disabled(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     request: Request,
     username: UsernamePath,
     body: DisabledIn,
     accounts: AccountsDep,
 ) -> UserOut:
     """Disabling ends all the user's sessions at once."""
-    _admin(principal)
     if body.disabled and username.strip().casefold() == principal.username:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -129,14 +129,13 @@ def set_disabled(
     summary="Ny adgangskode / new password",
 )
 def set_password(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     request: Request,
     username: UsernamePath,
     body: PasswordIn,
     accounts: AccountsDep,
 ) -> None:
     """Ends all the user's sessions."""
-    _admin(principal)
     try:
         accounts.set_password(
             username, body.password, by=principal, address=client_address(request)
@@ -147,7 +146,7 @@ def set_password(
 
 @router.post("/admin/users/{username}/scopes", summary="Tildel / assign a scope")
 def add_scope(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     request: Request,
     username: UsernamePath,
     body: ScopeIn,
@@ -155,7 +154,6 @@ def add_scope(
 ) -> UserOut:
     """``{"kind": "building"|"organisation", "id": …}`` for staff, ``{"kind": "flat", …}`` for
     a resident."""
-    _admin(principal)
     address = client_address(request)
     try:
         kind = body.scope_kind()
@@ -170,14 +168,13 @@ def add_scope(
 
 @router.delete("/admin/users/{username}/scopes", summary="Fjern / remove a scope")
 def remove_scope(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     request: Request,
     username: UsernamePath,
     accounts: AccountsDep,
     kind: Annotated[ScopeKindName, Query()],
     id: Annotated[str, Query(min_length=1, max_length=64)],
 ) -> UserOut:
-    _admin(principal)
     address = client_address(request)
     try:
         if kind == "flat":
@@ -191,11 +188,10 @@ def remove_scope(
 
 @router.get("/admin/erasure-requests", summary="Sletteanmodninger / erasure requests")
 def erasure_requests(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     accounts: AccountsDep,
     open_only: bool = False,
 ) -> list[ErasureOut]:
-    _admin(principal)
     return [erasure_out(e) for e in accounts.erasure_requests(open_only=open_only)]
 
 
@@ -204,13 +200,12 @@ def erasure_requests(
     summary="Gennemfør sletning / complete an erasure",
 )
 def complete_erasure(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     request: Request,
     request_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)],
     accounts: AccountsDep,
 ) -> ErasureOut:
     """Deletes the account data and keeps what the law requires (see ``kept``)."""
-    _admin(principal)
     try:
         done = accounts.complete_erasure(request_id, principal, address=client_address(request))
     except KeyError as exc:
@@ -225,7 +220,7 @@ def complete_erasure(
 
 @router.get("/audit", summary="Revisionsspor / audit trail")
 def audit(
-    principal: CurrentPrincipal,
+    principal: AdminPrincipal,
     accounts: AccountsDep,
     user: Annotated[str | None, Query(max_length=64, description="who did it")] = None,
     flat: Annotated[str | None, Query(max_length=64)] = None,
@@ -235,7 +230,6 @@ def audit(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[AuditOut]:
     """Newest first. Read-only: nothing in the API changes or deletes the trail."""
-    _admin(principal)
     entries = accounts.audit_entries(
         AuditQuery(
             username=user, flat_id=flat, action=action, since=since, until=until, limit=limit

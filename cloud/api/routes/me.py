@@ -18,10 +18,19 @@ from cloud.accounts import Accounts, AuditAction, AuditQuery, Principal
 from cloud.accounts.gdpr import DELETED, KEPT, Erasure
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
 from cloud.analytics.alert_store import AlertStore
-from cloud.api.deps import AlertStoreDep, RegistryDep, StoreDep, find_flat
+from cloud.api.deps import (
+    AlertStoreDep,
+    DocumentsDep,
+    RegistryDep,
+    RunStoreDep,
+    StoreDep,
+    find_flat,
+)
+from cloud.api.documents import RunDocuments, csv_rows, statement_name
 from cloud.api.figures import QUANTITIES
 from cloud.api.schemas import ErasureOut
 from cloud.registry import Registry
+from cloud.settlement.runs import RunNotFound, RunStore
 from cloud.store.base import CLIMATE, TimeSeriesStore
 
 router = APIRouter(prefix="/me", tags=["my data"])
@@ -41,7 +50,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _records(accounts: Accounts, alerts: AlertStore, principal: Principal) -> dict[str, Any]:
+def _settlements(
+    runs: RunStore, documents: RunDocuments, principal: Principal
+) -> list[dict[str, Any]]:
+    """My flats' rows of the heating settlements whose statements were issued (approved runs
+    keep every flat's statement)."""
+    out = []
+    for flat in sorted(principal.flat_ids):
+        for run_id in documents.runs_with(statement_name(flat)):
+            try:
+                record = runs.get(run_id)
+            except RunNotFound:
+                continue
+            for row in csv_rows(record.csv):
+                if row.get("flat_id") == flat:
+                    out.append(
+                        {
+                            "run_id": run_id,
+                            "building": record.building_id,
+                            "period_start": record.period_start,
+                            "period_end": record.period_end,
+                            "state": record.state.value,
+                            **row,
+                        }
+                    )
+    return out
+
+
+def _records(
+    accounts: Accounts,
+    alerts: AlertStore,
+    runs: RunStore,
+    documents: RunDocuments,
+    principal: Principal,
+) -> dict[str, Any]:
     """Everything but the readings, as plain JSON values."""
     data: dict[str, Any] = dict(accounts.personal_data(principal))
     mine = sorted(principal.flat_ids)
@@ -72,6 +114,7 @@ def _records(accounts: Accounts, alerts: AlertStore, principal: Principal) -> di
         for flat in mine
         for a in alerts.query(flat=flat)
     ]
+    data["settlements"] = _settlements(runs, documents, principal)
     return _plain(data)  # type: ignore[no-any-return]
 
 
@@ -166,16 +209,19 @@ def export(
     store: StoreDep,
     registry: RegistryDep,
     alerts: AlertStoreDep,
+    runs: RunStoreDep,
+    documents: DocumentsDep,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> StreamingResponse:
     """Everything stored about me and my flat(s): my account, sessions and login attempts, my
     flats' consent history, the audit trail of my actions and of every access to my flats, my
-    flats' alerts, and my flats' readings since I moved in (streamed, a day at a time)."""
+    flats' alerts, my flats' rows of issued heating settlements, and my flats' readings since
+    I moved in (streamed, a day at a time)."""
     now = datetime.now(UTC)
     accounts.audit(
         principal, AuditAction.EXPORT, address=client_address(request), detail={"format": format}
     )
-    records = _records(accounts, alerts, principal)
+    records = _records(accounts, alerts, runs, documents, principal)
     readings = _readings(store, registry, accounts, principal, now)
     stamp = now.strftime("%Y%m%d")
     if format == "csv":

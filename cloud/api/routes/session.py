@@ -18,7 +18,11 @@ router = APIRouter(tags=["login"])
 @router.post(
     "/token",
     summary="Log ind / log in",
-    responses={401: {"description": "wrong username or password"}, 429: {"description": "locked"}},
+    responses={
+        401: {"description": "wrong username or password"},
+        429: {"description": "locked"},
+        503: {"description": "too many logins at once"},
+    },
 )
 def token(
     request: Request,
@@ -37,6 +41,7 @@ def token(
         ) from exc
     except LoginFailed as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc), headers=CHALLENGE) from exc
+
     request.state.principal = principal
     return TokenOut(
         access_token=token,

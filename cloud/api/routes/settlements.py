@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Final
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi import Path as PathParam
 
 from cloud.accounts import AuditAction, BuildingView, Principal, scope
@@ -61,8 +61,13 @@ MAX_MONTHS: Final = 12
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _finance(principal: Principal, building: str) -> None:
-    scope.check_building(principal, building, BuildingView.SETTLEMENTS)
+def _finance(principal: CurrentPrincipal, building: BuildingDep) -> Principal:
+    """A dependency: finance of this building only (403), before the body is looked at."""
+    scope.check_building(principal, building.id, BuildingView.SETTLEMENTS)
+    return principal
+
+
+FinanceOfBuilding = Annotated[Principal, Depends(_finance)]
 
 
 def _audit(
@@ -210,7 +215,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response:
     summary="Ny kørsel (kladde) / new run (draft)",
 )
 def create_settlement(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     response: Response,
     body: SettlementRequest,
@@ -222,7 +227,6 @@ def create_settlement(
     documents: DocumentsDep,
     context: ContextDep,
 ) -> SettlementRunOut:
-    _finance(principal, building.id)
     try:
         start, end = parse_period(f"{body.period_start}..{body.period_end}")
     except InputError as exc:
@@ -263,20 +267,19 @@ def create_settlement(
 
 @router.get("/{run_id}", summary="Kørsel / run")
 def get_settlement(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
     runs: RunStoreDep,
     context: ContextDep,
 ) -> SettlementRunOut:
-    _finance(principal, building.id)
     return _out(request, context, _record(runs, building.id, run_id))
 
 
 @router.post("/{run_id}/check", summary="Kontrollér / check")
 def check_settlement(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
@@ -285,7 +288,6 @@ def check_settlement(
     body: SignOffRequest | None = None,
 ) -> SettlementRunOut:
     """Check a draft; the checker is the logged-in user."""
-    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if record.state is RunState.APPROVED:
         raise _approved(run_id)
@@ -306,7 +308,7 @@ def check_settlement(
 
 @router.post("/{run_id}/approve", summary="Godkend / approve")
 def approve_settlement(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
@@ -317,7 +319,6 @@ def approve_settlement(
     """Approve a checked run — not by whoever drafted or checked it — after checking that the
     store's data still reproduce it; its XLSX and PDFs are made and kept, so they never change
     afterwards."""
-    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if record.state is RunState.APPROVED:
         raise _approved(run_id)
@@ -364,7 +365,7 @@ def approve_settlement(
     "/{run_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Slet kladde / delete draft"
 )
 def delete_settlement(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
@@ -372,7 +373,6 @@ def delete_settlement(
     documents: DocumentsDep,
     context: ContextDep,
 ) -> None:
-    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if record.state is RunState.APPROVED:
         raise _approved(run_id)
@@ -390,14 +390,13 @@ def _stem(record: RunRecord) -> str:
 
 @router.get("/{run_id}/export.csv", summary="CSV (EG Bolig/Unik Bolig)")
 def export_csv(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
     runs: RunStoreDep,
     context: ContextDep,
 ) -> Response:
-    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     _audit(
         context,
@@ -413,14 +412,13 @@ def export_csv(
 
 @router.get("/{run_id}/export.xlsx", summary="XLSX")
 def export_xlsx(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
     runs: RunStoreDep,
     context: ContextDep,
 ) -> Response:
-    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     _audit(
         context,
@@ -436,7 +434,7 @@ def export_xlsx(
 
 @router.get("/{run_id}/statements/{flat}.pdf", summary="Opgørelse pr. lejlighed / statement")
 def statement(
-    principal: CurrentPrincipal,
+    principal: FinanceOfBuilding,
     request: Request,
     building: BuildingDep,
     run_id: RunId,
@@ -444,7 +442,6 @@ def statement(
     runs: RunStoreDep,
     context: ContextDep,
 ) -> Response:
-    _finance(principal, building.id)
     record = _record(runs, building.id, run_id)
     if flat not in record.coverage_pct:
         raise HTTPException(

@@ -80,4 +80,5 @@ def decode(advert: RawAdvert, data: bytes) -> DecodeResult:
             battery_pct=_v(readings.battery),
         ),
         age_s=float(readings.ago) if readings.ago is not None else None,
+        interval_s=float(readings.interval) if readings.interval else None,
     )

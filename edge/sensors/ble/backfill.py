@@ -225,7 +225,12 @@ async def _download(
                 f"record {index} of {total} arrived without values (truncated transfer)",
             )
         samples.append(
-            Sample(device=address, values=_to_values(*raw), time=times[index - 1].astimezone(UTC))
+            Sample(
+                device=address,
+                values=_to_values(*raw),
+                time=times[index - 1].astimezone(UTC),
+                interval_s=float(interval),
+            )
         )
     return samples
 

@@ -75,6 +75,8 @@ class Decoded:
     """Measurement sequence / packet id / counter; repeated adverts of one measurement share it."""
     age_s: float | None = None
     """How long ago the device measured these values (Aranet4 says so in its advert)."""
+    interval_s: float | None = None
+    """How often the device measures (Aranet4 says so in its advert): its measurement grid."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,17 @@ import logging
 import random
 import re
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 _LOG = logging.getLogger(__name__)
 
-AdapterRecovery = Callable[[str], Awaitable[bool]]
-"""Reset adapter by name (``hci0``); True when the reset worked."""
+
+class AdapterRecovery(Protocol):
+    """Reset an adapter by name (``hci0``); True when the reset worked. ``gone_silent``: it
+    scans but delivers nothing — a power cycle is not enough, escalate to a USB reset."""
+
+    async def __call__(self, adapter: str, *, gone_silent: bool = False) -> bool: ...
 
 
 def backoff_delays(
@@ -46,8 +50,10 @@ def _adapter_mac(adapter: str) -> str:
     return Path(f"/sys/class/bluetooth/{adapter}/address").read_text(encoding="ascii").strip()
 
 
-async def recover_linux_adapter(adapter: str) -> bool:
-    """Reset a real BlueZ adapter with `bluetooth_auto_recovery.recover_adapter`.
+async def recover_linux_adapter(adapter: str, *, gone_silent: bool = False) -> bool:
+    """Reset a real BlueZ adapter with `bluetooth_auto_recovery.recover_adapter`: rfkill
+    unblock, power cycle over the HCI management socket, and — when it has ``gone_silent`` —
+    a USB reset of a USB adapter.
 
     Returns False (and logs why) where that is impossible: not Linux, the library is not
     installed, or the adapter name/address cannot be found in /sys/class/bluetooth.
@@ -69,7 +75,7 @@ async def recover_linux_adapter(adapter: str) -> bool:
         _LOG.warning("adapter %s not found in /sys/class/bluetooth; cannot reset it", adapter)
         return False
     try:
-        return bool(await recover_adapter(int(match.group(1)), mac.upper()))
+        return bool(await recover_adapter(int(match.group(1)), mac.upper(), gone_silent))
     except Exception:
         _LOG.warning("resetting adapter %s failed", adapter, exc_info=True)
         return False

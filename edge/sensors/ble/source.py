@@ -1,10 +1,13 @@
 """`BleSource`: passive BLE scanning → decode → filter by the device registry → `Sample`s.
 
-Owns one bleak scanner; an async context manager. Never raises out of the advertisement
-callback: decode errors are counted per device and logged rate-limited; unknown devices are
-recorded once for commissioning and never passed on. Only the decoder libraries of the
-configured kinds are loaded (at construction); an unknown device of another kind is listed by
-its format without decoding, so a neighbour's gadget cannot pull a library into memory.
+Owns one bleak scanner; an async context manager. Scans passively with BlueZ advertisement-
+monitor patterns built from the configured kinds (`edge.sensors.ble.scanning`); where BlueZ has
+no advertisement monitor API it logs what is needed and scans actively (``scanning="auto"``).
+Never raises out of the advertisement callback: decode errors are counted per device and logged
+rate-limited; unknown devices are recorded once for commissioning and never passed on. Only the
+decoder libraries of the configured kinds are loaded (at construction); an unknown device of
+another kind is listed by its format without decoding, so a neighbour's gadget cannot pull a
+library into memory.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Final
+from typing import Final, Literal
 
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
@@ -23,12 +26,22 @@ from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 
 from edge.config import SensorConfig, SensorKind
 from edge.sensors.ble.dispatch import decode, identify, import_decoders, parse_bind_key
-from edge.sensors.ble.model import BleFormat, Decoded, DecodeError, RawAdvert
+from edge.sensors.ble.model import BleFormat, Decoded, DecodeError, DecodeReason, RawAdvert
 from edge.sensors.ble.recovery import (
     AdapterRecovery,
     backoff_delays,
     recover_linux_adapter,
     retryable_errors,
+)
+from edge.sensors.ble.scanning import (
+    MIN_PASSIVE_BLUEZ,
+    ScanningMode,
+    bluez_version,
+    parse_version,
+    passive_hint,
+    passive_unsupported,
+    scanner_kwargs,
+    unavailable_reason,
 )
 from edge.sensors.model import MAX_UNKNOWN_DEVICES, Sample
 
@@ -50,7 +63,16 @@ _SAME_MEASUREMENT_S = 2.0
 
 
 class AdapterError(RuntimeError):
-    """The Bluetooth adapter would not start scanning within the retry budget."""
+    """The Bluetooth adapter would not start scanning within the retry budget; ``reason`` says
+    why in words a technician can act on."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+ProblemCallback = Callable[[str, DecodeReason, str], None]
+"""(address, reason, message): a configured device sends adverts that give no readings."""
 
 
 @dataclass
@@ -96,10 +118,29 @@ class BleSource:
         recover: AdapterRecovery | None = None,
         error_log_interval_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        scanning: Literal["auto", "passive", "active"] = "auto",
+        on_problem: ProblemCallback | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``clock`` (seconds) tells repeats of an aged measurement from new ones; a simulator
-        running faster than real time passes its own."""
+        running faster than real time passes its own. ``scanning``: "auto" scans passively
+        where BlueZ can and actively (logged) where it cannot; "passive" refuses to fall back;
+        "active" never tries passive. ``on_problem`` hears about configured devices whose
+        adverts give no readings (e.g. an Aranet4 with Smart Home integrations off).
+        ``monotonic`` times `last_advert_at` for the adapter watchdog: never the wall clock,
+        which jumps on a Pi without a real-time clock when NTP first syncs."""
         self._clock = clock
+        self._monotonic = monotonic
+        self.scanning = scanning
+        self.mode: ScanningMode | None = None
+        """The mode of the running (or last) scan."""
+        self._passive_ok = scanning != "active"
+        self._on_problem = on_problem
+        self.last_advert_at: float | None = None
+        """``monotonic()`` of the last advert from any configured device (adapter watchdog)."""
+        self.last_error: str | None = None
+        self.bluez_version: str | None = None
+        """BlueZ's version (``bluetoothctl --version``) once checked on the real backend."""
         if start_attempts < 1:
             raise ValueError("start_attempts must be at least 1")
         self._devices = {addr.upper(): cfg for addr, cfg in devices.items()}
@@ -142,6 +183,15 @@ class BleSource:
     ) -> None:
         await self.close()
 
+    def now(self) -> float:
+        """The source's monotonic clock (seconds): what `last_advert_at` is measured with."""
+        return self._monotonic()
+
+    @property
+    def devices(self) -> Mapping[str, SensorConfig]:
+        """The configured devices, by upper-case address."""
+        return self._devices
+
     @property
     def running(self) -> bool:
         return self._scanner is not None
@@ -172,23 +222,71 @@ class BleSource:
             self.stats.stop_failures += 1
             _LOG.warning("Bluetooth adapter %s: stopping the scan failed: %s", self.adapter, exc)
 
-    def _new_scanner(self) -> BleakScanner:
+    def _new_scanner(self, mode: ScanningMode) -> BleakScanner:
         return BleakScanner(
             self._on_advert,
-            scanning_mode="passive",
-            bluez={"adapter": self.adapter},
             backend=self._backend,
+            **scanner_kwargs(self.adapter, mode, self._kinds),
         )
+
+    async def _check_bluez(self) -> None:
+        """Once, on the real backend: which BlueZ this is; one too old for passive scanning
+        is not asked (logged with what is needed)."""
+        if self._backend is not None or self.bluez_version is not None:
+            return
+        self.bluez_version = await bluez_version() or "unknown"
+        _LOG.info("Bluetooth adapter %s: BlueZ %s", self.adapter, self.bluez_version)
+        parsed = parse_version(self.bluez_version)
+        if self._passive_ok and parsed is not None and parsed < MIN_PASSIVE_BLUEZ:
+            self._passive_impossible()
+
+    def _passive_impossible(self) -> None:
+        """Passive scanning cannot work here: fall back (auto) or refuse (passive)."""
+        version = None if self.bluez_version in (None, "unknown") else self.bluez_version
+        da, en = passive_hint(version)
+        if self.scanning == "passive":
+            reason = f"adapter {self.adapter}: {en}"
+            raise AdapterError(f"Bluetooth-adapter {self.adapter}: {da} / {reason}", reason)
+        self._passive_ok = False
+        _LOG.warning(
+            "Bluetooth-adapter %s scanner aktivt i stedet for passivt: %s / adapter %s: scanning "
+            "actively instead of passively: %s",
+            self.adapter,
+            da,
+            self.adapter,
+            en,
+        )
+
+    async def _start_once(self) -> BleakScanner:
+        """One start; an "auto" source whose BlueZ cannot scan passively falls back to active
+        scanning at once (logged with what passive scanning needs)."""
+        await self._check_bluez()
+        mode: ScanningMode = "passive" if self._passive_ok else "active"
+        scanner = self._new_scanner(mode)
+        try:
+            await scanner.start()
+        except retryable_errors() as exc:
+            if mode != "passive" or not passive_unsupported(exc):
+                raise
+            if self.bluez_version is None:
+                self.bluez_version = await bluez_version()
+            self._passive_impossible()
+            scanner = self._new_scanner("active")
+            await scanner.start()
+            mode = "active"
+        self.mode = mode
+        _LOG.info("Bluetooth adapter %s: scanning (%s)", self.adapter, mode)
+        return scanner
 
     async def _start_with_retry(self) -> BleakScanner:
         delays = backoff_delays(self._start_attempts - 1, *self._backoff)
         last: BaseException | None = None
         for attempt in range(self._start_attempts):
-            scanner = self._new_scanner()
             try:
-                await scanner.start()
+                scanner = await self._start_once()
             except retryable_errors() as exc:
                 last = exc
+                self.last_error = unavailable_reason(exc, self.adapter)
                 self.stats.start_failures += 1
                 _LOG.warning(
                     "Bluetooth-adapter %s kunne ikke starte scanning (forsøg %d/%d) / "
@@ -196,25 +294,33 @@ class BleSource:
                     self.adapter,
                     attempt + 1,
                     self._start_attempts,
-                    exc,
+                    self.last_error,
                 )
                 if attempt + 1 == self._start_attempts:
                     break
-                await self._try_recover()
+                await self.reset_adapter()
                 await asyncio.sleep(delays[attempt])
             else:
+                self.last_error = None
                 return scanner
+        reason = self.last_error or str(last)
         raise AdapterError(
             f"Bluetooth-adapter {self.adapter} startede ikke efter {self._start_attempts} forsøg"
             f" / adapter {self.adapter} would not start scanning after {self._start_attempts}"
-            f" attempts ({last}) — check `bluetoothctl show`, then power-cycle the adapter"
+            f" attempts ({reason}) — check `bluetoothctl show`, then power-cycle the adapter",
+            reason,
         )
 
-    async def _try_recover(self) -> None:
+    async def reset_adapter(self, *, gone_silent: bool = False) -> None:
+        """Reset the adapter (bluetooth-auto-recovery for a real one); counted, never raises.
+        ``gone_silent``: it scanned but delivered nothing (escalate to a USB reset)."""
+        await self._try_recover(gone_silent=gone_silent)
+
+    async def _try_recover(self, *, gone_silent: bool = False) -> None:
         if self._recover is None:
             return
         try:
-            ok = await self._recover(self.adapter)
+            ok = await self._recover(self.adapter, gone_silent=gone_silent)
         except Exception:
             _LOG.warning("adapter %s: reset raised", self.adapter, exc_info=True)
             ok = False
@@ -250,9 +356,10 @@ class BleSource:
             return
         dstats = self.stats.devices.setdefault(address, DeviceStats())
         dstats.adverts += 1
+        self.last_advert_at = self._monotonic()
         result = decode(advert, self._keys.get(address))
         if isinstance(result, DecodeError):
-            self._decode_failed(config, address, dstats, result.message)
+            self._decode_failed(config, address, dstats, result.reason, result.message)
             return
         expected = FORMAT_KIND[result.format]
         if expected is not config.kind:
@@ -260,6 +367,7 @@ class BleSource:
                 config,
                 address,
                 dstats,
+                DecodeReason.NOT_SUPPORTED,
                 f"{address} sends {result.format} but is configured as {config.kind} — "
                 "fix `kind` in the gateway config",
             )
@@ -275,6 +383,7 @@ class BleSource:
                 sequence=result.sequence,
                 rssi_dbm=advert.rssi,
                 age_s=result.age_s,
+                interval_s=result.interval_s,
             )
         )
 
@@ -299,10 +408,17 @@ class BleSource:
         return False
 
     def _decode_failed(
-        self, config: SensorConfig, address: str, dstats: DeviceStats, message: str
+        self,
+        config: SensorConfig,
+        address: str,
+        dstats: DeviceStats,
+        reason: DecodeReason,
+        message: str,
     ) -> None:
         dstats.decode_errors += 1
         dstats.last_error = message
+        if self._on_problem is not None:
+            self._on_problem(address, reason, message)
         now = time.monotonic()
         last = self._last_error_log.get(address)
         if last is None or now - last >= self._error_log_interval_s:
