@@ -20,10 +20,9 @@ from cloud.accounts.scope import BuildingView, check_building, visible_buildings
 from cloud.api.deps import AppContext, get_context
 from cloud.settlement.csv_io import InputError, parse_period
 from cloud.settlement.engine import SettlementError
-from cloud.settlement.export import to_csv_bytes
 from cloud.settlement.model import SettlementResult
 from cloud.settlement.money import MoneyError
-from cloud.settlement.runs import RunImmutable, RunNotFound, RunRecord
+from cloud.settlement.runs import RunNotFound, RunRecord
 from cloud.settlement.store_io import settle_from_store
 from cloud.web.common import (
     FORM_ERRORS,
@@ -213,16 +212,39 @@ def new_run(
         )
     if action != "save":
         return _draft_page(request, user, building, values=values, preview=result)
+    # saved by the API's own function, with this person's name (the same checks and audit)
+    from fastapi import HTTPException
+
+    from cloud.api.routes.settlements import create_settlement
+    from cloud.api.schemas import SettlementRequest
+
     context = _context(request)
-    run_id = context.runs.create(result, to_csv_bytes(result), created_by=user.principal.username)
-    context.documents.save_meta(run_id, result)
-    accounts_of(request).audit(
-        user.principal,
-        AuditAction.SETTLEMENT_CREATED,
-        building_id=building,
-        run_id=run_id,
-        address=client_address(request),
-    )
+    try:
+        created = create_settlement(
+            principal=user.principal,
+            request=request,
+            response=Response(),
+            body=SettlementRequest(
+                period_start=values["period_start"],
+                period_end=values["period_end"],
+                total_cost_dkk=result.cost_dkk,
+                bill_received=result.bill_received,
+                statement_date=result.statement_date,
+            ),
+            building=context.registry.building(building),
+            store=context.store,
+            registry=context.registry,
+            tariff=context.tariff,
+            runs=context.runs,
+            documents=context.documents,
+            context=context,
+        )
+    except HTTPException as exc:
+        errors = {"period_start": in_language(str(exc.detail), language_of(request))}
+        return _draft_page(
+            request, user, building, values=values, errors=errors, status_code=FORM_ERRORS
+        )
+    run_id = created.run_id
     return RedirectResponse(f"/buildings/{building}/settlements/{run_id}", status_code=303)
 
 
@@ -275,40 +297,28 @@ def sign_off(
     check_csrf(request, user, csrf_token)
     if step not in ("check", "approve"):
         raise PageDenied(404, "Ukendt trin / unknown step")
-    record = _record(request, building, run_id)
+    _record(request, building, run_id)
     context = _context(request)
-    me = user.principal.username
-    base = f"/buildings/{building}/settlements/{run_id}"
-    try:
-        if step == "check":
-            context.runs.check(run_id, by=me)
-        else:
-            from cloud.api.documents import document_names
-            from cloud.api.routes.settlements import _make, _reproduced
+    # the API's own steps, called as functions with this person: the same four-eyes rule,
+    # the same audit entries, the same kept documents
+    from fastapi import HTTPException
 
-            result = _reproduced(context, record)
-            context.runs.approve(run_id, by=me)
-            for name in document_names([s.flat_id for s in result.statements]):
-                if context.documents.get(run_id, name) is None:
-                    context.documents.keep(run_id, name, _make(result, name))
-    except (PermissionError, RunImmutable, ValueError) as exc:
-        accounts_of(request).audit(
-            user.principal,
-            AuditAction.SETTLEMENT_REFUSED,
-            building_id=building,
+    from cloud.api.routes.settlements import approve_settlement, check_settlement
+
+    step_function = check_settlement if step == "check" else approve_settlement
+    try:
+        step_function(
+            principal=user.principal,
+            request=request,
+            building=context.registry.building(building),
             run_id=run_id,
-            address=client_address(request),
-            detail={"step": step, "reason": str(exc)[:300]},
+            runs=context.runs,
+            context=context,
         )
-        return run_page(request, user, building, run_id, refused=str(exc))
-    accounts_of(request).audit(
-        user.principal,
-        AuditAction.SETTLEMENT_CHECKED if step == "check" else AuditAction.SETTLEMENT_APPROVED,
-        building_id=building,
-        run_id=run_id,
-        address=client_address(request),
-    )
-    return RedirectResponse(base, status_code=303)
+    except HTTPException as exc:
+        refused = in_language(str(exc.detail), language_of(request))
+        return run_page(request, user, building, run_id, refused=refused)
+    return RedirectResponse(f"/buildings/{building}/settlements/{run_id}", status_code=303)
 
 
 def _stem(record: RunRecord) -> str:

@@ -233,12 +233,14 @@ def export_my_data(request: Request, user: PageUser, kind: str) -> Response:
         raise PageDenied(404, "Ukendt format / unknown format")
     context = request.app.state.context
     return export(
-        user.principal,
-        request,
-        accounts_of(request),
-        context.store,
-        context.registry,
-        context.alerts,
+        principal=user.principal,
+        request=request,
+        accounts=accounts_of(request),
+        store=context.store,
+        registry=context.registry,
+        alerts=context.alerts,
+        runs=context.runs,
+        documents=context.documents,
         format="json" if kind == "json" else "csv",
     )
 
@@ -327,13 +329,13 @@ def _api_heat_share(request: Request, user: WebSession, flat_id: str) -> Any:
         return None
     try:
         return heat_share(
-            user.principal,
-            request,
-            ref,
-            accounts_of(request),
-            context.store,
-            context.registry,
-            context.tariff,
+            principal=user.principal,
+            request=request,
+            ref=ref,
+            accounts=accounts_of(request),
+            store=context.store,
+            registry=context.registry,
+            tariff=context.tariff,
             month=None,
         )
     except HTTPException as exc:

@@ -217,12 +217,12 @@ def _api_monthly(request: Request, user: WebSession, flat_id: str) -> Any:
     if ref is None:
         return None
     return monthly(
-        user.principal,
-        request,
-        ref,
-        accounts_of(request),
-        context.store,
-        context.alerts,
+        principal=user.principal,
+        request=request,
+        ref=ref,
+        accounts=accounts_of(request),
+        store=context.store,
+        alerts=context.alerts,
         month=None,
     )
 
