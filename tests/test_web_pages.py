@@ -461,3 +461,39 @@ def test_admin_gives_and_takes_a_building(app: WebApp) -> None:
     assert wrong.status_code == 409  # a resident takes no buildings: the accounts service says
     assert admin.get(app.url + "/users/new", timeout=30).status_code == 200
     assert admin.get(app.url + "/users/nobody-here", timeout=30).status_code == 404
+
+
+def test_an_acknowledgement_is_shown_to_the_other_technicians_and_audited(app: WebApp) -> None:
+    tech = login(app, "technician")
+    page = tech.get(app.url + "/alerts", timeout=30)
+    alert_id = re.search(r'name="alert_id" value="([^"]+)"', page.text)
+    assert alert_id
+    empty = tech.post(
+        app.url + "/alerts/acknowledge",
+        data={
+            "alert_id": alert_id.group(1),
+            "field": "ack-0",
+            "comment": "  ",
+            "csrf_token": csrf_of(page.text),
+        },
+        timeout=30,
+    )
+    assert 'id="ack-0-comment-error"' in empty.text and 'href="#ack-0-comment"' in empty.text
+    done = tech.post(
+        app.url + "/alerts/acknowledge",
+        data={
+            "alert_id": alert_id.group(1),
+            "field": "ack-0",
+            "comment": "Affugter opsat <b>",
+            "csrf_token": csrf_of(page.text),
+        },
+        timeout=30,
+    )
+    assert "Kvitteringen er gemt" in done.text
+    other = login(app, "technician2").get(app.url + "/alerts", timeout=30)
+    assert "Kvitteret af technician" in other.text
+    assert "Affugter opsat &lt;b&gt;" in other.text  # escaped, never markup
+    from cloud.accounts import AuditQuery
+
+    entries = app.accounts.audit_entries(AuditQuery(action="alert.acknowledged"))
+    assert entries and entries[0].username == "technician" and entries[0].flat_id == "B1-01"

@@ -142,6 +142,7 @@ class WebApp:
 USERS: Final = (
     ("admin", Role.ADMIN, None),
     ("technician", Role.TECHNICIAN, "B1"),
+    ("technician2", Role.TECHNICIAN, "B1"),
     ("finance", Role.FINANCE, "B1"),
     ("finance2", Role.FINANCE, "B1"),
 )
