@@ -21,7 +21,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from cloud.accounts.db import make_engine, upgrade
 from cloud.analytics.alert_store import AlertStore
@@ -332,18 +332,21 @@ area_m2 = 50.0
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
     from cloud.api import ApiServer, ApiSettings, create_app
+    from tests.accounts_kit import open_accounts
 
+    registry = Registry.model_validate(tomllib.loads(REGISTRY))
+    accounts_url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    accounts = open_accounts(accounts_url, registry)  # issue 9: the app's accounts database
     api_settings = ApiSettings(
-        technician_token=SecretStr("tech-" + "t" * 27),
-        finance_token=SecretStr("fin-" + "f" * 28),
+        accounts_url=accounts_url,
         alerts_url=f"sqlite:///{tmp_path / 'alerts.sqlite'}",
         runs_url=f"sqlite:///{tmp_path / 'runs.db'}",
     )
-    registry = Registry.model_validate(tomllib.loads(REGISTRY))
     with SqliteStore(tmp_path / "store.sqlite") as store:
-        app = create_app(api_settings, store, registry)
+        app = create_app(api_settings, store, registry, accounts=accounts)
         with ApiServer(app, port=free_port()) as server:
             yield server.url
+    accounts.close()
 
 
 def test_the_unsubscribe_link_turns_the_mail_off_without_login(

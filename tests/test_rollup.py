@@ -305,40 +305,46 @@ def test_a_flat_without_data_has_no_rooms(store: TimeSeriesStore) -> None:
         assert climate_series(store, "B1", "nobody", T0, T0 + days * 24 * HOUR).rooms == []
 
 
-# the endpoint (bearer role tokens until accounts land; see README)
+# the endpoint, as the flat's resident (issue 9's accounts: a session token)
 
-TECH = "tech-" + "t" * 27
 REGISTRY = {
     "buildings": [{"id": "B1", "flats": [{"id": "A", "area_m2": 60.0}]}],
     "gateways": [],
 }
+TOKEN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from pydantic import SecretStr
-
+    from cloud.accounts import Role
     from cloud.api import ApiServer, ApiSettings, create_app
     from cloud.registry import Registry
     from cloud.servers import free_port
+    from tests.accounts_kit import open_accounts
 
     folder = tmp_path_factory.mktemp("series-api")
+    registry = Registry.model_validate(REGISTRY)
+    accounts_url = f"sqlite:///{folder / 'accounts.db'}"
+    accounts = open_accounts(accounts_url, registry)
+    accounts.create_user("beboer-a", Role.RESIDENT, "beboerens-kodeord")
+    accounts.add_resident("beboer-a", "A", since=T0 - 24 * HOUR)
+    TOKEN["resident"] = accounts.login("beboer-a", "beboerens-kodeord", "127.0.0.1")[0]
     settings = ApiSettings(
-        technician_token=SecretStr(TECH),
-        finance_token=SecretStr("fin-" + "f" * 28),
+        accounts_url=accounts_url,
         alerts_url=f"sqlite:///{folder / 'alerts.sqlite'}",
         runs_url=f"sqlite:///{folder / 'runs.db'}",
     )
     with SqliteStore(folder / "store.sqlite") as store:
         store.write(a_month_of_readings())
         refresh_rollups(store, "B1", T0, T0 + 40 * 24 * HOUR)
-        app = create_app(settings, store, Registry.model_validate(REGISTRY))
+        app = create_app(settings, store, registry, accounts=accounts)
         with ApiServer(app, port=free_port()) as server:
-            yield f"{server.url}/api/v1/buildings/B1/flats"
+            yield f"{server.url}/api/buildings/B1/flats"
+    accounts.close()
 
 
 def get(url: str, **params: str) -> requests.Response:
-    headers = {"Authorization": f"Bearer {TECH}"}
+    headers = {"Authorization": f"Bearer {TOKEN['resident']}"}
     return requests.get(url, params=params, headers=headers, timeout=30)
 
 
@@ -364,7 +370,7 @@ def test_the_endpoint_answers_at_the_resolution_of_the_range(
         ("A", {"start": "2026-01-05T00:00:00"}, 422, "tidszone"),
         ("A", {"start": "2026-01-05T00:00:00Z", "end": "2026-01-04T00:00:00Z"}, 422, "før"),
         ("A", {"start": "2020-01-01T00:00:00Z", "end": "2035-01-01T00:00:00Z"}, 422, "Højst"),
-        ("A", {"start": "0001-01-01T00:00:00Z", "end": "0001-06-01T00:00:00Z"}, 422, "mellem"),
+        ("A", {"start": "0001-01-01T00:00:00Z", "end": "0001-06-01T00:00:00Z"}, 422, "årene"),
         ("A", {"start": "yesterday"}, 422, "Ugyldig"),
     ],
 )
