@@ -176,7 +176,7 @@ def test_finance_draft_check_and_approve_by_two_people(
         other.close()
 
 
-def test_admin_users_invitation_and_new_user_errors(tab: Tab, app: WebApp) -> None:
+def test_admin_users_invitation_and_new_user_errors(tab: Tab, browser: Any, app: WebApp) -> None:
     page = tab.page
     log_in(tab, "admin")
     assert page.locator("h1").inner_text() == "Brugere"
@@ -193,6 +193,20 @@ def test_admin_users_invitation_and_new_user_errors(tab: Tab, app: WebApp) -> No
     code = page.locator("#invite-code").inner_text()
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
     check_page(tab, "admin-letter")
+    resident = open_tab(browser, app.url, viewport=PHONE)
+    try:  # the letter's reader activates the account on a phone
+        resident.goto("/login")
+        resident.page.get_by_role("link", name="Aktivér din konto").click()
+        resident.page.get_by_label("Brugernavn").fill("beboer-b1-02-b")
+        resident.page.get_by_label("Aktiveringskode").fill(code.lower())
+        resident.page.get_by_label("Vælg en adgangskode").fill("mit-eget-kodeord")
+        check_page(resident, "resident-activate")
+        resident.page.get_by_role("button", name="Aktivér").click()
+        resident.page.wait_for_url(app.url + "/")
+        assert resident.page.locator("h1").inner_text() == "Dit indeklima nu"
+        check_page(resident, "resident-activated")
+    finally:
+        resident.close()
     page.get_by_role("link", name="Ny medarbejder").first.click()
     page.get_by_role("button", name="Opret brugeren").click()
     assert page.locator("#error-summary li").count() == 2  # user name, password
