@@ -171,6 +171,12 @@ def test_consent_takes_effect_at_once_and_keeps_its_history(api: Api) -> None:
     assert read["detail"]["what"] == "climate"  # type: ignore[index]
 
 
+def test_a_start_alone_means_the_day_from_it(api: Api) -> None:
+    day = api.get("/api/flats/B1-01/climate?start=2026-01-10T00:00:00Z", "res1").json()
+    assert (day["start"], day["end"]) == ("2026-01-10T00:00:00Z", "2026-01-11T00:00:00Z")
+    assert len(day["readings"]) == 24 and day["readings"][0]["sensor"] == "B1-01"
+
+
 def test_a_residents_own_reads_are_not_audited_but_staff_reads_are(api: Api) -> None:
     path = "/api/flats/B1-01/climate?start=2026-01-11T00:00:00Z&end=2026-01-11T02:00:00Z"
     before = len(audit(api, flat="B1-01", action="flat.detail_read"))

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
-from cloud.analytics.comfort import LOCAL_TZ, monthly_index
+import numpy as np
+
+from cloud.analytics.comfort import LOCAL_TZ, IndexThresholds, classify, traffic_light
 from cloud.api.schemas import ComfortOut, MouldOut, SensorHealthOut
 
 if TYPE_CHECKING:
@@ -44,19 +46,21 @@ def mean(frame: pd.DataFrame, column: str) -> float | None:
     return None if math.isnan(value) else round(value, 2)
 
 
-def comfort(frame: pd.DataFrame, flat: str, month: str) -> ComfortOut:
+def comfort(frame: pd.DataFrame) -> ComfortOut:
+    """Comfort-class shares and the light of one flat's readings of one local month — the rule
+    of `cloud.analytics.comfort` (`classify`, `traffic_light`), counted with numpy."""
     if not frame.empty:
-        table = monthly_index(frame.assign(flat=flat))
-        rows = table[table["month"] == month]
-        if not rows.empty:
-            row = rows.iloc[0]
+        worst = classify(frame)["worst_level"].to_numpy(dtype=float)
+        levels = worst[~np.isnan(worst)].astype(int)
+        if levels.size:
+            counts = np.bincount(levels, minlength=5)[1:5]
+            shares = counts / levels.size
             return ComfortOut(
-                intervals=int(row["intervals"]),
-                **{
-                    f"share_level_{i}": round(float(row[f"share_level_{i}"]), 4)
-                    for i in range(1, 5)
-                },
-                light=str(row["light"]),
+                intervals=int(levels.size),
+                **{f"share_level_{i}": round(float(shares[i - 1]), 4) for i in range(1, 5)},
+                light=traffic_light(
+                    float(shares[2] + shares[3]), float(shares[3]), IndexThresholds()
+                ).value,
             )
     return ComfortOut(
         intervals=0, share_level_1=0, share_level_2=0, share_level_3=0, share_level_4=0, light=None

@@ -80,10 +80,12 @@ def climate(
     accounts: AccountsDep,
     store: StoreDep,
     start: Annotated[Moment | None, Query(description="default: end - 24 h")] = None,
-    end: Annotated[Moment | None, Query(description="default: now (UTC)")] = None,
+    end: Annotated[Moment | None, Query(description="default: start + 24 h, or now")] = None,
 ) -> FlatClimateDetailOut:
-    """Every reading of the flat's sensors in [start, end), at most 7 days. Staff need the
-    residents' consent, and each read is written to the audit trail."""
+    """Every reading of the flat's sensors in [start, end), at most 7 days (default the last
+    24 h). Staff need the residents' consent, and each read is written to the audit trail."""
+    if end is None and start is not None:
+        end = min(start + timedelta(days=1), datetime.now(UTC))
     until = (end or datetime.now(UTC)).astimezone(UTC)
     since = (start or until - timedelta(days=1)).astimezone(UTC)
     if not timedelta(0) < until - since <= MAX_DETAIL_WINDOW:
@@ -149,7 +151,7 @@ def monthly(
         temperature_mean_c=figures.mean(frame, "temperature_c"),
         humidity_mean_pct=figures.mean(frame, "humidity_pct"),
         co2_mean_ppm=figures.mean(frame, "co2_ppm"),
-        comfort=figures.comfort(frame, ref.flat_id, chosen),
+        comfort=figures.comfort(frame),
         mould=figures.mould(mould),
         open_alerts=[OpenAlertOut(kind=a.kind, severity=a.severity) for a in open_alerts],
         sensors=figures.sensors(frame, min(now, end)),
