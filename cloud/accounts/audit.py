@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     SETTLEMENT_EXPORTED = "settlement.exported"
     WINDOW_SETPOINTS = "window.setpoints"
     WINDOW_COMMAND = "window.command"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
 
 
 @dataclass(frozen=True, slots=True)

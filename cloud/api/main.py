@@ -142,6 +142,9 @@ def create_app(
         api.include_router(module.router)
     app.include_router(api)
     mount_unsubscribe(app, settings.alerts_url)  # the alert e-mails' link, without login
+    from cloud.web import install_pages
+
+    install_pages(app)  # the web pages (cloud/web) on the same app and services
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app
