@@ -172,3 +172,19 @@ def test_codes_are_12_unambiguous_symbols() -> None:
     codes = {new_code() for _ in range(200)}
     assert len(codes) == 200
     assert all(len(c) == 14 and not set(c) & set("01OI") for c in codes)
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "cloud" / "web" / "templates"
+
+
+@pytest.mark.parametrize(
+    "template", sorted(p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html"))
+)
+def test_page_titles_are_plain_text(template: str) -> None:
+    """A page's title block holds a few words, never markup (a merged template once carried a
+    whole form inside its <title>)."""
+    import re
+
+    text = (TEMPLATES / template).read_text(encoding="utf-8")
+    for title in re.findall(r"{% block title %}(.*?){% endblock %}", text, flags=re.S):
+        assert "<" not in title and "\n" not in title, f"{template}: {title[:80]!r}"
