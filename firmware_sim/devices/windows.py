@@ -11,9 +11,9 @@ position — so air change, heat loss, CO2 and humidity follow the real window.
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
+from firmware_sim.devices.closeable import Closeable
 from firmware_sim.devices.serial_responders import ModbusResponder
 from firmware_sim.devices.window_controller import WeatherMastEmulator, WindowControllerEmulator
 
@@ -22,7 +22,7 @@ RAIN_MMH: Final = 0.1
 """Rain the mast's sensor reports as rain (a tipping bucket's first tip)."""
 
 
-class WindowRig:
+class WindowRig(Closeable):
     def __init__(self, building: Any, *, travel_s: float = 60.0) -> None:
         self.building = building
         self.flats = list(building.layout.flat_ids)
@@ -82,14 +82,3 @@ class WindowRig:
 
     def close(self) -> None:
         self.responder.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
