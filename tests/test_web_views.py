@@ -115,14 +115,15 @@ def test_menu_marks_the_longest_matching_entry() -> None:
 
 def test_a_services_bilingual_message_is_shown_in_the_persons_language() -> None:
     from cloud.settlement.numbers import NumberError, parse_amount
-    from cloud.web.i18n import Lang, one_language
+    from cloud.web.common import in_language
+    from cloud.web.i18n import Lang
 
     with pytest.raises(NumberError) as caught:
         parse_amount("250.000")
     danish, english = (
-        one_language(str(caught.value), Lang.DA),
-        one_language(str(caught.value), Lang.EN),
+        in_language(str(caught.value), Lang.DA),
+        in_language(str(caught.value), Lang.EN),
     )
     assert "tvetydigt" in danish and "ambiguous" not in danish
     assert "ambiguous" in english and "tvetydigt" not in english
-    assert one_language("kun dansk", Lang.EN) == "kun dansk"
+    assert in_language("kun dansk", Lang.EN) == "kun dansk"

@@ -24,7 +24,9 @@ from cloud.web.session import (
     LoginRequired,
     WebSession,
     login_redirect,
+    presession,
     request_path,
+    set_presession_cookie,
 )
 from cloud.web.templating import render
 from cloud.web.texts import N_, ROLE_LABELS
@@ -155,6 +157,32 @@ def page(
     frame.update(data)
     response = render(lang, template, frame, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def public_page(
+    request: Request,
+    template: str,
+    form: str,
+    data: Mapping[str, Any],
+    *,
+    status_code: int = 200,
+) -> Response:
+    """A page before login (login, activation): its form's CSRF token is bound to the
+    pre-session cookie, which is set here when the browser has none yet."""
+    lang = language_of(request)
+    binding, new = presession(request)
+    frame: dict[str, Any] = {
+        "path": request.url.path,
+        "user": None,
+        "nav": [],
+        "csrf_token": csrf.token(csrf_key(request), binding, form),
+    }
+    frame.update(data)
+    response = render(lang, template, frame, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    if new:
+        set_presession_cookie(response, binding)
     return response
 
 

@@ -56,12 +56,3 @@ def translations(lang: Lang) -> NullTranslations:
 
 def gettext(lang: Lang, message: str) -> str:
     return translations(lang).ugettext(message)
-
-
-def one_language(bilingual: str, lang: Lang) -> str:
-    """The user's half of a service's ``"dansk … / english …"`` message (the services answer in
-    both, Danish first, for CLI and API); the whole text when it has no `` / `` separator."""
-    danish, sep, english = bilingual.partition(" / ")
-    if not sep:
-        return bilingual
-    return danish if lang is Lang.DA else english

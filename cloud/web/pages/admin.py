@@ -28,11 +28,11 @@ from cloud.web.common import (
     guarded,
     in_language,
     page,
+    public_page,
 )
 from cloud.web.i18n import gettext, language_of
 from cloud.web.invitations import InvitationError, Invitations
-from cloud.web.session import WebSession, presession, set_presession_cookie, set_session_cookie
-from cloud.web.templating import render
+from cloud.web.session import WebSession, set_session_cookie
 from cloud.web.texts import N_, ROLE_LABELS
 
 router = APIRouter(include_in_schema=False)
@@ -280,25 +280,13 @@ def _activate_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    lang = language_of(request)
-    binding, new = presession(request)
-    response = render(
-        lang,
+    return public_page(
+        request,
         "activate.html",
-        {
-            "path": request.url.path,
-            "user": None,
-            "nav": [],
-            "csrf_token": csrf.token(csrf_key(request), binding, "activate"),
-            "values": values or {},
-            "errors": errors or {},
-        },
+        "activate",
+        {"values": values or {}, "errors": errors or {}},
         status_code=status_code,
     )
-    response.headers["Cache-Control"] = "no-store"
-    if new:
-        set_presession_cookie(response, binding)
-    return response
 
 
 @router.get("/activate")

@@ -17,17 +17,16 @@ from cloud.web.common import (
     csrf_key,
     current_session,
     in_language,
+    public_page,
 )
 from cloud.web.i18n import LANG_COOKIE, gettext, language_of, parse_lang
 from cloud.web.session import (
     LoginRequired,
     clear_session_cookie,
-    presession,
     safe_next,
-    set_presession_cookie,
     set_session_cookie,
 )
-from cloud.web.templating import environment, render
+from cloud.web.templating import environment
 from cloud.web.texts import N_
 
 router = APIRouter(include_in_schema=False)
@@ -44,16 +43,11 @@ def _login_page(
     message: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    lang = language_of(request)
-    binding, new = presession(request)
-    response = render(
-        lang,
+    return public_page(
+        request,
         "login.html",
+        "login",
         {
-            "path": request.url.path,
-            "user": None,
-            "nav": [],
-            "csrf_token": csrf.token(csrf_key(request), binding, "login"),
             "next": safe_next(next_path),
             "username": username,
             "errors": errors or {},
@@ -61,10 +55,6 @@ def _login_page(
         },
         status_code=status_code,
     )
-    response.headers["Cache-Control"] = "no-store"
-    if new:
-        set_presession_cookie(response, binding)
-    return response
 
 
 @router.get("/login")

@@ -37,7 +37,7 @@ from cloud.web.common import (
     page,
     require_role,
 )
-from cloud.web.i18n import gettext, language_of, one_language
+from cloud.web.i18n import gettext, language_of
 from cloud.web.session import WebSession
 from cloud.web.texts import N_
 from cloud.web.views import LOCAL_TZ
@@ -168,7 +168,7 @@ def _settle(
             errors["total_cost"] = gettext(lang, N_("The amount must be more than 0 kroner"))
             amount = None
     except NumberError as exc:
-        errors["total_cost"] = one_language(str(exc), lang)
+        errors["total_cost"] = in_language(str(exc), lang)
     received = None
     if values["bill_received"].strip():
         try:
