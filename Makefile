@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBS ?= mosquitto influxdb socat shellcheck openssl postgresql chromium fonts-dejavu-core python3-venv
 EXTRAS ?= all,test
 
-.PHONY: setup deps-debian deps-python check-python test test-edge lint demo bench clean-venv
+.PHONY: setup deps-debian deps-python check-python test test-edge lint demo bench clean-venv i18n
 
 deps-debian:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -77,6 +77,14 @@ demo: setup
 
 bench: setup
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The web pages' texts: extract from templates and Python (babel.cfg), merge into the da/en
+# catalogs, compile the .mo files (both committed). Translate new entries in
+# cloud/web/locale/da/LC_MESSAGES/messages.po, then run it again.
+i18n: setup
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o cloud/web/locale/messages.pot cloud/web
+	$(VENV)/bin/pybabel update --no-fuzzy-matching -i cloud/web/locale/messages.pot -d cloud/web/locale
+	$(VENV)/bin/pybabel compile --use-fuzzy -d cloud/web/locale
 
 clean-venv:
 	rm -rf $(VENV) $(EDGE_VENV)

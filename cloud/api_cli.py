@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -27,6 +28,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="default INDEKLIMA_API_HOST or 127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="default INDEKLIMA_API_PORT or 8000")
     add_store_arguments(parser)
+    parser.add_argument(
+        "--control-mqtt-url",
+        metavar="URL",
+        help="broker for window set points and commands (user/password from "
+        "INDEKLIMA_CONTROL_MQTT_USERNAME / INDEKLIMA_CONTROL_MQTT_PASSWORD); without it the "
+        "window endpoints answer 404",
+    )
+    parser.add_argument(
+        "--setpoints",
+        type=Path,
+        default=Path("setpoints.json"),
+        help="file of the set points given per gateway (default: setpoints.json)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,12 +59,26 @@ def run(args: argparse.Namespace) -> int:
     except (ValidationError, OSError, ValueError) as exc:
         sys.stderr.write(f"fejl / error: {exc}\n")
         return 2
+    from cloud.control import ControlClient
+    from cloud.setpoint_book import SetpointBook
+
+    control = None
     try:
-        app = create_app(settings, store, registry)
+        book = SetpointBook(args.setpoints) if args.control_mqtt_url else None
+        if args.control_mqtt_url:
+            control = ControlClient(
+                args.control_mqtt_url,
+                client_id="control-api",
+                username=os.environ.get("INDEKLIMA_CONTROL_MQTT_USERNAME"),
+                password=os.environ.get("INDEKLIMA_CONTROL_MQTT_PASSWORD"),
+            )
+        app = create_app(settings, store, registry, control=control, setpoint_book=book)
     except (SchemaOutOfDate, SQLAlchemyError, ValueError) as exc:
         store.close()
         sys.stderr.write(f"fejl / error: {exc}\n")
         return 2
+    if control is not None:
+        control.start()
     # the access log (user, never token) is a server's record: on unless -v asks for more
     logging.getLogger("indeklima.api.access").setLevel(logging.INFO)
     host = args.host or settings.host
@@ -63,5 +91,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"API: {server.url}/docs\n")
             stop.wait()
     finally:
+        if control is not None:
+            control.close()
         store.close()
     return 0

@@ -57,6 +57,10 @@ class DemoOptions:
     influx_db: str = "indeklima"
     data_dir: Path | None = None
     progress: bool = True
+    ventilation_control: bool = True
+    """The gateway drives a motorised window per flat (False: residents' hands only)."""
+    end: datetime | None = None
+    """End of the simulated span (default: now); the benchmark fixes a winter date."""
     demo_password: str | None = None
     """Password of every demo account; None: a random one, printed once at start."""
 
@@ -174,9 +178,11 @@ def _start_api(
     registry: Registry,
     stack: contextlib.ExitStack,
     moved_in: datetime,
+    mqtt_url: str,
 ) -> None:
     """Serve the API on ``--port`` with the demo's accounts (URLs of its databases in
-    api.env, for ``indeklima api`` and ``indeklima users`` on the same data)."""
+    api.env, for ``indeklima api`` and ``indeklima users`` on the same data), and window
+    control through the demo's broker."""
     import secrets
 
     from cloud.api import ApiServer, ApiSettings, create_app
@@ -199,7 +205,13 @@ def _start_api(
         f"INDEKLIMA_API_RUNS_URL={settings.runs_url}\n",
         exclusive=False,
     )
-    server = stack.enter_context(ApiServer(create_app(settings, store, registry), port=opts.port))
+    from cloud.control import ControlClient
+    from cloud.setpoint_book import SetpointBook
+
+    control = stack.enter_context(ControlClient(mqtt_url, client_id="demo-control"))
+    book = SetpointBook(folder / "setpoints.json")
+    app = create_app(settings, store, registry, control=control, setpoint_book=book)
+    server = stack.enter_context(ApiServer(app, port=opts.port))
     _say(
         opts,
         f"API: {server.url}/docs · brugere / users: {', '.join(users[:5])}"
@@ -226,17 +238,29 @@ async def _simulate(
     from edge.sensors.serial.poller import SerialPoller, group_by_port
     from firmware_sim.building import Building
     from firmware_sim.devices.fleet import DeviceFleet
+    from firmware_sim.devices.windows import WEATHER_ADDRESS, WindowRig
 
     building = Building(scenario, seed=opts.seed, start=start)
     adapter_name = f"demo-{os.getpid()}"
     adapter = REGISTRY.get(adapter_name)
-    with DeviceFleet(scenario, seed=opts.seed) as fleet:
+    with contextlib.ExitStack() as rigs, DeviceFleet(scenario, seed=opts.seed) as fleet:
+        rig = rigs.enter_context(WindowRig(building)) if opts.ventilation_control else None
+        ventilation: dict[str, Any] = {}
+        if rig is not None:
+            ventilation = {
+                "ventilation": {
+                    "autostep": False,
+                    "weather": {"port": rig.port, "modbus_address": WEATHER_ADDRESS},
+                    "windows": rig.window_configs(scenario),
+                }
+            }
         config = GatewayConfig.parse(
             {
                 "gateway_id": scenario.gateway_id,
                 "mqtt": {"url": mqtt_url, "reconnect_max_s": 5.0},
                 "outbox": {"path": str(folder / "outbox.sqlite")},
                 "sensors": fleet.gateway_sensors(),
+                **ventilation,
             }
         )
         (folder / "gateway.json").write_bytes(config.to_json())
@@ -263,7 +287,17 @@ async def _simulate(
                             SerialPoller(sensors, gateway.on_sample, autopoll=False)
                         )
                     figures = await _step_loop(
-                        opts, building, fleet, adapter, pollers, by_id, gateway, store, start, end
+                        opts,
+                        building,
+                        fleet,
+                        adapter,
+                        pollers,
+                        by_id,
+                        gateway,
+                        store,
+                        start,
+                        end,
+                        rig,
                     )
                 gateway.flush()
                 _say(
@@ -297,6 +331,7 @@ async def _step_loop(
     store: TimeSeriesStore,
     start: datetime,
     end: datetime | None,
+    rig: Any = None,
 ) -> dict[str, Any]:
     """Step the building; after ``end``, keep going in real time (``--speed``, default 1) until
     SIGINT/SIGTERM when no ``--days`` was given."""
@@ -312,6 +347,7 @@ async def _step_loop(
     speed = opts.speed if opts.days is not None else None  # the last day fills at full speed
     pace_from = start
     live = False
+    hours = {"co2": 0.0, "humidity": 0.0}
     while not stop.is_set():
         if end is not None and building.now >= end:
             if opts.days is not None:
@@ -343,6 +379,14 @@ async def _step_loop(
             await pollers[port].poll_once()
         await asyncio.sleep(0)
         await asyncio.sleep(0)
+        if steps == 1 and rig is not None:
+            await _ingest_listening(gateway, stop)
+        if rig is not None and gateway.ventilation is not None:
+            gateway.ventilation.service.step_once()
+            rig.after_step()
+        truth = building.flat_arrays()
+        hours["co2"] += float((truth["co2_mean_ppm"] > 1200.0).sum()) * STEP_S / 3600.0
+        hours["humidity"] += float((truth["humidity_pct"] > 60.0).sum()) * STEP_S / 3600.0
         if (now - start).total_seconds() % WEATHER_EVERY_S < STEP_S:
             wx = building.weather_now()
             weather.append(
@@ -378,14 +422,38 @@ async def _step_loop(
         loop.remove_signal_handler(sig)
     if weather:
         store.write(weather)
-    return {"sim_steps": steps, "wall_s": round(time.monotonic() - wall0, 2)}
+    return {
+        "sim_steps": steps,
+        "wall_s": round(time.monotonic() - wall0, 2),
+        "co2_hours_above_1200_ppm": round(hours["co2"], 1),
+        "humidity_hours_above_60_pct": round(hours["humidity"], 1),
+        "manual_window_operations": rig.manual_operations if rig is not None else None,
+    }
+
+
+INGEST_START_S = 120.0
+
+
+async def _ingest_listening(gateway: Gateway, stop: asyncio.Event) -> None:
+    """Wait for ingest's first end-to-end ack: from then on it is subscribed. Readings would be
+    re-sent anyway, but window state messages are sent once, and the broker drops what arrives
+    before a shared subscription has its first member (afterwards ingest's session keeps them)."""
+    deadline = time.monotonic() + INGEST_START_S
+    while gateway.uplink.acks_received == 0 and not stop.is_set():
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"ingest har ikke bekræftet noget efter {INGEST_START_S:.0f} s (se ingest.log) / "
+                f"ingest confirmed nothing within {INGEST_START_S:.0f} s (see ingest.log)"
+            )
+        gateway.flush()
+        await asyncio.sleep(0.05)
 
 
 def run_demo(opts: DemoOptions) -> dict[str, Any]:
     """Run the demo; returns the summary (see the README for its keys)."""
     folder = opts.data_dir or Path(tempfile.mkdtemp(prefix="indeklima-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = (opts.end or datetime.now(UTC)).replace(second=0, microsecond=0)
     start = end - timedelta(days=opts.days if opts.days is not None else 1.0)
     with contextlib.ExitStack() as stack:
         mqtt_url = opts.mqtt_url
@@ -410,7 +478,7 @@ def run_demo(opts: DemoOptions) -> dict[str, Any]:
         stack.callback(store.close)
         scenario, registry = _scenario_and_registry(opts, folder)
         if opts.web:
-            _start_api(opts, folder, store, registry, stack, start)
+            _start_api(opts, folder, store, registry, stack, start, mqtt_url)
         figures = asyncio.run(
             _simulate(opts, folder, mqtt_url, start, end, store, scenario, registry)
         )
@@ -457,9 +525,13 @@ def _analytics(
         store, registry, building.id, first, local_midnight(last + timedelta(days=1)), cost_dkk
     )
     return {
+        "ventilation_control": opts.ventilation_control,
+        "window_open_hours": round(sum(t.window_open_h for t in truth.values()), 1),
+        "heat_delivered_kwh": round(sum(t.radiator_kwh for t in truth.values()), 1),
         "mould_alerts": jobs.mould_alerts,
         "mould_alert_flats": jobs.mould_alert_flats,
         "heat_share_points": jobs.heat_share_points,
+        "flats_diagnosed": jobs.flats_diagnosed,
         "flats_red_this_month": jobs.flats_red_this_month,
         "settlement_cost_dkk": float(result.cost_dkk),
         "settlement_total_dkk": float(result.total_dkk),

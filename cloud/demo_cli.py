@@ -48,6 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "one, printed once at start",
     )
     parser.add_argument("--no-web", action="store_true", help="do not serve the API")
+    parser.add_argument(
+        "--no-ventilation-control",
+        action="store_true",
+        help="no motorised windows: residents open and close them by hand only "
+        "(the baseline of bench/bench_ventilation.py)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary at the end")
     parser.add_argument("--mqtt-url", metavar="URL", help="use this broker, not a private one")
     parser.add_argument(
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         influx_url=args.influx_url,
         influx_db=args.influx_db,
         data_dir=args.data_dir,
+        ventilation_control=not args.no_ventilation_control,
         demo_password=args.demo_password,
     )
     try:

@@ -38,10 +38,12 @@ from cloud.store.base import (
     StoreUnavailable,
     TimeSeriesStore,
 )
+from cloud.window_state import check_window_state
 from edge.lifecycle import Service
 from edge.mqtt import Backoff, MqttConnection
 from edge.wire import (
     INGEST_SUBSCRIPTION,
+    STATE_SUBSCRIPTION,
     Ack,
     Reading,
     WireError,
@@ -120,6 +122,8 @@ class _Checked:
     dead: list[DeadLetter] = field(default_factory=list)
     gateway: str | None = None
     batch_id: str | None = None
+    points: list[Point] = field(default_factory=list)
+    """Window state messages' points (cloud/window_state.py)."""
 
 
 Verdicts = dict[tuple[str, str, str, str, str], str | None]
@@ -260,7 +264,7 @@ class Ingest(Service):
         self.conn = MqttConnection(
             mqtt_url,
             client_id=client_id,
-            subscriptions=[(INGEST_SUBSCRIPTION, 1)],
+            subscriptions=[(INGEST_SUBSCRIPTION, 1), (STATE_SUBSCRIPTION, 1)],
             on_message=self._queue.put,
             manual_ack=True,
             receive_maximum=receive_maximum,
@@ -415,6 +419,8 @@ class Ingest(Service):
         if self._new_registry is not None:
             self.registry, self._new_registry = self._new_registry, None
             self._verdicts = {}
+        if message.topic.endswith("/state"):
+            return self._check_state(message)
         now = time.time()
         good, dead, gateway, batch_id = check_message(
             message.topic,
@@ -426,13 +432,27 @@ class Ingest(Service):
         )
         return _Checked(message, good, dead, gateway, batch_id)
 
+    def _check_state(self, message: mqtt.MQTTMessage) -> _Checked:
+        """A window state message: its points, or a dead letter (never an e2e ack: the gateway
+        sends these once, QoS 1)."""
+        payload = bytes(message.payload)
+        try:
+            points = check_window_state(message.topic, payload, self.registry)
+        except WireError as exc:
+            letter = DeadLetter(time.time(), message.topic, None, exc.reason, payload)
+            return _Checked(message, dead=[letter])
+        return _Checked(message, points=points)
+
     def _write(self, checked: list[_Checked]) -> bool:
         """Store all readings; False when the store is unavailable (retry the same set)."""
         readings = [r for c in checked for r in c.readings]
+        points = [p for c in checked for p in c.points]
         gateways = [c.gateway or "" for c in checked for _ in c.readings]
         try:
             if readings:
                 self.store.write_readings(readings, gateways)
+            if points:
+                self.store.write(points)
             return True
         except StoreUnavailable as exc:
             log.warning(
@@ -445,10 +465,14 @@ class Ingest(Service):
     def _write_one_by_one(self, checked: list[_Checked]) -> bool:
         """Isolate the message(s) the store rejects; they go to the dead letters."""
         for item in checked:
-            if not item.readings:
+            if not item.readings and not item.points:
                 continue
             try:
-                self.store.write_readings(item.readings, [item.gateway or ""] * len(item.readings))
+                if item.readings:
+                    gateways = [item.gateway or ""] * len(item.readings)
+                    self.store.write_readings(item.readings, gateways)
+                if item.points:
+                    self.store.write(item.points)
             except StoreUnavailable:
                 return False
             except StoreRejected as exc:
@@ -464,6 +488,7 @@ class Ingest(Service):
                     )
                 )
                 item.readings = []
+                item.points = []
         return True
 
     def _acknowledge(self, checked: list[_Checked]) -> None:

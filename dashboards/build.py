@@ -316,6 +316,64 @@ def alerts_table_panel() -> table.Panel:
     )
 
 
+# -- ventilation windows and the weekly diagnosis (issue 11) ---------------------------------------
+
+
+def window_position_panel() -> timeseries.Panel:
+    return series(
+        "Vinduesåbning / window opening",
+        "Hvad vinduesstyringen melder. What the window controllers report (0 closed, 100 open).",
+        "percent",
+        Target(
+            "A",
+            aggregate("window", "reported_pct", "max", by=("flat", "window")),
+            "$tag_flat $tag_window",
+        ),
+        span=12,
+    )
+
+
+def window_decisions_panel() -> table.Panel:
+    fields = ["flat", "window", "kind", "rule", "tier", "text_da", "outcome", "reason"]
+    return (
+        table.Panel()
+        .title("Vinduernes beslutninger / window decisions")
+        .description(
+            "Hvorfor et vindue er åbent eller lukket (regel og prioritet), kommandoers og "
+            "sætpunkters udfald. Why a window is open or closed; outcomes of commands and set "
+            "points."
+        )
+        .datasource(DATASOURCE)
+        .span(12)
+        .height(8)
+        .with_target(Target("A", raw("window_event", fields), fmt="table"))
+    )
+
+
+def diagnosis_panel() -> table.Panel:
+    fields = [
+        "causes",
+        "air_change_per_h",
+        "moisture_g_per_h",
+        "airing_events",
+        "surface_rh_hours_above_80",
+        "frsi",
+        "advice_da",
+    ]
+    return (
+        table.Panel()
+        .title("Ugens diagnose / the week's diagnosis")
+        .description(
+            "Klimaskærm (fRsi), ventilation/installationer eller vaner – med nøgletal. Envelope, "
+            "ventilation/installations or habits, with the key figures."
+        )
+        .datasource(DATASOURCE)
+        .span(24)
+        .height(8)
+        .with_target(Target("A", latest("diagnosis", fields), fmt="table"))
+    )
+
+
 # -- gateway health panels -------------------------------------------------------------------------
 
 
@@ -656,6 +714,10 @@ def building_overview() -> dashboard.Dashboard:
         .row("Alarmer / alerts")
         .add(alert_level_panel())
         .add(alerts_table_panel())
+        .row("Ventilation / ventilation")
+        .add(window_position_panel())
+        .add(window_decisions_panel())
+        .add(diagnosis_panel())
     )
     return board
 

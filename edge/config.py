@@ -16,6 +16,7 @@ import msgspec
 from msgspec import Meta
 from msgspec.structs import force_setattr
 
+from edge.ventilation.settings import VentilationConfig
 from edge.wire import WireId
 
 _T = TypeVar("_T", bound="_Model")
@@ -160,6 +161,8 @@ class GatewayConfig(_Model, frozen=True):
     ble: BleConfig = msgspec.field(default_factory=BleConfig)
     sensors: list[SensorConfig] = msgspec.field(default_factory=list)
     status_interval_s: Annotated[float, Meta(gt=0)] = 60.0
+    ventilation: VentilationConfig | None = None
+    """Motorised ventilation windows driven by the gateway (edge/ventilation/)."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import paho.mqtt.client as mqtt
 
 from edge.config import GatewayConfig, SensorConfig, SensorKind
 from edge.lifecycle import Service
@@ -40,7 +41,16 @@ from edge.sensors.health import (
 )
 from edge.sensors.model import MAX_UNKNOWN_DEVICES, Sample
 from edge.uplink import Uplink
-from edge.wire import BleHealth, GatewayStatus, Reading, alerts_topic
+from edge.ventilation.wiring import Ventilation
+from edge.wire import (
+    BleHealth,
+    GatewayStatus,
+    Reading,
+    WindowState,
+    alerts_topic,
+    encode,
+    window_state_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +101,17 @@ class Gateway(Service):
         self.outbox = Outbox(
             config.outbox.path, config.gateway_id, max_readings=config.outbox.max_readings
         )
-        self.uplink = Uplink(config, self.outbox, self.status)
+        self.ventilation: Ventilation | None = None
+        if config.ventilation is not None and config.ventilation.windows:
+            self.ventilation = Ventilation(
+                config.ventilation,
+                config.gateway_id,
+                self._publish_window_state,
+                clock=clock,
+                state_dir=config.outbox.path.parent,
+            )
+        handlers = self.ventilation.handlers if self.ventilation is not None else None
+        self.uplink = Uplink(config, self.outbox, self.status, handlers=handlers)
         self.unknown_devices: dict[str, str] = {}
         self.watchdog = Watchdog(config.sensors, config.watchdog, clock())
         self.plausibility = {
@@ -120,6 +140,8 @@ class Gateway(Service):
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         self.uplink.start()
+        if self.ventilation is not None:
+            self.ventilation.start()
         self._committer = threading.Thread(target=self._commit_loop, name="gateway-commit")
         self._committer.start()
 
@@ -130,6 +152,9 @@ class Gateway(Service):
             self._committer.join(10)
             self._committer = None
         self.flush()
+        if self.ventilation is not None:
+            self.ventilation.close()
+            self.ventilation.service.flush()
         self.uplink.close()
         self.outbox.close()
 
@@ -213,6 +238,8 @@ class Gateway(Service):
             full = len(self._uncommitted) >= MAX_UNCOMMITTED
         if full:
             self.flush()
+        if self.ventilation is not None:
+            self.ventilation.service.on_reading(reading)
 
     def _note_live(
         self, sensor: SensorConfig, when: datetime, interval_s: float
@@ -334,6 +361,14 @@ class Gateway(Service):
                 alerts_topic(self.config.gateway_id), orjson.dumps(payload), qos=1
             )
 
+    def _publish_window_state(self, window: str, message: WindowState) -> bool:
+        """Hand a window state message to the broker; False (kept queued) while offline."""
+        conn = self.uplink.conn
+        if not conn.connected:
+            return False
+        topic = window_state_topic(self.config.gateway_id, window)
+        return conn.publish(topic, encode(message), qos=1).rc == mqtt.MQTT_ERR_SUCCESS
+
     def status(self) -> GatewayStatus:
         with self._lock:
             sensors = self.watchdog.health()
@@ -347,4 +382,5 @@ class Gateway(Service):
             outbox_dropped=self.outbox.dropped,
             sensors=sensors,
             ble=ble,
+            window_states_dropped=self.ventilation.service.dropped if self.ventilation else 0,
         )

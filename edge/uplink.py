@@ -64,8 +64,12 @@ class Uplink(Service):
         status: StatusSource,
         *,
         tick_s: float = 0.05,
+        handlers: dict[str, Callable[[bytes], None]] | None = None,
     ) -> None:
+        """``handlers``: topic → handler of its payloads (window commands and config; run in
+        the network thread, so they must be quick), subscribed beside the acks."""
         self.config = config
+        self._handlers = dict(handlers or {})
         self.outbox = outbox
         self._status = status
         self._tick_s = tick_s
@@ -74,7 +78,7 @@ class Uplink(Service):
         self.conn = MqttConnection(
             config.mqtt.url,
             client_id=gw,
-            subscriptions=[(ack_topic(gw), 1)],
+            subscriptions=[(ack_topic(gw), 1), *((topic, 1) for topic in self._handlers)],
             on_message=self._on_message,
             on_connected=self._on_connected,
             username=config.mqtt.username,
@@ -133,6 +137,13 @@ class Uplink(Service):
         self._last_status_at = 0.0
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        handler = self._handlers.get(message.topic)
+        if handler is not None:
+            try:
+                handler(bytes(message.payload))
+            except Exception:
+                log.exception("handling a message on %s failed", message.topic)
+            return
         try:
             ack = decode_ack(bytes(message.payload))
         except WireError as exc:

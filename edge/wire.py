@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Final, Literal, TypeVar, get_args
 
 import msgspec
 
@@ -56,6 +56,9 @@ QUANTITIES: Final[frozenset[str]] = frozenset(get_args(Quantity))
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 WireId = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 """Gateway, building, flat, room and sensor ids (msgspec): safe in topics and tags."""
+
+
+_M = TypeVar("_M", bound=msgspec.Struct)
 
 
 class WireError(ValueError):
@@ -152,6 +155,8 @@ class GatewayStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sensors: list[SensorHealth] = []
     ble: BleHealth | None = None
     """None on a gateway without BLE sensors."""
+    window_states_dropped: int = 0
+    """Window state messages dropped while the broker was away (bounded queue, oldest first)."""
 
 
 _ID_RE: Final = re.compile(ID_PATTERN)
@@ -210,6 +215,117 @@ def gateway_of_readings_topic(topic: str) -> str:
     if match is None:
         raise WireError(f"topic {topic!r} is not a readings topic ({readings_topic('<gateway>')})")
     return match.group(1)
+
+
+# -- ventilation windows ------------------------------------------------------------------------
+MAX_COMMAND_LIFETIME_MS: Final = 24 * 3600 * 1000
+"""A command may live at most a day; one that claims more is refused."""
+
+
+class WindowCommand(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Cloud → gateway on ``…/windows/<id>/cmd``: a technician's one-off command. Expiry and the
+    correlation id travel in the payload (MQTT 5 message expiry is set in addition)."""
+
+    v: Literal[1]
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    """Correlation id: the gateway's outcome names it."""
+    window: WireId
+    action: Literal["open", "close", "release"]
+    issued_ms: Annotated[int, msgspec.Meta(ge=EARLIEST_TIME_MS)]
+    expires_ms: Annotated[int, msgspec.Meta(ge=EARLIEST_TIME_MS)]
+    target_pct: Annotated[float, msgspec.Meta(gt=0, le=100)] = 100.0
+    hold_s: Annotated[float, msgspec.Meta(ge=60, le=86_400)] = 3600.0
+    """How long the override holds; then the window returns to automatic."""
+    by: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    """Who sent it (for the audit trail)."""
+
+
+class SetpointScope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where set points apply: a building, a flat of it, or a room of that flat."""
+
+    building: WireId
+    flat: WireId | None = None
+    room: WireId | None = None
+    values: dict[str, object] = {}
+    """Set point name → value (checked on the gateway, edge.ventilation.settings.Setpoints)."""
+
+
+class SetpointsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Cloud → gateway, retained on ``…/config``: the whole set point configuration."""
+
+    v: Literal[1]
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    """Version id of this configuration; the gateway's verdict names it."""
+    scopes: Annotated[list[SetpointScope], msgspec.Meta(max_length=10_000)] = []
+    by: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+
+
+WindowStateKind = Literal["decision", "position", "command", "config"]
+
+
+class WindowState(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Gateway → cloud on ``…/windows/<id>/state``: what the controller decided and why, where the
+    window is, the outcome of a command or of a set point configuration."""
+
+    v: Literal[1]
+    gateway: WireId
+    window: WireId
+    building: WireId
+    flat: WireId
+    room: WireId
+    time_ms: Annotated[int, msgspec.Meta(ge=EARLIEST_TIME_MS)]
+    kind: WindowStateKind
+    commanded_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    """kind decision: the opening sent to the controller (only when it moves it)."""
+    travel_s: Annotated[float, msgspec.Meta(gt=0, le=600)] | None = None
+    reported_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    """kind position: the opening the controller reports."""
+    fault: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    rule: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    tier: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    target_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    text_da: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    text_en: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    ref: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    """kind command/config: the command's correlation id or the configuration's id."""
+    outcome: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+STATE_SUBSCRIPTION: Final = f"$share/{SHARED_GROUP}/{TOPIC_ROOT}/gw/+/windows/+/state"
+_STATE_TOPIC_RE: Final = re.compile(rf"^{re.escape(TOPIC_ROOT)}/gw/([^/]+)/windows/([^/]+)/state$")
+
+
+def window_of_state_topic(topic: str) -> tuple[str, str] | None:
+    """(gateway, window) of a window state topic, None for any other topic."""
+    match = _STATE_TOPIC_RE.match(topic)
+    return None if match is None else (match.group(1), match.group(2))
+
+
+_command_decoder: Final = msgspec.json.Decoder(WindowCommand)
+_setpoints_decoder: Final = msgspec.json.Decoder(SetpointsConfig)
+_state_decoder: Final = msgspec.json.Decoder(WindowState)
+
+
+def _decode_small(decoder: msgspec.json.Decoder[_M], payload: bytes, what: str) -> _M:
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise WireError(f"{what}: oversize: {len(payload)} bytes > {MAX_MESSAGE_BYTES}")
+    try:
+        return decoder.decode(payload)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise WireError(f"{what}: {exc}") from None
+
+
+def decode_window_command(payload: bytes) -> WindowCommand:
+    return _decode_small(_command_decoder, payload, "window command")
+
+
+def decode_setpoints(payload: bytes) -> SetpointsConfig:
+    return _decode_small(_setpoints_decoder, payload, "set points")
+
+
+def decode_window_state(payload: bytes) -> WindowState:
+    return _decode_small(_state_decoder, payload, "window state")
 
 
 _batch_decoder: Final = msgspec.json.Decoder(ReadingsBatch)

@@ -172,7 +172,9 @@ def open_people(url: str, registry: Registry) -> Accounts:
 
 
 @contextmanager
-def running_api(folder: Path, accounts_url: str, **settings: Any) -> Iterator[Api]:
+def running_api(
+    folder: Path, accounts_url: str, app_kwargs: dict[str, Any] | None = None, **settings: Any
+) -> Iterator[Api]:
     registry_path = folder / "registry.toml"
     registry_path.write_text(REGISTRY, encoding="utf-8")
     registry = Registry.model_validate(tomllib.loads(REGISTRY))
@@ -187,7 +189,7 @@ def running_api(folder: Path, accounts_url: str, **settings: Any) -> Iterator[Ap
     with SqliteStore(folder / "store.db") as store:
         fill_store(store, "B1")
         fill_store(store, "B2")
-        app = create_app(api_settings, store, registry, accounts=accounts)
+        app = create_app(api_settings, store, registry, accounts=accounts, **(app_kwargs or {}))
         with ApiServer(app, port=free_port()) as server:
             api = Api(
                 server.url, folder, folder / "store.db", registry_path, alerts_url, store, accounts

@@ -48,6 +48,11 @@ FLAT_TABLE: Final[dict[tuple[str, str], tuple[int, ...]]] = {
     ("consent-put", "own"): (401, 200, 403, 403, 403),
     ("consent-put", "unconsented"): (401, 404, 403, 403, 403),
     ("consent-put", "out"): (401, 404, 403, 403, 403),
+    # GET /api/flats/{flat}/windows: window decisions, the flat's summary (issue 11)
+    ("windows", "own"): (401, 200, 200, 200, 403),
+    ("windows", "unconsented"): (401, 404, 200, 200, 403),
+    ("windows", "out"): (401, 404, 403, 403, 403),
+    ("windows", "unknown"): (401, 404, 404, 404, 404),
 }
 FLAT_REQUESTS: Final = {
     "climate": ("GET", "/api/flats/{flat}/climate?" + WINDOW, None),
@@ -56,6 +61,7 @@ FLAT_REQUESTS: Final = {
     "heat-share": ("GET", "/api/flats/{flat}/heat-share?month=2026-01", None),
     "consent-get": ("GET", "/api/flats/{flat}/consent", None),
     "consent-put": ("PUT", "/api/flats/{flat}/consent", {"staff_detail": True}),
+    "windows": ("GET", "/api/flats/{flat}/windows", None),
 }
 
 #                                            anon res1 tech1 fin1 admin
@@ -95,6 +101,10 @@ OTHER_TABLE: Final[dict[tuple[str, str], tuple[int, ...]]] = {
     ("GET", "/api/admin/users/res1"): (401, 403, 403, 403, 200),
     ("GET", "/api/admin/erasure-requests"): (401, 403, 403, 403, 200),
     ("GET", "/api/audit"): (401, 403, 403, 403, 200),
+    # window control is not set up in this API: a technician of the building learns so (404)
+    ("PUT", "/api/buildings/B1/setpoints"): (401, 403, 404, 403, 403),
+    ("PUT", "/api/buildings/B2/setpoints"): (401, 403, 403, 403, 403),
+    ("GET", "/api/buildings/B1/setpoints"): (401, 403, 404, 403, 403),
 }
 
 
@@ -106,6 +116,8 @@ BODIES: Final[dict[tuple[str, str], object]] = {
     ("PUT", "/api/admin/users/res2/disabled"): {"disabled": False},
     ("PUT", "/api/admin/users/nobody/password"): {"password": "a long new password"},
     ("POST", "/api/admin/users/res2/scopes"): {"kind": "flat", "id": "B1-02"},
+    ("PUT", "/api/buildings/B1/setpoints"): {"values": {"co2_open_ppm": 900}},
+    ("PUT", "/api/buildings/B2/setpoints"): {"values": {"co2_open_ppm": 900}},
 }
 
 

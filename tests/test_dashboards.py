@@ -47,6 +47,26 @@ SCHEMA: dict[str, dict[str, set[str]]] = {
         "tags": {"building", "flat", "kind"},
         "fields": {"state", "severity", "value", "level", "advice_da", "advice_en"},
     },
+    "window": {  # cloud/window_state.py (and cloud/jobs/actuator_job.py)
+        "tags": {"building", "flat", "window"},
+        "fields": {"commanded_pct", "reported_pct", "travel_s"},
+    },
+    "window_event": {  # cloud/window_state.py
+        "tags": {"building", "flat", "room", "window", "kind"},
+        "fields": {"rule", "tier", "text_da", "outcome", "reason"},
+    },
+    "diagnosis": {  # cloud/jobs/diagnosis_job.py
+        "tags": {"building", "flat"},
+        "fields": {
+            "causes",
+            "air_change_per_h",
+            "moisture_g_per_h",
+            "airing_events",
+            "surface_rh_hours_above_80",
+            "frsi",
+            "advice_da",
+        },
+    },
     "ingest": {  # cloud/ingest.py IngestStats.point
         "tags": {"ingest"},
         "fields": {
@@ -201,6 +221,7 @@ def _line(measurement: str) -> str:
     values = {"building": "B1", "flat": "F1", "kind": "sensor-silent"}
     tags = ",".join(f"{t}={values.get(t, 'x')}" for t in sorted(schema["tags"]))
     text_fields = {"month", "light", "state", "severity", "advice_da", "advice_en"}
+    text_fields |= {"rule", "tier", "text_da", "outcome", "reason", "causes"}
     fields = ",".join(
         f'{f}="v"' if f in text_fields else f"{f}={'1i' if f in ('intervals', 'level') else '1.5'}"
         for f in sorted(schema["fields"])
@@ -255,8 +276,9 @@ def test_query_returns_the_point_from_a_real_influxdb(influx: str, where: str, q
 # -- every panel against a real InfluxDB filled by the demo -----------------------------------
 
 
-DEMO_GAPS: Final = {"alerts", "heat_share"}
-"""Measurements a 6-hour demo leaves empty (no alert fires, heat shares need whole days), and
+DEMO_GAPS: Final = {"alerts", "heat_share", "diagnosis"}
+"""Measurements a 6-hour demo leaves empty (no alert fires, heat shares need whole days, the
+weekly diagnosis covers the days before today's midnight), and
 the RSSI field (its simulated adverts carry none): one point each is written as in the table
 test above, with the demo's building, flat and gateway — said so here, not hidden."""
 

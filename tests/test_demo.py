@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ import pytest
 from cloud.servers import InfluxServer, MosquittoServer
 from cloud.store.base import CLIMATE
 from cloud.store.influx import InfluxStore
+from cloud.store.sqlite import SqliteStore
+from firmware_sim.scenario import default_scenario
 from tests.stack import ROOT
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
@@ -56,6 +59,59 @@ def test_demo_one_day(tmp_path: Path) -> None:
     assert summary["settlement_total_dkk"] == summary["settlement_cost_dkk"] > 0
     assert summary["heat_share_points"] == 12
     assert "simuleret / simulated" in done.stderr  # progress on long work
+    # the gateway drove a window per flat; every decision is in the store with its rule
+    assert summary["ventilation_control"] is True
+    for key in ("co2_hours_above_1200_ppm", "humidity_hours_above_60_pct", "window_open_hours"):
+        assert summary[key] >= 0
+    assert summary["heat_delivered_kwh"] > 0
+    assert summary["manual_window_operations"] > 0  # residents still open windows by hand
+    store = SqliteStore(tmp_path / "store.sqlite")
+    try:
+        far = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        events = store.query("window_event", *far)
+        rules = set(events.loc[events["kind"] == "decision", "rule"])
+        assert {"air_ok", "manual"} <= rules
+        assert set(events["flat"]) == {f.id for f in default_scenario().flats}
+        windows = store.query("window", *far)
+        assert windows["commanded_pct"].notna().any() and windows["reported_pct"].notna().any()
+    finally:
+        store.close()
+
+
+def test_demo_without_ventilation_control(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cloud.cli",
+            "demo",
+            "--days",
+            "0.25",
+            "--flats",
+            "4",
+            "--json",
+            "--no-web",
+            "--no-ventilation-control",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["ventilation_control"] is False
+    assert summary["manual_window_operations"] is None
+    assert summary["window_open_hours"] >= 0 and summary["heat_delivered_kwh"] > 0
+    store = SqliteStore(tmp_path / "store.sqlite")
+    try:
+        far = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        assert store.query("window_event", *far).empty
+    finally:
+        store.close()
 
 
 def test_demo_refuses_bad_flats(tmp_path: Path) -> None:

@@ -42,6 +42,9 @@ class AuditAction(StrEnum):
     SETTLEMENT_DELETED = "settlement.deleted"
     SETTLEMENT_REFUSED = "settlement.refused"
     SETTLEMENT_EXPORTED = "settlement.exported"
+    WINDOW_SETPOINTS = "window.setpoints"
+    WINDOW_COMMAND = "window.command"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,12 +94,17 @@ def decay_events(
     min_end_excess_ppm: float = 40.0,
     noise_ppm: float = 15.0,
     min_r_squared: float = 0.9,
+    fit_level: bool = True,
 ) -> list[DecayEvent]:
     """CO2 decay events in a time-indexed series (UTC DatetimeIndex), each fitted by a
     log-linear line: ln(C − Cout) = a − n·t. A sample belongs to a decay while the CO2 half an
     hour later is more than `noise_ppm` lower (so single noisy rises do not end an event and a
     noisy plateau does not extend it); the event stops where C − Cout falls below
-    `min_end_excess_ppm` (the log of sensor noise is no signal)."""
+    `min_end_excess_ppm` (the log of sensor noise is no signal).
+
+    ``fit_level=False`` fits the decay towards the outdoor level, as DOMAIN.md describes (the
+    weekly diagnosis does: fitting the level as well was measured to be off by up to +179 % on
+    noisy single decays); True also fits the level (someone still at home raises it)."""
     s = co2.dropna()
     if len(s) < 3:
         return []
@@ -121,7 +126,12 @@ def decay_events(
             continue
         if (hours[last] - hours[peak]) * 60.0 < min_minutes - 1e-9:
             continue
-        fit = _fit_decay(hours[peak : last + 1] - hours[peak], c[peak : last + 1], outdoor_ppm)
+        fit = _fit_decay(
+            hours[peak : last + 1] - hours[peak],
+            c[peak : last + 1],
+            outdoor_ppm,
+            grid=40 if fit_level else 1,
+        )
         if fit is None or fit[2] < min_r_squared:
             continue
         n, baseline, r2 = fit

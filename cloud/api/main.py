@@ -35,10 +35,13 @@ from cloud.api.routes import (
     me,
     session,
     settlements,
+    windows,
 )
 from cloud.api.settings import ApiSettings
+from cloud.control import ControlClient
 from cloud.mail.web import mount_unsubscribe
 from cloud.registry import Registry
+from cloud.setpoint_book import SetpointBook
 from cloud.settlement.tariff import default_tariff, load_tariff
 from cloud.store.base import TimeSeriesStore
 
@@ -69,6 +72,8 @@ def create_app(
     registry: Registry,
     *,
     accounts: Accounts | None = None,
+    control: ControlClient | None = None,
+    setpoint_book: SetpointBook | None = None,
 ) -> FastAPI:
     """The API over an open store and a loaded registry. Raises `TariffError` when the
     configured tariff is not valid and `SchemaOutOfDate` when the accounts database needs
@@ -117,6 +122,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.accounts = people
+    app.state.control = control  # window control (cloud/api/routes/windows.py); owner closes it
+    app.state.setpoint_book = setpoint_book
     errors.install(app)
     docs.install(app)
     api = APIRouter(prefix=API_PREFIX)
@@ -130,10 +137,14 @@ def create_app(
         heat_shares,
         settlements,
         admin,
+        windows,
     ):
         api.include_router(module.router)
     app.include_router(api)
     mount_unsubscribe(app, settings.alerts_url)  # the alert e-mails' link, without login
+    from cloud.web import install_pages
+
+    install_pages(app)  # the web pages (cloud/web) on the same app and services
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app

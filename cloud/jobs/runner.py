@@ -25,6 +25,8 @@
 5. **Mail** (when `JobsConfig.mail` is set): residents who opted in get one e-mail per new alert
    episode on their flat (cloud/mail/mailer.py); an SMTP failure is logged and retried at the
    next run, never stops the jobs.
+6. **Diagnosis**: per flat, the 7 days up to today's midnight (cloud/jobs/diagnosis_job.py):
+   envelope / ventilation / habits with evidence and advice → measurement ``diagnosis``.
 
 `JobsSummary.mould_alerts` counts open *mould-risk* alerts: mould index ≥ 1 and surface RH ≥ 80 %
 for 6 h. The VTT index needs weeks of damp conditions to reach 1 on a sensitive surface, so
@@ -95,6 +97,7 @@ class JobsSummary:
     rollup_hours: int = 0
     mails_sent: int = 0
     mails_failed: int = 0
+    flats_diagnosed: int = 0
     mould_alert_flats: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -132,6 +135,7 @@ def run_jobs_once(
             summary.heat_share_points += _write_heat_shares(store, registry, building, now, summary)
             rolled = refresh_rollups(store, building.id, now - config.rollup_recheck, now)
             summary.rollup_hours += rolled.hours
+            summary.flats_diagnosed += _write_diagnoses(store, building, now)
         if config.mail is not None:
             _send_mail(alert_store, config.mail, config.accounts_url, now, summary)
         mould = [a for a in alert_store.open_alerts() if a.kind in MOULD_RISK_KINDS]
@@ -174,6 +178,17 @@ def _send_mail(
         return
     summary.mails_sent += run.sent
     summary.mails_failed += run.failed
+
+
+def _write_diagnoses(store: TimeSeriesStore, building: Building, now: datetime) -> int:
+    """The week up to `now`'s day (cloud/jobs/diagnosis_job.py), stamped at that midnight so a
+    rerun the same day overwrites it."""
+    from cloud.jobs.diagnosis_job import diagnose_building, diagnosis_points
+
+    end = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    found = diagnose_building(store, building, end)
+    store.write(diagnosis_points(building.id, end, found))
+    return len(found)
 
 
 def _write_heat_shares(

@@ -305,6 +305,16 @@ class RunStore:
         with Session(self._engine) as session:
             return _record(self._row(session, run_id))
 
+    def of_building(self, building_id: str) -> list[RunRecord]:
+        """The building's runs, newest first."""
+        with Session(self._engine) as session:
+            rows = session.scalars(
+                select(_RunRow)
+                .where(_RunRow.building_id == building_id)
+                .order_by(_RunRow.id.desc())
+            )
+            return [_record(row) for row in rows]
+
     def replace(
         self, run_id: int, result: SettlementResult, csv: bytes | Callable[[RunRef], bytes]
     ) -> None:

@@ -12,10 +12,10 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from firmware_sim.devices import ble
+from firmware_sim.devices.closeable import Closeable
 from firmware_sim.devices.serial_pty import PtyResponder
 from firmware_sim.devices.serial_responders import (
     Mhz19bResponder,
@@ -94,7 +94,7 @@ class _Device:
     modbus_address: int | None = None
 
 
-class DeviceFleet:
+class DeviceFleet(Closeable):
     """All devices of one scenario; ``close()`` stops every responder (safe twice)."""
 
     def __init__(self, scenario: Scenario, *, seed: int = 0) -> None:
@@ -180,14 +180,3 @@ class DeviceFleet:
         for device in self.devices.values():
             if device.responder is not None:
                 device.responder.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -11,8 +11,8 @@ import os
 import select
 import threading
 import tty
-from types import TracebackType
-from typing import Self
+
+from firmware_sim.devices.closeable import Closeable
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ _POLL_S = 0.02
 ends a frame after 3.5 character times of silence)."""
 
 
-class PtyResponder:
+class PtyResponder(Closeable):
     """Base: subclasses implement `_on_bytes` (consume a request from the buffer, answer it)."""
 
     def __init__(self, name: str) -> None:
@@ -33,17 +33,6 @@ class PtyResponder:
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name=name)
         self._thread.start()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self, join_timeout_s: float = 2.0) -> None:
         """Stop the thread and close the pty; safe to call twice."""

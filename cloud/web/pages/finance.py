@@ -1,0 +1,376 @@
+"""Finance's pages: settlement runs per building (draft → checked → approved), a new draft with
+its preview table before it is saved, the four-eyes steps as buttons (the run store refuses the
+wrong person, whatever the page shows), downloads (CSV, XLSX, the PDFs as a zip), and the
+statements' delivery deadline (4 months after the accounting year)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from cloud.accounts.audit import AuditAction
+from cloud.accounts.http import client_address
+from cloud.accounts.principal import Role
+from cloud.accounts.scope import BuildingView, check_building, visible_buildings
+from cloud.api.deps import AppContext, get_context
+from cloud.settlement.csv_io import InputError, parse_period
+from cloud.settlement.deadline import statement_deadline
+from cloud.settlement.engine import SettlementError
+from cloud.settlement.model import SettlementResult
+from cloud.settlement.money import MoneyError
+from cloud.settlement.numbers import NumberError, parse_amount
+from cloud.settlement.runs import RunNotFound, RunRecord
+from cloud.settlement.store_io import settle_from_store
+from cloud.web.common import (
+    FORM_ERRORS,
+    PageDenied,
+    PageUser,
+    accounts_of,
+    check_csrf,
+    guarded,
+    in_language,
+    page,
+    require_role,
+)
+from cloud.web.i18n import gettext, language_of
+from cloud.web.session import WebSession
+from cloud.web.texts import N_
+from cloud.web.views import LOCAL_TZ
+
+router = APIRouter(include_in_schema=False)
+MAX_MONTHS: Final = 12
+FIELD = Annotated[str, Form(max_length=100)]
+ZIP_TIME: Final = (2000, 1, 1, 0, 0, 0)
+"""Fixed member times: the same run gives the same zip bytes."""
+
+
+def _context(request: Request) -> AppContext:
+    return get_context(request)
+
+
+def _building(user: WebSession, building: str) -> None:
+    require_role(user, Role.FINANCE)
+    guarded(lambda: check_building(user.principal, building, BuildingView.SETTLEMENTS))
+
+
+def period_date(iso: str, *, end: bool = False) -> date:
+    """A run's first or (exclusive `end`) last day, as the settlement defines its period
+    (`parse_period`: midnights of the period's time zone, kept in the stored times)."""
+    moment = datetime.fromisoformat(iso)
+    if end:
+        moment -= timedelta(seconds=1)
+    return moment.date()
+
+
+def _run_view(record: RunRecord, year_end_month: int | None = None) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "building": record.building_id,
+        "state": record.state.value,
+        "start": period_date(record.period_start),
+        "end": period_date(record.period_end, end=True),
+        "cost_ore": record.cost_ore,
+        "created_by": record.created_by,
+        "checked_by": record.checked_by,
+        "approved_by": record.approved_by,
+        "deadline": statement_deadline(
+            datetime.fromisoformat(record.period_start),
+            datetime.fromisoformat(record.period_end),
+            year_end_month,
+        ),
+        "tariff_version": record.tariff_version,
+    }
+
+
+def runs_page(request: Request, user: WebSession) -> Response:
+    require_role(user, Role.FINANCE)
+    context = _context(request)
+    ids = visible_buildings(user.principal, [b.id for b in context.registry.buildings])
+    buildings = [
+        {
+            "id": b,
+            "name": context.registry.building(b).name or b,
+            "runs": [
+                _run_view(r, context.registry.building(b).accounting_year_end_month)
+                for r in context.runs.of_building(b)[:20]
+            ],
+        }
+        for b in ids
+    ]
+    today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
+    return page(request, user, "finance/runs.html", {"buildings": buildings, "today": today})
+
+
+def _draft_page(
+    request: Request,
+    user: WebSession,
+    building: str,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    preview: SettlementResult | None = None,
+    status_code: int = 200,
+) -> Response:
+    return page(
+        request,
+        user,
+        "finance/new.html",
+        {
+            "building": building,
+            "values": values,
+            "errors": errors or {},
+            "preview": preview,
+            "tariff_version": _context(request).tariff.version,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/buildings/{building}/settlements/new")
+def new_run_form(request: Request, user: PageUser, building: str) -> Response:
+    _building(user, building)
+    last_year = datetime.now(UTC).astimezone(LOCAL_TZ).year - 1
+    values = {
+        "period_start": f"{last_year}-01",
+        "period_end": f"{last_year}-12",
+        "total_cost": "",
+        "bill_received": "",
+    }
+    return _draft_page(request, user, building, values=values)
+
+
+def _settle(
+    request: Request, building: str, values: dict[str, str]
+) -> tuple[SettlementResult | None, dict[str, str]]:
+    """The draft's result from the form, or the field errors in the person's language."""
+    lang = language_of(request)
+    errors: dict[str, str] = {}
+    start = end = None
+    try:
+        start, end = parse_period(f"{values['period_start']}..{values['period_end']}")
+    except (InputError, ValueError):
+        errors["period_start"] = gettext(
+            lang, N_("Write the first and last month as YYYY-MM, the first before the last")
+        )
+    if start is not None and end is not None:
+        months = (end.year - start.year) * 12 + end.month - start.month
+        if months > MAX_MONTHS:
+            errors["period_end"] = gettext(lang, N_("A heating account covers at most 12 months"))
+    amount = None
+    try:  # the settlement's one number rule (cloud/settlement/numbers.py), as CLI and API
+        amount = parse_amount(values["total_cost"])
+        if amount <= 0:
+            errors["total_cost"] = gettext(lang, N_("The amount must be more than 0 kroner"))
+            amount = None
+    except NumberError as exc:
+        errors["total_cost"] = in_language(str(exc), lang)
+    received = None
+    if values["bill_received"].strip():
+        try:
+            received = date.fromisoformat(values["bill_received"].strip())
+        except ValueError:
+            errors["bill_received"] = gettext(lang, N_("Write the date as YYYY-MM-DD"))
+    if errors or start is None or end is None or amount is None:
+        return None, errors
+    context = _context(request)
+    try:
+        result = settle_from_store(
+            context.store,
+            context.registry,
+            building,
+            start,
+            end,
+            amount,
+            context.tariff,
+            statement_date=datetime.now(UTC).date(),
+            bill_received=received,
+        )
+    except MoneyError as exc:
+        return None, {"total_cost": in_language(str(exc), lang)}
+    except (SettlementError, ValueError) as exc:
+        return None, {"period_start": in_language(str(exc), lang)}
+    return result, {}
+
+
+@router.post("/buildings/{building}/settlements/new")
+def new_run(
+    request: Request,
+    user: PageUser,
+    building: str,
+    period_start: FIELD = "",
+    period_end: FIELD = "",
+    total_cost: FIELD = "",
+    bill_received: FIELD = "",
+    action: FIELD = "preview",
+    csrf_token: FIELD = "",
+) -> Response:
+    _building(user, building)
+    check_csrf(request, user, csrf_token)
+    values = {
+        "period_start": period_start.strip(),
+        "period_end": period_end.strip(),
+        "total_cost": total_cost.strip(),
+        "bill_received": bill_received.strip(),
+    }
+    result, errors = _settle(request, building, values)
+    if result is None:
+        return _draft_page(
+            request, user, building, values=values, errors=errors, status_code=FORM_ERRORS
+        )
+    if action != "save":
+        return _draft_page(request, user, building, values=values, preview=result)
+    # saved by the API's own function, with this person's name (the same checks and audit)
+    from fastapi import HTTPException
+
+    from cloud.api.routes.settlements import create_settlement
+    from cloud.api.schemas import SettlementRequest
+
+    context = _context(request)
+    try:
+        created = create_settlement(
+            principal=user.principal,
+            request=request,
+            response=Response(),
+            body=SettlementRequest(
+                period_start=values["period_start"],
+                period_end=values["period_end"],
+                total_cost_dkk=result.cost_dkk,
+                bill_received=result.bill_received,
+                statement_date=result.statement_date,
+            ),
+            building=context.registry.building(building),
+            store=context.store,
+            registry=context.registry,
+            tariff=context.tariff,
+            runs=context.runs,
+            documents=context.documents,
+            context=context,
+        )
+    except HTTPException as exc:
+        errors = {"period_start": in_language(str(exc.detail), language_of(request))}
+        return _draft_page(
+            request, user, building, values=values, errors=errors, status_code=FORM_ERRORS
+        )
+    run_id = created.run_id
+    return RedirectResponse(f"/buildings/{building}/settlements/{run_id}", status_code=303)
+
+
+def _record(request: Request, building: str, run_id: int) -> RunRecord:
+    record: RunRecord | None
+    try:
+        record = _context(request).runs.get(run_id) if 1 <= run_id < 2**31 else None
+    except RunNotFound:
+        record = None
+    if record is None or record.building_id != building:
+        raise PageDenied(
+            404,
+            f"Kørsel {run_id} findes ikke for bygning {building} / run {run_id} does not exist "
+            f"for building {building}",
+        )
+    return record
+
+
+@router.get("/buildings/{building}/settlements/{run_id}")
+def run_page(
+    request: Request, user: PageUser, building: str, run_id: int, refused: str | None = None
+) -> Response:
+    _building(user, building)
+    record = _record(request, building, run_id)
+    from cloud.api.documents import csv_rows
+
+    return page(
+        request,
+        user,
+        "finance/run.html",
+        {
+            "run": _run_view(
+                record, _context(request).registry.building(building).accounting_year_end_month
+            ),
+            "rows": csv_rows(record.csv),
+            "me": user.principal.username,
+            "refused": refused,
+        },
+    )
+
+
+@router.post("/buildings/{building}/settlements/{run_id}/{step}")
+def sign_off(
+    request: Request,
+    user: PageUser,
+    building: str,
+    run_id: int,
+    step: str,
+    csrf_token: FIELD = "",
+) -> Response:
+    _building(user, building)
+    check_csrf(request, user, csrf_token)
+    if step not in ("check", "approve"):
+        raise PageDenied(404, "Ukendt trin / unknown step")
+    _record(request, building, run_id)
+    context = _context(request)
+    # the API's own steps, called as functions with this person: the same four-eyes rule,
+    # the same audit entries, the same kept documents
+    from fastapi import HTTPException
+
+    from cloud.api.routes.settlements import approve_settlement, check_settlement
+
+    step_function = check_settlement if step == "check" else approve_settlement
+    try:
+        step_function(
+            principal=user.principal,
+            request=request,
+            building=context.registry.building(building),
+            run_id=run_id,
+            runs=context.runs,
+            context=context,
+        )
+    except HTTPException as exc:
+        refused = in_language(str(exc.detail), language_of(request))
+        return run_page(request, user, building, run_id, refused=refused)
+    return RedirectResponse(f"/buildings/{building}/settlements/{run_id}", status_code=303)
+
+
+def _stem(record: RunRecord) -> str:
+    return f"varmeregnskab_{record.building_id}_{record.period_start[:7]}_koersel{record.id}"
+
+
+@router.get("/buildings/{building}/settlements/{run_id}/download/{kind}")
+def download(request: Request, user: PageUser, building: str, run_id: int, kind: str) -> Response:
+    """``csv``, ``xlsx`` or ``pdf.zip`` (every flat's statement)."""
+    from cloud.api.documents import statement_name
+    from cloud.api.routes.settlements import XLSX, _document
+
+    _building(user, building)
+    record = _record(request, building, run_id)
+    context = _context(request)
+    if kind == "csv":
+        content, media, name = record.csv, "text/csv; charset=utf-8", f"{_stem(record)}.csv"
+    elif kind == "xlsx":
+        content = _document(context, record, "export.xlsx")
+        media, name = XLSX, f"{_stem(record)}.xlsx"
+    elif kind == "pdf.zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for flat in sorted(record.coverage_pct):
+                info = zipfile.ZipInfo(f"{_stem(record)}_{flat}.pdf", ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, _document(context, record, statement_name(flat)))
+        content, media, name = buffer.getvalue(), "application/zip", f"{_stem(record)}_pdf.zip"
+    else:
+        raise PageDenied(404, "Ukendt filtype / unknown file type")
+    accounts_of(request).audit(
+        user.principal,
+        AuditAction.SETTLEMENT_EXPORTED,
+        building_id=building,
+        run_id=run_id,
+        address=client_address(request),
+        detail={"kind": kind},
+    )
+    return Response(
+        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
