@@ -277,10 +277,10 @@ def test_query_returns_the_point_from_a_real_influxdb(influx: str, where: str, q
 
 
 DEMO_GAPS: Final = {"alerts", "heat_share", "diagnosis"}
-"""Measurements a 6-hour demo leaves empty (no alert fires, heat shares need whole days, the
-weekly diagnosis covers the days before today's midnight), and
-the RSSI field (its simulated adverts carry none): one point each is written as in the table
-test above, with the demo's building, flat and gateway — said so here, not hidden."""
+"""Measurements a 6-hour demo may leave empty (an alert fires only in some runs, heat shares
+need whole days, the weekly diagnosis covers the days before today's midnight), and the RSSI
+field (its simulated adverts carry none): one point each is written for those left empty, as in
+the table test above, with the demo's building, flat and gateway — said so here, not hidden."""
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +316,7 @@ def demo_influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
                 influx.url, "/query", {"db": "indeklima", "q": f'SELECT count(*) FROM "{m}"'}
             )["results"][0]
         }
-        assert empty == DEMO_GAPS, f"the demo now fills {DEMO_GAPS - empty}: drop them here"
+        assert empty <= DEMO_GAPS, f"the demo left {empty - DEMO_GAPS} empty: it should fill them"
         values = {key: _first_tag(influx.url, key) for key in ("building", "flat", "gateway")}
         lines = [_line(m) for m in sorted(empty)]
         lines.append(

@@ -93,12 +93,14 @@ def test_broker_killed_and_restarted_several_times(stack: Stack) -> None:
 def test_ingest_down_while_gateway_produces(stack: Stack) -> None:
     stack.start_ingest()
     stack.wait_ingest_connected()
-    stack.start_feeder(TOTAL, rate=1500)
+    # 12 s of production: a loaded machine must not let the gateway finish before ingest stops
+    stack.start_feeder(TOTAL, rate=500)
     stack.wait_stored(500)
     stack.assert_feeder_running()
     stack.stop_ingest()
     # the gateway keeps producing while ingest is away; the broker queues for its session
     fed = stack.fed()
+    assert fed + 1000 <= TOTAL, f"the gateway had produced {fed} before ingest stopped"
     wait_until(lambda: stack.fed() >= fed + 1000, 60, "the gateway to produce 1,000 more")
     stack.start_ingest()
     stack.wait_feeder()
