@@ -499,3 +499,130 @@ def test_an_acknowledgement_is_shown_to_the_other_technicians_and_audited(app: W
 
     entries = app.accounts.audit_entries(AuditQuery(action="alert.acknowledged"))
     assert entries and entries[0].username == "technician" and entries[0].flat_id == "B1-01"
+
+
+def _window_and_diagnosis(app: WebApp) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cloud.analytics.diagnosis import Cause, Evidence, FlatDiagnosis
+    from cloud.jobs.diagnosis_job import diagnosis_points
+    from cloud.store.base import Point
+    from cloud.window_state import EVENT_MEASUREMENT
+
+    now = datetime.now(UTC)
+    tags = {"building": "B1", "flat": "B1-01", "window": "B1-01-w1", "room": "stue"}
+    fields: dict[str, str | float] = {
+        "rule": "co2_open",
+        "tier": "comfort",
+        "target_pct": 40.0,
+        "text_da": "CO2 over grænsen: vinduet åbnes",
+        "text_en": "CO2 above the limit: the window opens",
+    }
+    older = {**fields, "target_pct": 0.0, "text_da": "Gammel beslutning", "text_en": "Old one"}
+    stamp = int((now - timedelta(minutes=10)).timestamp()) * 10**9
+    app.store.write(
+        [
+            Point(EVENT_MEASUREMENT, {**tags, "kind": "decision"}, older, stamp - 60 * 10**9),
+            Point(EVENT_MEASUREMENT, {**tags, "kind": "decision"}, fields, stamp),
+        ]
+    )
+    evidence = Evidence(Cause.HABITS, "airing_events", 0.0, 3.0, "", "Ingen udluftning", "None")
+    found = FlatDiagnosis(
+        causes=(Cause.HABITS,),
+        air_change_per_h=0.5,
+        moisture_g_per_h=120.0,
+        airing_events=0,
+        airing_hours=0.0,
+        surface_rh_hours_above_75=3.0,
+        surface_rh_hours_above_80=0.0,
+        frsi=0.7,
+        frsi_fitted=False,
+        mean_temperature_c=20.5,
+        window_faults=0,
+        evidence=(evidence,),
+    )
+    app.store.write(diagnosis_points("B1", now - timedelta(hours=1), {"B1-01": found}))
+
+
+def test_technician_flat_page_shows_windows_set_points_and_diagnosis(app: WebApp) -> None:
+    _window_and_diagnosis(app)
+    tech = login(app, "technician")
+    page = tech.get(app.url + "/flats/B1-01", timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    text = page.text
+    assert "<h2>Vinduer</h2>" in text and "B1-01-w1" in text
+    assert "CO2 over grænsen: vinduet åbnes" in text and "Gammel beslutning" not in text
+    assert "co2_open" in text and "40 %" in text
+    assert '<th scope="row">B1-01-w1</th>' in text
+    # no window control in this app: a plain sentence, not an error
+    assert "<h2>Sætpunkter</h2>" in text and "Vinduesstyring er ikke sat op" in text
+    assert "Ugens diagnose" in text and "Vaner" in text
+    # no consent: the evidence is not shown
+    assert "data-evidence" not in text and "Ingen udluftning" not in text
+    assert "kun mens beboerne giver samtykke" in text
+    english = tech.get(app.url + "/lang/en?next=/flats/B1-01", timeout=30)
+    assert "CO2 above the limit: the window opens" in english.text
+    assert "Window control is not set up" in english.text
+    tech.get(app.url + "/lang/da?next=/", timeout=30)
+
+
+def test_technician_flat_page_without_window_data_says_so(app: WebApp) -> None:
+    tech = login(app, "technician")
+    page = tech.get(app.url + "/flats/B1-02", timeout=30)
+    assert page.status_code == 200 and "Traceback" not in page.text
+    assert "Ingen vinduesbeslutninger" in page.text
+    assert "Ingen diagnose for denne lejlighed" in page.text
+    assert "Vinduesstyring er ikke sat op" in page.text
+
+
+def test_diagnosis_evidence_shown_only_with_consent_and_audited(app: WebApp) -> None:
+    from cloud.accounts import AuditQuery, Role
+
+    _window_and_diagnosis(app)
+    tech = login(app, "technician")
+    name = "resident-b1-01-evidence"  # its own resident: another test erases resident-b1-01
+    app.accounts.create_user(name, Role.RESIDENT, PASSWORD, display_name="Beboer B1-01")
+    app.accounts.add_resident(name, "B1-01")
+    resident = login(app, name)
+    form = resident.get(app.url + "/my-data", timeout=30)
+    for answer in ("yes", "no"):
+        saved = resident.post(
+            app.url + "/my-data/consent",
+            data={"staff_detail": answer, "csrf_token": csrf_of(form.text)},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert saved.status_code == 303
+        page = tech.get(app.url + "/flats/B1-01", timeout=30).text
+        if answer == "yes":
+            assert "data-evidence" in page and "Ingen udluftning" in page
+            reads = app.accounts.audit_entries(
+                AuditQuery(flat_id="B1-01", action="flat.detail_read")
+            )
+            assert any((e.detail or {}).get("what") == "diagnosis evidence" for e in reads)
+        else:
+            assert "data-evidence" not in page and "Ingen udluftning" not in page
+
+
+def test_technician_flat_page_shows_the_buildings_set_points(tmp_path: Any) -> None:
+    from cloud.setpoint_book import SetpointBook
+
+    book = SetpointBook(tmp_path / "setpoints.json")
+    book.save(
+        "gw-b1",
+        [
+            {"building": "B1", "values": {"co2_open_ppm": 900.0}},
+            {"building": "B1", "flat": "B1-01", "room": "stue", "values": {"rh_open_pct": 70.0}},
+        ],
+    )
+    control = object()  # only its presence matters to the read-only page
+    for served in web_app(tmp_path, {"control": control, "setpoint_book": book}):
+        tech = login(served, "technician")
+        page = tech.get(served.url + "/flats/B1-01", timeout=30)
+        assert page.status_code == 200, page.text[:500]
+        assert "Bygningens aktuelle sætpunkter" in page.text
+        assert "<code>co2_open_ppm</code>" in page.text and "<td>900</td>" in page.text
+        assert "<code>rh_open_pct</code>" in page.text and "stue (B1-01)" in page.text
+        assert "Vinduesstyring er ikke sat op" not in page.text
+        empty = login(served, "technician").get(served.url + "/flats/B1-02", timeout=30)
+        assert "<code>co2_open_ppm</code>" in empty.text  # the building's set points

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from cloud.accounts import Accounts, Role, ScopeKind
 from cloud.accounts.db import make_engine, seed_registry, upgrade
@@ -159,8 +159,9 @@ def seed_people(accounts: Accounts) -> None:
         accounts.add_resident(name, flat)
 
 
-def web_app(folder: Path) -> Iterator[WebApp]:
-    """Start everything; yields while it serves; stops it after."""
+def web_app(folder: Path, app_kwargs: dict[str, Any] | None = None) -> Iterator[WebApp]:
+    """Start everything; yields while it serves; stops it after. `app_kwargs` go to
+    `create_app` (e.g. window control and its set point book)."""
     registry = Registry.model_validate(tomllib.loads(REGISTRY))
     engine = make_engine(f"sqlite:///{folder / 'accounts.db'}")
     upgrade(engine)
@@ -191,7 +192,7 @@ def web_app(folder: Path) -> Iterator[WebApp]:
     )
     with SqliteStore(folder / "store.db") as store, AlertStore(alerts_url) as alert_view:
         fill(store, now)
-        app = create_app(settings, store, registry, accounts=accounts)
+        app = create_app(settings, store, registry, accounts=accounts, **(app_kwargs or {}))
         with ApiServer(app, port=0) as server:
             yield WebApp(server.url, folder, accounts, alert_view, store)
     engine.dispose()

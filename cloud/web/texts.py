@@ -66,3 +66,9 @@ ALERT_KINDS: Final = {
 SEVERITIES: Final = {"warn": N_("Warning"), "alarm": N_("Alarm")}
 
 RANGES: Final = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month"), "year": N_("Year")}
+
+CAUSES: Final = {
+    "envelope": N_("The building envelope (a cold wall or corner)"),
+    "ventilation": N_("Too little ventilation"),
+    "habits": N_("Habits (airing, drying laundry, cooking)"),
+}

@@ -19,12 +19,22 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.accounts import AuditAction, BuildingView, Denied, FlatView, Principal, scope
+from cloud.accounts import (
+    Accounts,
+    AuditAction,
+    BuildingView,
+    Denied,
+    FlatView,
+    Principal,
+    scope,
+)
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
 from cloud.api.access import check_flat
-from cloud.api.deps import BuildingDep, FlatDep, RegistryDep, StoreDep
+from cloud.api.deps import BuildingDep, FlatDep, FlatRef, RegistryDep, StoreDep
 from cloud.control import ControlClient
+from cloud.registry import Registry
 from cloud.setpoint_book import SetpointBook
+from cloud.store.base import TimeSeriesStore
 from cloud.window_state import EVENT_MEASUREMENT
 from edge.wire import ID_PATTERN
 
@@ -140,6 +150,21 @@ def _num(value: object) -> float | None:
     return None if number != number else number
 
 
+def setpoint_book(request: Request) -> SetpointBook | None:
+    """The set point book when window control is set up in this app, else None."""
+    if getattr(request.app.state, "control", None) is None:
+        return None
+    book: SetpointBook | None = getattr(request.app.state, "setpoint_book", None)
+    return book
+
+
+def building_setpoints(book: SetpointBook, registry: Registry, building_id: str) -> SetpointsOut:
+    """The building's current set point scopes from the book (no scope check: callers do)."""
+    gateways = [g.id for g in registry.gateways if g.building == building_id]
+    scopes = [s for g in gateways for s in book.scopes(g) if s["building"] == building_id]
+    return SetpointsOut(building=building_id, scopes=scopes)
+
+
 @router.get("/buildings/{building}/setpoints", summary="Sætpunkter / set points")
 def get_setpoints(
     principal: TechnicianOfBuilding,
@@ -148,9 +173,7 @@ def get_setpoints(
     registry: RegistryDep,
 ) -> SetpointsOut:
     _control_unused, book = _control(request)
-    gateways = [g.id for g in registry.gateways if g.building == building.id]
-    scopes = [s for g in gateways for s in book.scopes(g) if s["building"] == building.id]
-    return SetpointsOut(building=building.id, scopes=scopes)
+    return building_setpoints(book, registry, building.id)
 
 
 @router.put("/buildings/{building}/setpoints", summary="Sæt sætpunkter / set set points")
@@ -296,6 +319,14 @@ def window_events(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[WindowEventOut]:
     check_flat(accounts, principal, ref, FlatView.SUMMARY, request)
+    return flat_window_events(store, ref, days=days, limit=limit)
+
+
+def flat_window_events(
+    store: TimeSeriesStore, ref: FlatRef, *, days: float = 1.0, limit: int = 500
+) -> list[WindowEventOut]:
+    """The flat's window events (decisions, commands, verdicts), newest first; no scope check
+    (callers check the flat's summary view first)."""
     now = datetime.now(UTC)
     frame = store.query(
         EVENT_MEASUREMENT,
@@ -347,6 +378,23 @@ def diagnosis(
     accounts: AccountsDep,
     store: StoreDep,
 ) -> DiagnosisOut:
+    found = flat_diagnosis(principal, request, ref, accounts, store)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"Ingen diagnose for {ref.flat_id} de sidste {LOOKUP_DAYS} dage (jobbet kører "
+            f"dagligt) / no diagnosis for {ref.flat_id} in the last {LOOKUP_DAYS} days (the "
+            "job runs daily)",
+        )
+    return found
+
+
+def flat_diagnosis(
+    principal: Principal, request: Request, ref: FlatRef, accounts: Accounts, store: TimeSeriesStore
+) -> DiagnosisOut | None:
+    """The flat's latest diagnosis (None when there is none in `LOOKUP_DAYS`): the summary view
+    is checked (`Denied` when refused); the evidence only with the residents' consent, that
+    read audited, otherwise the refusal's reason in `evidence_note`."""
     check_flat(accounts, principal, ref, FlatView.SUMMARY, request)
     now = datetime.now(UTC)
     frame = store.query(
@@ -356,12 +404,7 @@ def diagnosis(
         where={"building": ref.building_id, "flat": ref.flat_id},
     )
     if frame.empty:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"Ingen diagnose for {ref.flat_id} de sidste {LOOKUP_DAYS} dage (jobbet kører "
-            f"dagligt) / no diagnosis for {ref.flat_id} in the last {LOOKUP_DAYS} days (the "
-            "job runs daily)",
-        )
+        return None
     row = frame.sort_values("time").iloc[-1]
     evidence: list[dict[str, Any]] | None = None
     note = None

@@ -1,6 +1,8 @@
 """The technician's pages: the estate (buildings → flats coloured by this month's index, consent
 shown), alerts to acknowledge with a comment, sensor health, and a flat page whose charts appear
-only while the flat's residents consent (each such view is audited, as the API's are)."""
+only while the flat's residents consent (each such view is audited, as the API's are); the flat
+page also shows its windows' latest decisions, the building's set points and the week's
+diagnosis (its evidence only with consent), from the window API's own functions."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from cloud.web.common import (
 from cloud.web.data import monthly_figures, monthly_lights, sensor_health
 from cloud.web.i18n import language_of
 from cloud.web.session import WebSession
-from cloud.web.texts import ALERT_KINDS, SEVERITIES
+from cloud.web.texts import ALERT_KINDS, CAUSES, SEVERITIES
 
 router = APIRouter(include_in_schema=False)
 
@@ -227,6 +229,50 @@ def _api_monthly(request: Request, user: WebSession, flat_id: str) -> Any:
     )
 
 
+def _latest_decisions(events: list[Any]) -> list[Any]:
+    """Each window's latest decision (events come newest first), ordered by window."""
+    latest: dict[str, Any] = {}
+    for event in events:
+        if event.kind == "decision" and event.window not in latest:
+            latest[event.window] = event
+    return [latest[w] for w in sorted(latest)]
+
+
+def _windows_section(request: Request, user: WebSession, flat_id: str) -> dict[str, Any]:
+    """Windows, set points and the week's diagnosis from the API's own functions
+    (cloud/api/routes/windows.py), called with this person, never over HTTP: the same scope
+    checks run (the diagnosis's evidence only with consent, that read audited)."""
+    from cloud.accounts.scope import BuildingView, check_building
+    from cloud.api.deps import find_flat
+    from cloud.api.routes.windows import (
+        building_setpoints,
+        flat_diagnosis,
+        flat_window_events,
+        setpoint_book,
+    )
+
+    context = _context(request)
+    ref = find_flat(context.registry, flat_id)
+    if ref is None:
+        return {"windows": [], "setpoints": None, "diagnosis": None}
+    principal = user.principal
+    events = flat_window_events(context.store, ref, days=7, limit=5000)
+    book = setpoint_book(request)
+    setpoints = None
+    if book is not None:
+        guarded(lambda: check_building(principal, ref.building_id, BuildingView.CLIMATE))
+        setpoints = building_setpoints(book, context.registry, ref.building_id).scopes
+    found = guarded(
+        lambda: flat_diagnosis(principal, request, ref, accounts_of(request), context.store)
+    )
+    return {
+        "windows": _latest_decisions(events),
+        "setpoints": setpoints,
+        "diagnosis": found,
+        "causes": CAUSES,
+    }
+
+
 def flat_page(request: Request, user: WebSession, flat_id: str, range: str = "week") -> Response:
     require_role(user, Role.TECHNICIAN)
     context = _context(request)
@@ -247,6 +293,7 @@ def flat_page(request: Request, user: WebSession, flat_id: str, range: str = "we
         "alerts": open_alerts,
         "alert_kinds": ALERT_KINDS,
         "severities": SEVERITIES,
+        **_windows_section(request, user, flat_id),
     }
     if not consented:
         return page(request, user, "technician/flat.html", {**data, "charts": None})
