@@ -11,11 +11,13 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
 
+from cloud.store.base import CLIMATE
 from tests.api_kit import PASSWORD, Api, running_api
 
 
@@ -468,3 +470,60 @@ def test_demo_accounts_log_in(api: Api, tmp_path: Path) -> None:
     _, finance = accounts.login("finance2", "demo password 2", "test")
     assert finance.buildings == {"B1", "B2"}
     accounts.close()
+
+
+def test_completed_erasure_deletes_tenancy_readings_but_keeps_approved_settlement_periods(
+    api: Api,
+) -> None:
+    """On the SQLite store: B2-02's readings of the leaver's tenancy go, except February 2026,
+    the period of B2's approved settlement run (bogføringsloven § 10); B2-01 is untouched."""
+    from tests.api_kit import fill_store
+
+    jan_1 = datetime(2025, 12, 31, 23, tzinfo=UTC)  # local midnight, Europe/Copenhagen
+    feb_1, mar_1 = datetime(2026, 1, 31, 23, tzinfo=UTC), datetime(2026, 2, 28, 23, tzinfo=UTC)
+    apr_1 = datetime(2026, 3, 31, 22, tzinfo=UTC)
+    fill_store(api.store, "B2", days=90, start=jan_1)
+    for name in ("leaver2", "fin3"):
+        role = "resident" if name == "leaver2" else "finance"
+        new = {"username": name, "role": role, "password": PASSWORD}
+        assert api.call("POST", "/api/admin/users", "admin", json=new).status_code == 201
+    scope = {"kind": "building", "id": "B2"}
+    assert api.call("POST", "/api/admin/users/fin3/scopes", "admin", json=scope).status_code < 300
+    api.accounts.add_resident("leaver2", "B2-02", since=jan_1)
+    runs = "/api/buildings/B2/settlements"
+    february = {**SETTLE, "period_start": "2026-02", "period_end": "2026-02"}
+    created = api.call("POST", runs, "fin", json=february)
+    assert created.status_code == 201, created.text
+    path = f"{runs}/{created.json()['run_id']}"
+    assert api.call("POST", f"{path}/check", "fin2").status_code == 200
+    assert api.call("POST", f"{path}/approve", "fin3").status_code == 200
+
+    def hours(flat: str, start: datetime, end: datetime) -> int:
+        return len(api.store.query(CLIMATE, start, end, where={"building": "B2", "flat": flat}))
+
+    def span(start: datetime, end: datetime) -> int:
+        return (end - start) // timedelta(hours=1)
+
+    assert hours("B2-02", jan_1, apr_1) == span(jan_1, apr_1)
+    asked = api.call("POST", "/api/me/erasure", "leaver2")
+    assert asked.json()["readings_deleted"] == []
+    done = api.call("POST", f"/api/admin/erasure-requests/{asked.json()['id']}/complete", "admin")
+    assert done.status_code == 200, done.text
+    assert hours("B2-02", jan_1, feb_1) == 0
+    assert hours("B2-02", mar_1, apr_1) == 0
+    assert hours("B2-02", feb_1, mar_1) == span(feb_1, mar_1)
+    assert hours("B2-01", jan_1, apr_1) == span(jan_1, apr_1)
+    body = done.json()
+    first, second = body["readings_deleted"]
+    assert (first["flat"], first["first_day"], first["last_day"]) == (
+        "B2-02",
+        "2026-01-01",
+        "2026-01-31",
+    )
+    assert (second["flat"], second["first_day"]) == ("B2-02", "2026-03-01")
+    assert [
+        (k["flat"], k["first_day"], k["last_day"], k["because"]) for k in body["readings_kept"]
+    ] == [("B2-02", "2026-02-01", "2026-02-28", "approved_settlement")]
+    listed = api.get("/api/admin/erasure-requests", "admin").json()
+    (again,) = [e for e in listed if e["id"] == asked.json()["id"]]
+    assert again["readings_kept"] == body["readings_kept"]

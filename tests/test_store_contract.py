@@ -650,3 +650,53 @@ def test_query_columns_sees_series_written_after_an_earlier_query(
     store.write([reading("B", T0, temperature_c=21.0)])
     later = store.query_columns(CLIMATE, T0, T0 + HOUR, fields=["temperature_c"])
     assert [c.tags["flat"] for c in later] == ["A", "B"]
+
+
+def _flat_point(measurement: str, building: str, flat: str, at: datetime) -> Point:
+    tags = {"building": building, "flat": flat, "room": "stue", "sensor": "s1"}
+    return Point(measurement, tags, {"v": 1.0}, ns(at))
+
+
+def _times(store: TimeSeriesStore, measurement: str, building: str, flat: str) -> list[int]:
+    frame = store.query(
+        measurement,
+        T0 - 10 * HOUR,
+        T0 + 100 * HOUR,
+        where={"building": building, "flat": flat},
+    )
+    return [int((t - T0) / HOUR) for t in frame["time"]]
+
+
+def test_delete_flat_deletes_that_flats_window_in_every_measurement_and_nothing_else(
+    store: TimeSeriesStore,
+) -> None:
+    hours = range(6)
+    for measurement in (CLIMATE, "climate_hourly"):
+        store.write(
+            [
+                _flat_point(measurement, building, flat, T0 + h * HOUR)
+                for building, flat in (("B1", "1.tv"), ("B1", "2.th"), ("B2", "1.tv"))
+                for h in hours
+            ]
+        )
+    for _ in range(2):  # idempotent
+        store.delete_flat("B1", "1.tv", T0 + 2 * HOUR, T0 + 4 * HOUR)
+        for measurement in (CLIMATE, "climate_hourly"):
+            assert _times(store, measurement, "B1", "1.tv") == [0, 1, 4, 5]
+            assert _times(store, measurement, "B1", "2.th") == list(hours)
+            assert _times(store, measurement, "B2", "1.tv") == list(hours)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["1.tv' OR 'a'='a", "1.tv\\", "1.tv\\' OR \"flat\" =~ /.*/ OR 'x'='", '1.tv"', "' OR ''='"],
+)
+def test_delete_flat_with_hostile_tag_values_cannot_widen_the_delete(
+    store: TimeSeriesStore, hostile: str
+) -> None:
+    """Backslashes cannot be stored in tags (line protocol), but can be asked to be deleted."""
+    store.write([_flat_point(CLIMATE, "B1", flat, T0) for flat in ("1.tv", "2.th")])
+    store.delete_flat("B1", hostile, T0 - HOUR, T0 + HOUR)
+    store.delete_flat(hostile, "1.tv", T0 - HOUR, T0 + HOUR)
+    assert _times(store, CLIMATE, "B1", "1.tv") == [0]
+    assert _times(store, CLIMATE, "B1", "2.th") == [0]

@@ -6,23 +6,28 @@ their links to flats and their roles — and keeps, by law or as the record that
 was lawful: the audit trail (who read or changed what, GDPR Art. 5(2) accountability), the
 consent history (the legal basis of staff reads), and the settlement runs with their documents
 (the basis of approved heating settlements: bogføringsloven § 10 keeps accounting material
-for 5 years; BEK 734 on individual heat metering). The flat's readings stay in the time-series
-store: they belong to the flat and are the basis of its heating settlement.
+for 5 years; BEK 734 on individual heat metering). The flat's readings from the person's
+tenancy are deleted from the time-series store, except in the periods of the building's approved
+settlement runs (their basis) and when another resident lived in the flat (their data too):
+`cloud.accounts.erasure.erasure_plan`; the completed erasure lists both.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from cloud.accounts import audit as audit_log
 from cloud.accounts.audit import AuditAction
+from cloud.accounts.erasure import KeptBecause, ReadingSpan, Tenancy, erasure_plan
 from cloud.accounts.models import (
     ErasureRequest,
+    FlatRow,
     LoginAttempt,
     Resident,
     RoleAssignment,
@@ -32,6 +37,10 @@ from cloud.accounts.models import (
 )
 from cloud.accounts.principal import Principal
 
+if TYPE_CHECKING:
+    from cloud.settlement.runs import RunStore
+    from cloud.store.base import TimeSeriesStore
+
 KEPT: Final = (
     "revisionssporet (hvem så eller ændrede hvad) – ansvarlighed, GDPR art. 5(2) / the audit "
     "trail (who saw or changed what) – accountability, GDPR Art. 5(2)",
@@ -40,14 +49,20 @@ KEPT: Final = (
     "varmeregnskabernes kørsler og opgørelser – grundlaget for godkendte varmeregnskaber, "
     "bogføringsloven § 10 (5 år) / heating settlement runs and statements – the basis of "
     "approved heating settlements, Danish Bookkeeping Act § 10 (5 years)",
-    "lejlighedens målinger – lejlighedens og grundlaget for dens varmeregnskab / the flat's "
-    "readings – they belong to the flat and are the basis of its heating settlement",
+    "lejlighedens målinger i perioder med et godkendt varmeregnskab – grundlaget for det, "
+    "bogføringsloven § 10 (5 år) – og mens andre beboere boede der – også deres data (se "
+    "readings_kept) / the flat's readings in periods of an approved heating settlement – its "
+    "basis, Danish Bookkeeping Act § 10 (5 years) – and while other residents lived there – "
+    "their data too (see readings_kept)",
 )
 DELETED: Final = (
     "navn, brugernavn og adgangskode (kontoen lukkes) / name, username and password (the "
     "account is closed)",
     "sessioner og loginforsøg / sessions and login attempts",
     "tilknytning til lejligheder og roller / links to flats and roles",
+    "lejlighedens målinger fra din beboelsesperiode uden for de perioder, der gemmes (se "
+    "readings_deleted) / the flat's readings from your tenancy outside the periods that are "
+    "kept (see readings_deleted)",
 )
 
 
@@ -58,15 +73,48 @@ class Erasure:
     requested_at: datetime
     completed_at: datetime | None
     completed_by: str | None
+    readings_deleted: tuple[ReadingSpan, ...] = ()
+    """Completed: the flat readings deleted (the requester's tenancy, minus what is kept)."""
+    readings_kept: tuple[ReadingSpan, ...] = ()
+    """Completed: the requester's flat readings kept, each with the reason."""
+
+
+def _span_json(span: ReadingSpan) -> dict[str, str | None]:
+    return {
+        "building": span.building,
+        "flat": span.flat,
+        "start": span.start.isoformat(),
+        "end": span.end.isoformat(),
+        "because": span.because,
+    }
+
+
+def _span(data: dict[str, Any]) -> ReadingSpan:
+    because = data.get("because")
+    return ReadingSpan(
+        data["building"],
+        data["flat"],
+        datetime.fromisoformat(data["start"]),
+        datetime.fromisoformat(data["end"]),
+        KeptBecause(because) if because else None,
+    )
 
 
 def _erasure(row: ErasureRequest) -> Erasure:
+    deleted: tuple[ReadingSpan, ...] = ()
+    kept: tuple[ReadingSpan, ...] = ()
+    if row.report.startswith("{"):
+        report = json.loads(row.report)
+        deleted = tuple(_span(d) for d in report.get("readings_deleted", ()))
+        kept = tuple(_span(d) for d in report.get("readings_kept", ()))
     return Erasure(
         row.id,
         row.username,
         utc(row.requested_at),
         utc(row.completed_at) if row.completed_at else None,
         row.completed_by,
+        deleted,
+        kept,
     )
 
 
@@ -162,11 +210,60 @@ def erasure_requests(engine: Engine, *, open_only: bool = False) -> list[Erasure
         return [_erasure(r) for r in session.scalars(stmt)]
 
 
+def _approved_periods(runs: RunStore | None, building: str) -> list[tuple[datetime, datetime]]:
+    if runs is None:
+        return []
+    return [
+        (datetime.fromisoformat(r.period_start), datetime.fromisoformat(r.period_end))
+        for r in runs.of_building(building)
+        if r.state == "approved"
+    ]
+
+
+def _delete_readings(
+    session: Session,
+    now: datetime,
+    user_id: int,
+    store: TimeSeriesStore | None,
+    runs: RunStore | None,
+) -> tuple[list[ReadingSpan], list[ReadingSpan]]:
+    """Delete the user's flat readings that may go (`erasure_plan`); (deleted, kept)."""
+    tenancies = []
+    co_residents: dict[str, list[tuple[datetime, datetime]]] = {}
+    for resident in session.scalars(select(Resident).where(Resident.user_id == user_id)):
+        flat = session.get(FlatRow, resident.flat_id)
+        if flat is None:
+            continue
+        tenancies.append(Tenancy(flat.building_id, flat.id, utc(resident.since), now))
+        co_residents[flat.id] = [
+            (utc(other.since), now)
+            for other in session.scalars(
+                select(Resident).where(Resident.flat_id == flat.id, Resident.user_id != user_id)
+            )
+        ]
+    approved = {t.building: _approved_periods(runs, t.building) for t in tenancies}
+    plan = erasure_plan(tenancies, co_residents, approved)
+    if store is None:
+        return [], list(plan.kept)
+    for span in plan.delete:
+        store.delete_flat(span.building, span.flat, span.start, span.end)
+    return list(plan.delete), list(plan.kept)
+
+
 def complete_erasure(
-    engine: Engine, now: datetime, request_id: int, by: Principal, address: str | None
+    engine: Engine,
+    now: datetime,
+    request_id: int,
+    by: Principal,
+    address: str | None,
+    *,
+    store: TimeSeriesStore | None = None,
+    runs: RunStore | None = None,
 ) -> Erasure:
-    """Erase the account of request `request_id` (see the module docstring for what is kept).
-    Raises `KeyError` for an unknown request, `ValueError` for one already completed."""
+    """Erase the account of request `request_id` (see the module docstring for what is kept),
+    and with a `store` the flat readings of the tenancy that may go (keeping the periods of
+    approved settlement runs in `runs`). Raises `KeyError` for an unknown request,
+    `ValueError` for one already completed; a store failure leaves the request open."""
     with Session(engine) as session, session.begin():
         row = session.get(ErasureRequest, request_id)
         if row is None:
@@ -177,7 +274,10 @@ def complete_erasure(
                 "already completed"
             )
         user = session.get(User, row.user_id)
+        deleted: list[ReadingSpan] = []
+        kept: list[ReadingSpan] = []
         if user is not None:
+            deleted, kept = _delete_readings(session, now, user.id, store, runs)
             old_name = user.username
             session.execute(delete(SessionRow).where(SessionRow.user_id == user.id))
             session.execute(delete(LoginAttempt).where(LoginAttempt.username == old_name))
@@ -190,14 +290,26 @@ def complete_erasure(
             user.erased_at = now
         row.completed_at = now
         row.completed_by = by.username
-        row.report = "kept: " + " | ".join(KEPT)
+        row.report = json.dumps(
+            {
+                "kept": list(KEPT),
+                "readings_deleted": [_span_json(d) for d in deleted],
+                "readings_kept": [_span_json(k) for k in kept],
+            },
+            ensure_ascii=False,
+        )
         audit_log.append(
             session,
             now,
             by,
             AuditAction.ERASURE_COMPLETED,
             address=address,
-            detail={"request": request_id, "user_id": row.user_id},
+            detail={
+                "request": request_id,
+                "user_id": row.user_id,
+                "readings_deleted": len(deleted),
+                "readings_kept": len(kept),
+            },
         )
         session.flush()
         return _erasure(row)

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -42,6 +42,10 @@ from cloud.accounts.models import (
 from cloud.accounts.passwords import Passwords
 from cloud.accounts.principal import Principal, Role, ScopeKind
 from cloud.accounts.users import UserAdmin, normalise_username
+
+if TYPE_CHECKING:
+    from cloud.settlement.runs import RunStore
+    from cloud.store.base import TimeSeriesStore
 
 TOKEN: Final = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 ATTEMPTS_KEPT: Final = timedelta(days=1)
@@ -381,7 +385,16 @@ class Accounts(UserAdmin):
         return gdpr.erasure_requests(self.engine, open_only=open_only)
 
     def complete_erasure(
-        self, request_id: int, by: Principal, *, address: str | None = None
+        self,
+        request_id: int,
+        by: Principal,
+        *,
+        address: str | None = None,
+        store: TimeSeriesStore | None = None,
+        runs: RunStore | None = None,
     ) -> Erasure:
-        """Erase the requester's account data, keeping what the law requires (`gdpr`)."""
-        return gdpr.complete_erasure(self.engine, self.now(), request_id, by, address)
+        """Erase the requester's account data and, with a `store`, their tenancy's flat
+        readings, keeping what the law requires (`gdpr`, `cloud.accounts.erasure`)."""
+        return gdpr.complete_erasure(
+            self.engine, self.now(), request_id, by, address, store=store, runs=runs
+        )

@@ -372,6 +372,20 @@ class ConsentOut(_Out):
     """Grants and withdrawals, oldest first (only the flat's residents see it)."""
 
 
+class ReadingSpanOut(_Out):
+    """A flat's readings in local (Europe/Copenhagen) dates ``first_day``..``last_day``."""
+
+    building: str
+    flat: str
+    first_day: date
+    last_day: date
+    start: datetime
+    end: datetime
+    because: str | None
+    """Why kept: ``approved_settlement`` (bogføringsloven § 10, 5 years) or ``co_resident``
+    (another resident lived in the flat); null for a deleted span."""
+
+
 class ErasureOut(_Out):
     id: int
     username: str
@@ -381,6 +395,10 @@ class ErasureOut(_Out):
     kept: list[str]
     """What is kept, and why (the law requires it)."""
     deleted: list[str]
+    readings_deleted: list[ReadingSpanOut] = []
+    """Once completed: the flat readings deleted."""
+    readings_kept: list[ReadingSpanOut] = []
+    """Once completed: the requester's flat readings kept, each with ``because``."""
 
 
 class UserOut(_Out):

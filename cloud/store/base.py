@@ -154,6 +154,10 @@ class TimeSeriesStore(Protocol):
     def count(self, measurement: str, *, where: Mapping[str, str] | None = None) -> int:
         """Distinct points (keys) stored in the measurement."""
 
+    def delete_flat(self, building: str, flat: str, start: datetime, end: datetime) -> None:
+        """Delete the points of every measurement tagged with this `building` and `flat` with
+        start <= time < end (GDPR erasure); nothing else. Idempotent."""
+
     def close(self) -> None:
         """Release connections; safe to call twice."""
 

@@ -395,6 +395,13 @@ class InfluxStore:
                     total += sum(len(s.get("values", ())) for s in result.get("series", ()))
         return total
 
+    def delete_flat(self, building: str, flat: str, start: datetime, end: datetime) -> None:
+        where = {"building": building, "flat": flat}
+        if _matches_nothing(where):
+            return
+        # without FROM, DELETE covers every measurement of the database
+        self._statements(f"DELETE WHERE {_where_clause(start, end, where)}")
+
     def close(self) -> None:
         if self._closed:
             return

@@ -391,6 +391,23 @@ class SqliteStore:
             total += int(row[0])
         return total
 
+    def delete_flat(self, building: str, flat: str, start: datetime, end: datetime) -> None:
+        where = {"building": building, "flat": flat}
+        series = [
+            int(series_id)
+            for series_id, key in self._connection().execute("SELECT id, series_key FROM series")
+            if _matches(orjson.loads(key), where)
+        ]
+        start_ns, end_ns = _epoch_ns(start), _epoch_ns(end)
+        with self._write() as conn:
+            for batch in _batches(series):
+                marks = ",".join("?" * len(batch))
+                conn.execute(
+                    f"DELETE FROM points WHERE series_id IN ({marks}) "
+                    "AND time_ns >= ? AND time_ns < ?",
+                    [*batch, start_ns, end_ns],
+                )
+
     def close(self) -> None:
         with self._lock:
             if self._closed:

@@ -19,7 +19,7 @@ from cloud.accounts import (
 )
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
 from cloud.accounts.principal import ScopeKind
-from cloud.api.deps import MAX_DB_ID, Moment
+from cloud.api.deps import MAX_DB_ID, Moment, RunStoreDep, StoreDep
 from cloud.api.routes.me import erasure_out
 from cloud.api.schemas import (
     AuditOut,
@@ -204,10 +204,16 @@ def complete_erasure(
     request: Request,
     request_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)],
     accounts: AccountsDep,
+    store: StoreDep,
+    runs: RunStoreDep,
 ) -> ErasureOut:
-    """Deletes the account data and keeps what the law requires (see ``kept``)."""
+    """Deletes the account data and the flat readings of the requester's tenancy, and keeps
+    what the law requires (see ``kept``): ``readings_deleted`` and ``readings_kept`` (with
+    ``because``: an approved settlement's period, or another resident's) say which readings."""
     try:
-        done = accounts.complete_erasure(request_id, principal, address=client_address(request))
+        done = accounts.complete_erasure(
+            request_id, principal, address=client_address(request), store=store, runs=runs
+        )
     except KeyError as exc:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
 from cloud.accounts import Accounts, AuditAction, AuditQuery, Principal
+from cloud.accounts.erasure import ReadingSpan
 from cloud.accounts.gdpr import DELETED, KEPT, Erasure
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
 from cloud.analytics.alert_store import AlertStore
@@ -28,8 +29,9 @@ from cloud.api.deps import (
 )
 from cloud.api.documents import RunDocuments, csv_rows, statement_name
 from cloud.api.figures import QUANTITIES
-from cloud.api.schemas import ErasureOut
+from cloud.api.schemas import ErasureOut, ReadingSpanOut
 from cloud.registry import Registry
+from cloud.settlement.periods import LOCAL_TZ
 from cloud.settlement.runs import RunNotFound, RunStore
 from cloud.store.base import CLIMATE, TimeSeriesStore
 
@@ -243,6 +245,21 @@ def erasure_out(erasure: Erasure) -> ErasureOut:
         completed_by=erasure.completed_by,
         kept=list(KEPT),
         deleted=list(DELETED),
+        readings_deleted=[_span_out(s) for s in erasure.readings_deleted],
+        readings_kept=[_span_out(s) for s in erasure.readings_kept],
+    )
+
+
+def _span_out(span: ReadingSpan) -> ReadingSpanOut:
+    """Local dates: the last day is the day of the last instant before ``end``."""
+    return ReadingSpanOut(
+        building=span.building,
+        flat=span.flat,
+        first_day=span.start.astimezone(LOCAL_TZ).date(),
+        last_day=(span.end - timedelta(microseconds=1)).astimezone(LOCAL_TZ).date(),
+        start=span.start,
+        end=span.end,
+        because=span.because,
     )
 
 

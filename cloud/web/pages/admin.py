@@ -103,8 +103,13 @@ def complete_erasure(
     if not 1 <= request_id < 2**31:
         raise PageDenied(404, "Anmodningen findes ikke / no such request")
     try:
+        context = request.app.state.context
         accounts_of(request).complete_erasure(
-            request_id, user.principal, address=client_address(request)
+            request_id,
+            user.principal,
+            address=client_address(request),
+            store=context.store,
+            runs=context.runs,
         )
     except KeyError as exc:
         raise PageDenied(404, "Anmodningen findes ikke / no such request") from exc
