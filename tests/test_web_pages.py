@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.cookiejar import Cookie, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlparse
@@ -12,6 +13,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from cloud.store.base import CLIMATE, Point
 from tests.web_app import PASSWORD, WebApp, web_app
 
 
@@ -404,6 +406,13 @@ def test_admin_completes_the_erasure_and_logout_ends_the_session(app: WebApp) ->
         if e.username == "resident-b1-01"
     ]
     assert f'action="/users/erasures/{mine}"' in users.text
+    # a reading of the resident's tenancy (it began when the test data were made), and the
+    # neighbour's at the same time
+    moment = datetime.now(UTC) - timedelta(seconds=1)
+    at = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1_000
+    for flat in ("B1-01", "B1-02"):
+        tags = {"building": "B1", "flat": flat, "room": "erasure", "sensor": "erasure"}
+        app.store.write([Point(CLIMATE, tags, {"temperature_c": 21.0}, at)])
     done = admin.post(
         app.url + f"/users/erasures/{mine}",
         data={"csrf_token": csrf_of(users.text)},
@@ -411,6 +420,10 @@ def test_admin_completes_the_erasure_and_logout_ends_the_session(app: WebApp) ->
         allow_redirects=False,
     )
     assert done.status_code == 303
+    left = app.store.query(
+        CLIMATE, moment, moment + timedelta(seconds=1), where={"room": "erasure"}
+    )
+    assert list(left["flat"]) == ["B1-02"]  # the resident's reading is gone, not the neighbour's
     assert resident.get(app.url + "/", timeout=30, allow_redirects=False).status_code == 303
     out = admin.post(
         app.url + "/logout",

@@ -64,8 +64,9 @@ Audit trail (append-only; the database refuses UPDATE and DELETE)
 GDPR
     ``accounts.personal_data(principal)``, ``accounts.resident_since(principal, flat_id)``,
     ``accounts.request_erasure(principal, address=)``, ``accounts.erasure_requests()``,
-    ``accounts.complete_erasure(request_id, admin_principal)``; what is kept and deleted:
-    ``cloud.accounts.gdpr.KEPT`` / ``DELETED`` (the API's export: ``cloud.api.routes.me``).
+    ``accounts.complete_erasure(request_id, admin_principal, store=, runs=)``; what is kept
+    and deleted: ``cloud.accounts.gdpr.KEPT`` / ``DELETED``, and which readings:
+    ``cloud.accounts.erasure.erasure_plan`` (the API's export: ``cloud.api.routes.me``).
 
 Users (``indeklima users …`` and the admin API)
     ``create_user(username, role, password, display_name=, by=, address=)``,
