@@ -219,7 +219,16 @@ def test_access_log_names_the_user_never_the_token(
     caplog.set_level(logging.INFO, logger="indeklima.api.access")
     token = api.token("tech1")
     api.get("/api/me?x=1", "tech1")
-    lines = [r.getMessage() for r in caplog.records if r.name == "indeklima.api.access"]
+
+    def access_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "indeklima.api.access"]
+
+    # the server thread logs the line once the response is sent, which may be after the client
+    # has it: wait for it rather than race it
+    deadline = time.monotonic() + 10
+    while not any("/api/me " in line for line in access_lines()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lines = access_lines()
     mine = [line for line in lines if "/api/me " in line]
     assert mine and "user=tech1" in mine[-1] and " 200 " in mine[-1]
     assert not any(token in line for line in lines)
