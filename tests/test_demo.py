@@ -53,8 +53,10 @@ def test_demo_one_day(tmp_path: Path) -> None:
     assert summary["readings_stored"] == summary["readings_sent"]
     assert summary["outbox_pending"] == 0 and summary["outbox_dropped"] == 0
     assert summary["dead_letters"] == 0
-    # the laundry flat (B1-104) warns of mould risk; the well-behaved flats do not
-    assert summary["mould_alert_flats"] == ["B1-104"]
+    # the well-behaved flats never warn of mould risk. The laundry flat (B1-104) did before the
+    # windows were automated; now the gateway airs it, and whether its surface stays damp for
+    # the alert's 6 h depends on which hours "the last day" covers (seen both ways in CI)
+    assert set(summary["mould_alert_flats"]) <= {"B1-104"}
     assert 0 <= summary["flats_red_this_month"] <= 12
     assert summary["settlement_total_dkk"] == summary["settlement_cost_dkk"] > 0
     assert summary["heat_share_points"] == 12
