@@ -99,9 +99,12 @@ def test_ingest_down_while_gateway_produces(stack: Stack) -> None:
     stack.assert_feeder_running()
     stack.stop_ingest()
     # the gateway keeps producing while ingest is away; the broker queues for its session
+    # the gateway has readings that ingest has not confirmed (it is still running: it waits for
+    # every ack), and usually more to produce; wait for up to 1,000 more before ingest returns
     fed = stack.fed()
-    assert fed + 1000 <= TOTAL, f"the gateway had produced {fed} before ingest stopped"
-    wait_until(lambda: stack.fed() >= fed + 1000, 60, "the gateway to produce 1,000 more")
+    wait_until(
+        lambda: stack.fed() >= min(fed + 1000, TOTAL), 60, "the gateway to produce 1,000 more"
+    )
     stack.start_ingest()
     stack.wait_feeder()
     assert_exactly_once(stack, TOTAL)
