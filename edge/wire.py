@@ -217,6 +217,18 @@ def gateway_of_readings_topic(topic: str) -> str:
     return match.group(1)
 
 
+STATUS_SUBSCRIPTION: Final = f"$share/{SHARED_GROUP}/{TOPIC_ROOT}/gw/+/status"
+"""Ingest stores each gateway's status (retained, last will = offline) for the health page."""
+
+_STATUS_TOPIC_RE: Final = re.compile(rf"^{re.escape(TOPIC_ROOT)}/gw/([^/]+)/status$")
+
+
+def gateway_of_status_topic(topic: str) -> str | None:
+    """The gateway id of a status topic, None for any other topic."""
+    match = _STATUS_TOPIC_RE.match(topic)
+    return None if match is None else match.group(1)
+
+
 # -- ventilation windows ------------------------------------------------------------------------
 MAX_COMMAND_LIFETIME_MS: Final = 24 * 3600 * 1000
 """A command may live at most a day; one that claims more is refused."""
@@ -312,7 +324,7 @@ def _decode_small(decoder: msgspec.json.Decoder[_M], payload: bytes, what: str) 
         raise WireError(f"{what}: oversize: {len(payload)} bytes > {MAX_MESSAGE_BYTES}")
     try:
         return decoder.decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise WireError(f"{what}: {exc}") from None
 
 
@@ -326,6 +338,13 @@ def decode_setpoints(payload: bytes) -> SetpointsConfig:
 
 def decode_window_state(payload: bytes) -> WindowState:
     return _decode_small(_state_decoder, payload, "window state")
+
+
+_status_decoder: Final = msgspec.json.Decoder(GatewayStatus)
+
+
+def decode_status(payload: bytes) -> GatewayStatus:
+    return _decode_small(_status_decoder, payload, "gateway status")
 
 
 _batch_decoder: Final = msgspec.json.Decoder(ReadingsBatch)

@@ -30,6 +30,7 @@ from cloud.api.routes import (
     alerts,
     buildings,
     flats,
+    gateways,
     health,
     heat_shares,
     me,
@@ -138,6 +139,7 @@ def create_app(
         settlements,
         admin,
         windows,
+        gateways,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -459,3 +459,27 @@ class AuditOut(_Out):
     run_id: int | None
     address: str | None
     detail: dict[str, Any]
+
+
+class GatewayHealthOut(_Out):
+    """A gateway's latest status as the cloud stored it (cloud/gateway_status.py)."""
+
+    gateway: str
+    flats: int
+    online: bool | None
+    """The latest status's word (false after the broker's last will); null: none in 31 days."""
+    last_seen: datetime | None
+    """When the gateway last sent a status of its own (its clock, UTC)."""
+    stale: bool
+    """Offline, never heard, or the last status older than ``stale_after_s``."""
+    stale_after_s: int
+    outbox_pending: int | None
+    """Readings in the gateway's outbox not yet confirmed by ingest."""
+    outbox_dropped: int | None
+    """Readings dropped because the outbox was full (oldest first), since it was made."""
+    window_states_dropped: int | None
+    sensors: int | None
+    sensors_silent: int | None
+    silent_sensors: list[str]
+    ble_state: str | None
+    ble_reason: str | None
