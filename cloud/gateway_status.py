@@ -48,9 +48,7 @@ MAX_TEXT: Final = 500
 _COUNTERS: Final = ("outbox_pending", "outbox_dropped", "window_states_dropped")
 
 
-def points_from_status(
-    status: GatewayStatus, building: str, received_ns: int
-) -> list[Point]:
+def points_from_status(status: GatewayStatus, building: str, received_ns: int) -> list[Point]:
     """The status as one point (see the module's docstring for what is stored when)."""
     tags = {"building": building, "gateway": status.gateway}
     if status.time_ms < EARLIEST_TIME_MS:  # the last will: undated, no figures of its own
@@ -206,4 +204,3 @@ def latest_statuses(
             if gateway_id in missing:
                 rows[str(gateway_id)] = group.to_dict("records")
     return [_health(g.id, building, len(g.flats), rows.get(g.id, []), now) for g in gateways]
-

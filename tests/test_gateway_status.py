@@ -100,7 +100,9 @@ def test_the_last_will_is_stored_when_received_and_carries_no_outbox() -> None:
 
 
 def test_long_texts_are_cut() -> None:
-    many = [SensorHealth(sensor=f"sensor-{n:04d}", last_seen_ms=None, silent=True) for n in range(200)]
+    many = [
+        SensorHealth(sensor=f"sensor-{n:04d}", last_seen_ms=None, silent=True) for n in range(200)
+    ]
     (point,) = points_from_status(status(sensors=many), "B1", 0)
     assert len(str(point.fields["silent_sensors"])) == 500
     assert point.fields["sensors_silent"] == 200
@@ -112,16 +114,46 @@ BAD: list[tuple[str, str, bytes, str]] = [
     ("a list", TOPIC, b"[1, 2]", "gateway status: "),
     ("wrong version", TOPIC, orjson.dumps({**orjson.loads(encode(status())), "v": 2}), "`$.v`"),
     ("unknown field", TOPIC, orjson.dumps({**orjson.loads(encode(status())), "x": 1}), "`x`"),
-    ("counter as text", TOPIC, orjson.dumps({**orjson.loads(encode(status())), "outbox_pending": "9"}), "outbox_pending"),
+    (
+        "counter as text",
+        TOPIC,
+        orjson.dumps({**orjson.loads(encode(status())), "outbox_pending": "9"}),
+        "outbox_pending",
+    ),
     ("oversize", TOPIC, b" " * (MAX_MESSAGE_BYTES + 1), "oversize"),
-    ("claims another gateway", status_topic("gw-b1"), encode(status(gateway="gw-b2")), "reports only for itself"),
-    ("unregistered gateway", status_topic("gw-x"), encode(status(gateway="gw-x")), "not in the registry"),
-    ("negative outbox", TOPIC, encode(status(outbox_pending=-1)), "outbox_pending must not be negative"),
-    ("negative dropped", TOPIC, encode(status(outbox_dropped=-5)), "outbox_dropped must not be negative"),
+    (
+        "claims another gateway",
+        status_topic("gw-b1"),
+        encode(status(gateway="gw-b2")),
+        "reports only for itself",
+    ),
+    (
+        "unregistered gateway",
+        status_topic("gw-x"),
+        encode(status(gateway="gw-x")),
+        "not in the registry",
+    ),
+    (
+        "negative outbox",
+        TOPIC,
+        encode(status(outbox_pending=-1)),
+        "outbox_pending must not be negative",
+    ),
+    (
+        "negative dropped",
+        TOPIC,
+        encode(status(outbox_dropped=-5)),
+        "outbox_dropped must not be negative",
+    ),
     ("online but dated 1970", TOPIC, encode(status(time_ms=5)), "clock is not set"),
     ("dated an hour ahead", TOPIC, encode(status(time_ms=NOW_MS + 3_600_000)), "3600 s ahead"),
-    ("not a status topic", "indeklima/v1/gw/gw-b1/readings", encode(status()), "not a gateway status topic"),
-]  # fmt: skip
+    (
+        "not a status topic",
+        "indeklima/v1/gw/gw-b1/readings",
+        encode(status()),
+        "not a gateway status topic",
+    ),
+]
 
 
 @pytest.mark.parametrize(("name", "topic", "payload", "reason"), BAD, ids=[b[0] for b in BAD])
@@ -305,4 +337,3 @@ def test_only_technicians_of_the_building_see_its_gateways(
     page = login(app, "technician-b2").get(app.url + "/health", timeout=30)
     assert page.status_code == 200 and 'data-gateway="gw-b1"' not in page.text
     assert csrf_of(page.text)  # the page is a normal page with its logout form
-
