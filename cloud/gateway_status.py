@@ -157,7 +157,8 @@ def _health(
     if own is not None:
         seen = own["time"].to_pydatetime()  # type: ignore[attr-defined]
     stale = not online or seen is None or now - seen > STALE_AFTER
-    get = own.get if own is not None else {}.get
+    figures: dict[str, object] = own if own is not None else {}
+    get = figures.get
     silent = _text(get("silent_sensors"))
     return GatewayHealth(
         gateway=gateway,
