@@ -725,6 +725,12 @@ def test_a_correction_of_an_approved_run_goes_through_four_eyes_and_supersedes_i
     assert f"/settlements/{old}/correct" not in superseded  # only the run in force is corrected
     again = fin2.get(app.url + f"/buildings/B1/settlements/{old}/correct", timeout=30)
     assert again.status_code == 404
+    heating = login(app, "resident-b1-01").get(app.url + "/heating", timeout=30).text
+    items = {
+        int(m.group(1)): m.group(0) for m in re.finditer(r"statements/(\d+)\.pdf.*?</li>", heating)
+    }
+    assert "– korrektion" in items[new] and "erstattet" not in items[new]
+    assert "erstattet af en korrektion" in items[old]
     import io
     import zipfile
 
