@@ -4,6 +4,7 @@ CSRF on every form, expired sessions, 403/404 like the API, language, four eyes,
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import Cookie, DefaultCookiePolicy
@@ -725,7 +726,12 @@ def test_a_correction_of_an_approved_run_goes_through_four_eyes_and_supersedes_i
     assert f"/settlements/{old}/correct" not in superseded  # only the run in force is corrected
     again = fin2.get(app.url + f"/buildings/B1/settlements/{old}/correct", timeout=30)
     assert again.status_code == 404
-    heating = login(app, "resident-b1-01").get(app.url + "/heating", timeout=30).text
+    from cloud.accounts import Role
+
+    reader = f"resident-{uuid.uuid4().hex[:8]}"  # other tests erase and disable residents
+    app.accounts.create_user(reader, Role.RESIDENT, PASSWORD)
+    app.accounts.add_resident(reader, "B1-02")
+    heating = login(app, reader).get(app.url + "/heating", timeout=30).text
     items = {
         int(m.group(1)): m.group(0) for m in re.finditer(r"statements/(\d+)\.pdf.*?</li>", heating)
     }
