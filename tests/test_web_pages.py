@@ -190,6 +190,10 @@ def test_an_expired_session_goes_back_to_the_login_with_a_message(app: WebApp) -
         ("technician", "/flats/B2-01", 403),  # not their building
         ("technician", "/buildings/B1/settlements/new", 403),
         ("finance", "/buildings/B2/settlements/new", 403),
+        ("technician", "/buildings/B1/settlements/1/correct", 403),
+        ("finance", "/buildings/B2/settlements/1/correct", 403),
+        ("finance", "/buildings/B1/settlements/999999/correct", 404),
+        ("finance", "/health", 403),
         ("finance", "/heating", 403),
         ("admin", "/flats/B1-01", 403),
     ],
