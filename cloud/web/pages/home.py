@@ -1,4 +1,4 @@
-"""``/``: each person's start page by role, and ``/flats/{flat_id}``."""
+"""``/``: each person's start page by role, and ``/flats/{key}``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from cloud.accounts.principal import Role
+from cloud.api.deps import flat_of_key
 from cloud.web.common import PageUser
 from cloud.web.pages import resident
 
@@ -26,8 +27,12 @@ def start(request: Request, user: PageUser) -> Response:
     return admin.users_page(request, user)
 
 
-@router.get("/flats/{flat_id}")
-def flat(request: Request, user: PageUser, flat_id: str, range: str = "week") -> Response:
+@router.get("/flats/{key}")
+def flat(request: Request, user: PageUser, key: str, range: str = "week") -> Response:
+    """The flat whose URL key is `key` (`cloud.api.deps.flat_of_key`, as the API). A key no
+    flat has goes on as it is, and the pages refuse it as an unknown flat (404 / 403)."""
+    ref = flat_of_key(request.app.state.context.registry, key)
+    flat_id = key if ref is None else ref.flat_id
     if user.principal.role is Role.RESIDENT:
         return resident.now_page(request, user, flat_id)
     from cloud.web.pages import technician
