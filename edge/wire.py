@@ -77,7 +77,7 @@ def flat_id_problem(value: str) -> str | None:
 
     The one rule for flat ids, used by the registry, the gateway's settings, ingest, the API and
     the settlement files: printable Unicode (letters of any language, digits, spaces,
-    punctuation), 1-64 characters, NFC-normalised (``ø`` as one character, as keyboards type
+    punctuation), 1-64 characters, NFC-normalised (``å`` as one character, as keyboards type
     it), no backslash, no whitespace at either end."""
     if not value or not value.strip():
         return (
@@ -104,9 +104,9 @@ def flat_id_problem(value: str) -> str | None:
         )
     if unicodedata.normalize("NFC", value) != value:
         return (
-            f"lejlighedens id {value!r} er ikke NFC-normaliseret (fx ø skrevet som o + streg); "
+            f"lejlighedens id {value!r} er ikke NFC-normaliseret (fx å skrevet som a + ring); "
             f"skriv det som {unicodedata.normalize('NFC', value)!r} / the flat id {value!r} is "
-            "not NFC-normalised (e.g. ø written as o + a combining stroke); write it as "
+            "not NFC-normalised (e.g. å written as a + a combining ring); write it as "
             f"{unicodedata.normalize('NFC', value)!r}"
         )
     return None
