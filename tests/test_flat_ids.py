@@ -56,7 +56,7 @@ from edge.wire import (
     readings_topic,
 )
 from tests.accounts_kit import CHEAP
-from tests.settle_files import REPO, pdf_text, read_out
+from tests.settle_files import REPO, pdf_text, read_out, settle, write_files
 
 SHAPES = ["0101", "1,10", "1/2 th", "Østergade 1/2 th", "Søndervang 3, st. tv."]
 """Ids as Danish housing offices write them."""
@@ -207,6 +207,15 @@ def test_ingest_stores_only_flats_the_gateway_serves(tmp_path: Path, flat: str, 
     else:
         assert good == [] and [d.kind for d in dead] == [kind]
         assert repr(flat)[:20] in dead[0].reason
+
+
+@pytest.mark.parametrize("flat", VALID)
+def test_set_points_for_a_flat_take_its_id_as_text(flat: str) -> None:
+    from cloud.api.routes.windows import SetpointsIn
+
+    assert SetpointsIn.model_validate({"flat": flat, "values": {}}).flat == flat
+    with pytest.raises(pydantic.ValidationError, match="U\\+000A"):
+        SetpointsIn.model_validate({"flat": "a\nb", "values": {}})
 
 
 # -- a real gateway, a real Mosquitto, ingest and both stores -------------------------------------
@@ -376,6 +385,31 @@ def test_the_cli_settles_every_id_from_the_store_with_pdfs_naming_them(
         text = pdf_text(pdfs / statement_filename(BUILDING, flat))
         assert flat in text, text[:400]
         assert "2026-01-01 til 2026-01-31" in text
+
+
+@pytest.mark.parametrize(
+    ("flat", "reason"),
+    [("x" * 65, "65 tegn"), ("a\u200bb", "U+200B"), ("a\\b", "U+005C")],
+    ids=["65-characters", "zero-width-space", "backslash"],
+)
+def test_the_cli_refuses_an_unusable_id_in_the_flats_file(
+    tmp_path: Path, flat: str, reason: str
+) -> None:
+    files = write_files(tmp_path, 2026, 1, {flat: 21.0, "0102": 22.0})
+    done = settle(files, tmp_path / "out.csv", "2026-01")
+    assert done.returncode != 0
+    assert reason in done.stderr and "flats.csv linje/line 2" in done.stderr, done.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_an_id_decomposed_in_one_file_matches_the_other(tmp_path: Path) -> None:
+    files = write_files(tmp_path, 2026, 1, {"Rådhusgade 1": 21.0, "0102": 22.0})
+    text = files.climate.read_text(encoding="utf-8-sig")
+    files.climate.write_text(text.replace("Rådhusgade", "Ra\u030adhusgade"), encoding="utf-8")
+    done = settle(files, tmp_path / "out.csv", "2026-01")
+    assert done.returncode == 0, done.stderr
+    rows = {r["flat_id"]: r["coverage_pct"] for r in read_out(tmp_path / "out.csv")}
+    assert rows == {"Rådhusgade 1": "100,0", "0102": "100,0"}
 
 
 # -- the API and the pages, by the flat's key ------------------------------------------------------
