@@ -538,6 +538,15 @@ def test_a_key_no_flat_has_is_404_as_an_unknown_flat(site: Site, path: str) -> N
 
 
 @pytest.mark.servers
+@pytest.mark.parametrize("user", ["res1", "tech"])
+@pytest.mark.parametrize("path", ["/flats/1,10", "/flats/no-such-flat", "/flats/%2E%2E%2Fx"])
+def test_a_page_for_a_key_no_flat_has_is_404(site: Site, user: str, path: str) -> None:
+    """``1,10`` is res1's own flat's id, but not its key: ids are not a second way in."""
+    assert site.residents["1,10"] == "res1"
+    assert site.page(path, user).status_code == 404
+
+
+@pytest.mark.servers
 def test_staff_list_both_id_and_key(site: Site) -> None:
     building = site.call("GET", f"/api/buildings/{BUILDING}", "tech").json()
     assert [(f["id"], f["key"]) for f in building["flats"]] == [(f, flat_key(f)) for f in VALID]
