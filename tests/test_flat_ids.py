@@ -32,9 +32,11 @@ from markupsafe import escape
 from cloud.accounts import Accounts, Role, ScopeKind
 from cloud.accounts.db import make_engine, seed_registry, upgrade
 from cloud.accounts.passwords import Passwords
+from cloud.analytics.alert_publish import alert_topic
 from cloud.api import ApiServer, ApiSettings, create_app
 from cloud.deadletter import DeadLetters
 from cloud.ingest import Ingest, check_message
+from cloud.jobs.runner import run_jobs_once
 from cloud.registry import Registry, flat_key
 from cloud.servers import InfluxServer, MosquittoServer, free_port
 from cloud.settlement.names import statement_filename
@@ -349,6 +351,33 @@ def test_a_hostile_or_similar_id_never_widens_a_query_or_a_deletion(
         where={"building": BUILDING, "flat": "x' OR '1'='1"},
     )
     assert set(frame["flat"]) == (set() if victim == "x' OR '1'='1" else {"x' OR '1'='1"})
+
+
+def test_the_jobs_keep_each_flat_apart(tmp_path: Path) -> None:
+    """Mould risk is computed per ``flat/room``: a flat id holding ``/`` (``1/2 th``) must not
+    be split into flat ``1`` and room ``2 th/living``. Only the humid flat gets an alert."""
+    registry = load_registry(tmp_path, registry_toml())
+    humid = "1/2 th"
+    points = []
+    for hour in range(48):
+        ns = int((JAN_START + timedelta(hours=hour)).timestamp()) * 10**9
+        for n, flat in enumerate(VALID):
+            tags = {"building": BUILDING, "flat": flat, "room": "living", "sensor": f"s{n}"}
+            rh = 85.0 if flat == humid else 40.0
+            points.append(Point(CLIMATE, tags, {"temperature_c": 20.0, "humidity_pct": rh}, ns))
+        points.append(Point(WEATHER, {"building": BUILDING}, {"temperature_c": -5.0}, ns))
+    with SqliteStore(tmp_path / "store.sqlite") as store:
+        store.write(points)
+        summary = run_jobs_once(store, registry, tmp_path / "state", JAN_START + timedelta(days=2))
+        mould = store.query(
+            "mould", JAN_START, JAN_START + timedelta(days=2), where={"building": BUILDING}
+        )
+    assert sorted(set(mould["flat"])) == sorted(VALID)
+    assert set(mould["room"]) == {"living"}
+    assert summary.mould_alert_flats == [humid]
+    topic = alert_topic(BUILDING, humid)
+    assert topic == f"indeklima/v1/alerts/{BUILDING}/{flat_key(humid)}"  # one level, no "/"
+    assert not set("+#") & set(alert_topic(BUILDING, "x' OR '1'='1"))
 
 
 # -- the settlement from the store, through the real CLI -----------------------------------------
