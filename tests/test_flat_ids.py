@@ -64,7 +64,9 @@ SHAPES = ["0101", "1,10", "1/2 th", "Østergade 1/2 th", "Søndervang 3, st. tv.
 """Ids as Danish housing offices write them."""
 HARMLESS = ["../x", "x' OR '1'='1"]
 """Hostile-looking but valid text: they must stay inside folders, queries and deletions."""
-VALID = SHAPES + HARMLESS
+LONGEST = "Søndervang" + "æøå" * 18
+"""64 characters, 3 × 18 of them Danish letters: the accounts database's VARCHAR(64) holds it."""
+VALID = [*SHAPES, *HARMLESS, LONGEST]
 REFUSED = [
     pytest.param("a\nb", "U+000A", id="line-break"),
     pytest.param("x" * 65, "65 tegn", id="65-characters"),
