@@ -86,6 +86,8 @@ FlatKey = Annotated[
     ),
 ]
 """A flat in a URL: its key (`cloud.registry.flat_key`), resolved through the registry."""
+FlatId = FlatKey
+"""The earlier name of `FlatKey` (a path segment was the flat's id when ids were URL-safe)."""
 
 
 @dataclass(frozen=True, slots=True)
