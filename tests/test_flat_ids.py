@@ -619,3 +619,14 @@ def test_the_api_settles_every_id_with_statements_by_key(site: Site) -> None:
         assert flat in text and "2026-01-01 til 2026-01-31" in text
     unknown = site.call("GET", template.replace("{key}", "no-such-flat")[len(site.url) :], "fin")
     assert unknown.status_code == 404
+
+    path = f"/api/buildings/{BUILDING}/settlements/{run['run_id']}"
+    assert site.call("POST", f"{path}/check", "fin").status_code == 200
+    approved = site.call("POST", f"{path}/approve", "fin2")
+    assert approved.status_code == 200, approved.text
+    for flat in ("Østergade 1/2 th", "x' OR '1'='1", LONGEST):  # the resident's own page
+        mine = site.page(f"/heating/statements/{run['run_id']}.pdf", site.residents[flat])
+        assert mine.status_code == 200, mine.text[:300]
+        assert "/" not in mine.headers["content-disposition"].partition("filename=")[2]
+        words = pdf_text(mine.content)
+        assert flat in words and "2026-01-01 til 2026-01-31" in words
