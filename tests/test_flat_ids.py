@@ -12,6 +12,7 @@ Hostile ids are refused with a reason naming the fix, or — where they are just
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import subprocess
@@ -441,6 +442,36 @@ def test_an_id_decomposed_in_one_file_matches_the_other(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = {r["flat_id"]: r["coverage_pct"] for r in read_out(tmp_path / "out.csv")}
     assert rows == {"Rådhusgade 1": "100,0", "0102": "100,0"}
+
+
+def test_the_users_command_links_a_resident_to_a_text_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cloud.cli import main as cli_main
+
+    db_url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    (tmp_path / "registry.toml").write_text(registry_toml(), encoding="utf-8")
+    upgrade_args = ["db", "upgrade", "--db-url", db_url, "--registry"]
+    assert cli_main([*upgrade_args, str(tmp_path / "registry.toml")]) == 0
+    typed = "O\u0338stergade 1/2 th"  # not the registry's Ø: a different flat, refused
+    for flat, code in ((typed, 2), ("Søndervang 3, st. tv.", 0), ("Sønder" + "vang 3", 2)):
+        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+        add = ["users", "add", f"r{code}{len(flat)}", "--role", "resident", "--flat", flat]
+        assert cli_main([*add, "--password-stdin", "--db-url", db_url]) == code
+    capsys.readouterr()
+    assert cli_main(["users", "list", "--db-url", db_url]) == 0
+    assert "flat:Søndervang 3, st. tv." in capsys.readouterr().out
+    decomposed = "Ra\u030adhusgade 1"
+    (tmp_path / "more.toml").write_text(registry_toml(["Rådhusgade 1"], served=[]), "utf-8")
+    assert (
+        cli_main(["db", "seed", "--db-url", db_url, "--registry", str(tmp_path / "more.toml")]) == 0
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    add = ["users", "add", "nfd", "--role", "resident", "--flat", decomposed, "--password-stdin"]
+    assert cli_main([*add, "--db-url", db_url]) == 0  # typed decomposed, stored composed
+    capsys.readouterr()
+    assert cli_main(["users", "list", "--db-url", db_url]) == 0
+    assert "flat:Rådhusgade 1" in capsys.readouterr().out
 
 
 # -- the API and the pages, by the flat's key ------------------------------------------------------
