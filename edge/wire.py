@@ -69,7 +69,6 @@ NFC). Flats never appear in MQTT topics (only gateway and window ids do), and UR
 key (`cloud.registry.flat_key`), so ``/``, ``+``, ``#``, ``,`` and spaces are all fine."""
 FlatId = Annotated[str, msgspec.Meta(pattern=FLAT_ID_PATTERN)]
 """A flat id in msgspec structs (wire and gateway settings); check NFC with `flat_id_problem`."""
-_FLAT_ID_RE: Final = re.compile(FLAT_ID_PATTERN)
 
 
 def flat_id_problem(value: str) -> str | None:
