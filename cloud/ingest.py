@@ -56,6 +56,7 @@ from edge.wire import (
     ack_topic,
     decode_batch,
     encode,
+    flat_id_problem,
     gateway_of_readings_topic,
     gateway_of_status_topic,
     invalid_ids,
@@ -205,6 +206,9 @@ def _series_verdict(registry: Registry, gateway: str, reading: Reading) -> str |
     """Why a reading's series (building, flat, room, sensor) is not accepted, or None. Asked
     once per series and remembered (`check_message`): per reading, one dictionary lookup."""
     if not registry.serves(gateway, reading.building, reading.flat):
+        bad_flat = flat_id_problem(reading.flat)  # never registrable: not replayable either
+        if bad_flat is not None:
+            return _INVALID_ID + bad_flat
         return (
             f"gateway {gateway!r} does not serve building {reading.building!r} "
             f"flat {reading.flat!r} (in the registry)"

@@ -68,6 +68,8 @@ class BuildingSummaryOut(_Out):
 
 class FlatOut(_Out):
     id: str
+    key: str
+    """The flat in URLs (``/api/flats/{key}/…``): its id when URL-safe, else a slug + hash."""
     area_m2: float
     floor: int
     position: tuple[Position, ...]
@@ -190,6 +192,8 @@ class DeadlineOut(_Out):
 
 class SettlementRowOut(_Out):
     flat_id: str
+    key: str
+    """The flat in the statement's URL (``links.statement_pdf`` with ``{key}``)."""
     area_m2: float
     position_factor: float
     share_pct: float
@@ -256,6 +260,8 @@ class TokenOut(_Out):
 class MyFlatOut(_Out):
     building: str
     flat: str
+    key: str
+    """The flat in URLs (``/api/flats/{key}/…``)."""
 
 
 class MeOut(_Out):
@@ -269,6 +275,8 @@ class MeOut(_Out):
 
 class FlatListOut(_Out):
     id: str
+    key: str
+    """The flat in URLs (``/api/flats/{key}/…``): its id when URL-safe, else a slug + hash."""
     building: str
     area_m2: float
     floor: int

@@ -24,6 +24,7 @@ from cloud.settlement.deadline import statement_deadline
 from cloud.settlement.engine import SettlementError
 from cloud.settlement.model import SettlementResult
 from cloud.settlement.money import MoneyError
+from cloud.settlement.names import safe_stem
 from cloud.settlement.numbers import NumberError, parse_amount
 from cloud.settlement.periods import local_date
 from cloud.settlement.runs import RunNotFound, RunRecord, RunState, RunStore
@@ -550,7 +551,8 @@ def download(request: Request, user: PageUser, building: str, run_id: int, kind:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for flat in sorted(record.coverage_pct):
-                info = zipfile.ZipInfo(f"{_stem(record)}_{flat}.pdf", ZIP_TIME)
+                # the id as slug + hash: an id like "1/2" or "../x" must not become a folder
+                info = zipfile.ZipInfo(f"{_stem(record)}_{safe_stem(flat)}.pdf", ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, _document(context, record, statement_name(flat)))
         content, media, name = buffer.getvalue(), "application/zip", f"{_stem(record)}_pdf.zip"

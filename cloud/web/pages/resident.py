@@ -13,6 +13,7 @@ from cloud.accounts.http import client_address
 from cloud.accounts.principal import Role
 from cloud.accounts.scope import FlatView, check_flat
 from cloud.mail.prefs import MailPrefs
+from cloud.settlement.names import safe_stem
 from cloud.settlement.runs import RunNotFound, RunState
 from cloud.web.common import (
     FORM_ERRORS,
@@ -395,6 +396,7 @@ def statement_pdf(request: Request, user: PageUser, run_id: int) -> Response:
         content,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="varmeregnskab_{flat_id}_{run_id}.pdf"'
+            "Content-Disposition": "attachment; filename="
+            f'"varmeregnskab_{safe_stem(flat_id)}_{run_id}.pdf"'
         },
     )
