@@ -36,6 +36,7 @@ class AuditAction(StrEnum):
     ROLE_REMOVED = "role.removed"
     RESIDENT_ADDED = "resident.added"
     RESIDENT_REMOVED = "resident.removed"
+    RESIDENT_MOVED_OUT = "resident.moved_out"
     SETTLEMENT_CREATED = "settlement.created"
     SETTLEMENT_CHECKED = "settlement.checked"
     SETTLEMENT_APPROVED = "settlement.approved"

@@ -1,16 +1,19 @@
-"""Consent with history: each grant or withdrawal is a row (append-only); the latest counts."""
+"""Consent with history: each grant or withdrawal is a row (append-only). The flat's consent is
+the latest grant or withdrawal by someone who lives there now: when a resident moves out (or
+is erased), their choice stops counting — the readings from then on are the next residents',
+and only they can consent to staff seeing them. The history keeps every row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.accounts import audit as audit_log
 from cloud.accounts.audit import AuditAction
-from cloud.accounts.models import ConsentRow, FlatRow, utc
+from cloud.accounts.models import ConsentRow, FlatRow, Resident, utc
 from cloud.accounts.principal import Principal, Role
 
 MAX_HISTORY = 1000
@@ -31,11 +34,16 @@ def _consent(row: ConsentRow) -> Consent:
     return Consent(row.flat_id, row.staff_detail, utc(row.at), row.username)
 
 
-def current(engine: Engine, flat_id: str) -> Consent:
+def current(engine: Engine, flat_id: str, now: datetime) -> Consent:
+    """The latest grant or withdrawal at `flat_id` by a resident living there at `now`."""
+    living = select(Resident.user_id).where(
+        Resident.flat_id == flat_id,
+        or_(Resident.until.is_(None), Resident.until > now),
+    )
     with Session(engine) as session:
         row = session.scalar(
             select(ConsentRow)
-            .where(ConsentRow.flat_id == flat_id)
+            .where(ConsentRow.flat_id == flat_id, ConsentRow.user_id.in_(living))
             .order_by(ConsentRow.id.desc())
             .limit(1)
         )

@@ -1,11 +1,15 @@
 """What an erasure may delete from the time-series store, as a pure function.
 
-A resident's readings are the flat's readings while they lived there. Erasure deletes them,
-except where the law or others' rights keep them:
+A resident's readings are the flat's readings while they lived there: their tenancy [since,
+until), from moving in to moving out (or to the erasure, while they still live there; the
+caller, `cloud.accounts.gdpr`, makes the `Tenancy`). Erasure deletes them, except where the law
+or others' rights keep them:
 
 - periods of an approved heating settlement of the building: the basis of an approved
   settlement is kept for 5 years (bogføringsloven § 10);
-- periods when another resident lived in the same flat: those readings are theirs too.
+- periods when another resident lived in the same flat (a co-resident, current or moved out):
+  those readings are theirs too. A resident who moved in after the requester moved out shares
+  no time with them, so the requester's erasure never touches the next tenant's readings.
 """
 
 from __future__ import annotations

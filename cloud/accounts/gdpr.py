@@ -7,7 +7,8 @@ was lawful: the audit trail (who read or changed what, GDPR Art. 5(2) accountabi
 consent history (the legal basis of staff reads), and the settlement runs with their documents
 (the basis of approved heating settlements: bogføringsloven § 10 keeps accounting material
 for 5 years; BEK 734 on individual heat metering). The flat's readings from the person's
-tenancy are deleted from the time-series store, except in the periods of the building's approved
+tenancy — [since, until): moving in to moving out, or to the erasure while they still live
+there — are deleted from the time-series store, except in the periods of the building's approved
 settlement runs (their basis) and when another resident lived in the flat (their data too):
 `cloud.accounts.erasure.erasure_plan`; the completed erasure lists both.
 """
@@ -137,7 +138,11 @@ def personal_data(engine: Engine, user_id: int) -> dict[str, Any]:
                 "disabled": user.disabled_at is not None,
             },
             "flats": [
-                {"flat": r.flat_id, "since": utc(r.since)}
+                {
+                    "flat": r.flat_id,
+                    "since": utc(r.since),
+                    "until": None if r.until is None else utc(r.until),
+                }
                 for r in session.scalars(select(Resident).where(Resident.user_id == user_id))
             ],
             "roles": [
@@ -220,6 +225,12 @@ def _approved_periods(runs: RunStore | None, building: str) -> list[tuple[dateti
     ]
 
 
+def _period(resident: Resident, now: datetime) -> tuple[datetime, datetime]:
+    """A tenancy as [since, until), ending at `now` while it runs (empty if it has not begun)."""
+    end = now if resident.until is None else min(utc(resident.until), now)
+    return utc(resident.since), end
+
+
 def _delete_readings(
     session: Session,
     now: datetime,
@@ -227,16 +238,19 @@ def _delete_readings(
     store: TimeSeriesStore | None,
     runs: RunStore | None,
 ) -> tuple[list[ReadingSpan], list[ReadingSpan]]:
-    """Delete the user's flat readings that may go (`erasure_plan`); (deleted, kept)."""
+    """Delete the user's flat readings that may go (`erasure_plan`); (deleted, kept).
+
+    Each tenancy is [since, until) — the move-out, or `now` for a resident still living there;
+    another resident's tenancy of the flat (current or former) is theirs too and is kept."""
     tenancies = []
     co_residents: dict[str, list[tuple[datetime, datetime]]] = {}
     for resident in session.scalars(select(Resident).where(Resident.user_id == user_id)):
         flat = session.get(FlatRow, resident.flat_id)
         if flat is None:
             continue
-        tenancies.append(Tenancy(flat.building_id, flat.id, utc(resident.since), now))
+        tenancies.append(Tenancy(flat.building_id, flat.id, *_period(resident, now)))
         co_residents[flat.id] = [
-            (utc(other.since), now)
+            _period(other, now)
             for other in session.scalars(
                 select(Resident).where(Resident.flat_id == flat.id, Resident.user_id != user_id)
             )

@@ -79,13 +79,16 @@ class User(Base):
 
 
 class Resident(Base):
-    """A resident user lives in a flat (their scope)."""
+    """A resident user's tenancy of a flat: [since, until). ``until`` is the move-out (the
+    first instant they no longer live there; NULL: still living there). A moved-out resident's
+    row stays: it is the period their export and erasure cover (`cloud.accounts.scope`)."""
 
     __tablename__ = "residents"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     flat_id: Mapped[str] = mapped_column(ForeignKey("flats.id"), primary_key=True, index=True)
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class RoleAssignment(Base):

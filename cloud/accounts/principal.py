@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -31,6 +32,20 @@ SCOPES_OF: dict[Role, frozenset[ScopeKind]] = {
 }
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Residence:
+    """A resident's tenancy of a flat: [since, until), aware UTC; ``until`` None: still there."""
+
+    building: str
+    flat: str
+    since: datetime
+    until: datetime | None = None
+
+    def current(self, now: datetime) -> bool:
+        """Still living there at `now` (a move-out at `now` has happened)."""
+        return self.until is None or now < self.until
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     user_id: int
@@ -38,11 +53,15 @@ class Principal:
     display_name: str
     role: Role
     flats: frozenset[tuple[str, str]]
-    """(building_id, flat_id) of the flats a resident lives in; empty for staff."""
+    """(building_id, flat_id) of the flats a resident lives in now (not moved out); empty for
+    staff."""
     buildings: frozenset[str]
     """Buildings in a staff member's scope: assigned directly or through an organisation."""
     organisations: frozenset[str]
     """Organisations assigned (finance)."""
+    residences: tuple[Residence, ...] = ()
+    """A resident's tenancies, current and former (moved out), sorted: the periods their
+    export and erasure cover (`cloud.accounts.scope.own_periods`)."""
 
     @property
     def flat_ids(self) -> frozenset[str]:

@@ -26,15 +26,31 @@ users, roles, audit          no         no                          no          
 A flat that is not the resident's own answers 404, as an unknown flat does (residents must not
 learn which flats exist); staff out of scope get 403. Reads of detailed readings by anyone but
 the flat's resident are audited by the caller (`needs_detail_audit`).
+
+Residents and time: a resident's tenancy of a flat is [since, until) (`Principal.residences`;
+``until`` is the move-out, the first instant they no longer live there, None while they do).
+
+- "Own flat" above means a flat the resident lives in now (``until`` None or ahead). Even
+  there, they see nothing from before their ``since``: the earlier readings, alerts, audit
+  entries, consent history and settlement rows belong to the residents before them. The reads
+  are bounded in one place each: `readable_window` for readings (``/climate``, ``/monthly``,
+  the charts), `in_own_period` / `overlaps_own_period` for the export's other records.
+- After moving out the flat is no longer theirs: its current data are the next residents',
+  so it answers 404 like any other flat, and their consent no longer counts for staff access
+  (`cloud.accounts.consent`).
+- Their own period stays theirs: export and erasure cover exactly [since, until) of every
+  tenancy, current or former (`own_periods`); their login may remain for that (an admin
+  disables or erases it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from cloud.accounts.principal import STAFF, Principal, Role
+from cloud.accounts.principal import STAFF, Principal, Residence, Role
 
 
 class Denied(Exception):
@@ -207,3 +223,51 @@ def alert_scope(principal: Principal) -> tuple[frozenset[str] | None, frozenset[
     if principal.role is Role.RESIDENT:
         return None, principal.flat_ids
     return principal.buildings, None
+
+
+def own_periods(principal: Principal, now: datetime) -> list[Residence]:
+    """The tenancies a person's export and erasure cover, current and former, each ending at
+    the move-out or at `now` (whichever is first); empty for staff. Tenancies that have not
+    begun by `now` cover nothing and are left out."""
+    if principal.role is not Role.RESIDENT:
+        return []
+    out = []
+    for r in principal.residences:
+        end = now if r.until is None else min(r.until, now)
+        if r.since < end:
+            out.append(Residence(r.building, r.flat, r.since, end))
+    return out
+
+
+def _tenancy(principal: Principal, flat_id: str) -> Residence | None:
+    return next((r for r in principal.residences if r.flat == flat_id), None)
+
+
+def readable_window(
+    principal: Principal, flat_id: str, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
+    """The part of [start, end) of `flat_id`'s readings that `principal` may read, once
+    `check_flat` has allowed the flat: for a resident clipped to their tenancy [since, until),
+    so nothing from before they moved in (an empty window, start == end, when nothing is
+    left); staff get [start, end) unchanged (what they may see is decided by `check_flat`)."""
+    if principal.role is not Role.RESIDENT:
+        return start, end
+    tenancy = _tenancy(principal, flat_id)
+    if tenancy is None:  # check_flat refuses this; never widen
+        return start, start
+    lo = max(start, tenancy.since)
+    hi = end if tenancy.until is None else min(end, tenancy.until)
+    return (lo, hi) if lo < hi else (lo, lo)
+
+
+def in_own_period(residence: Residence, moment: datetime | None) -> bool:
+    """Whether a record of the flat made at `moment` belongs to this tenancy [since, until)
+    (a record without a time belongs to none)."""
+    if moment is None:
+        return False
+    return residence.since <= moment and (residence.until is None or moment < residence.until)
+
+
+def overlaps_own_period(residence: Residence, start: datetime, end: datetime) -> bool:
+    """Whether the period [start, end) (e.g. a settlement's) shares time with the tenancy."""
+    return start < (residence.until or end) and residence.since < end

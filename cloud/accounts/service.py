@@ -40,7 +40,7 @@ from cloud.accounts.models import (
     utc,
 )
 from cloud.accounts.passwords import Passwords
-from cloud.accounts.principal import Principal, Role, ScopeKind
+from cloud.accounts.principal import Principal, Residence, Role, ScopeKind
 from cloud.accounts.users import UserAdmin, normalise_username
 
 if TYPE_CHECKING:
@@ -239,11 +239,17 @@ class Accounts(UserAdmin):
 
     def _principal(self, session: Session, user: User) -> Principal:
         role = Role(user.role)
-        flats = session.execute(
-            select(FlatRow.building_id, FlatRow.id)
+        rows = session.execute(
+            select(FlatRow.building_id, FlatRow.id, Resident.since, Resident.until)
             .join(Resident, Resident.flat_id == FlatRow.id)
             .where(Resident.user_id == user.id)
         ).all()
+        residences = sorted(
+            Residence(b, f, utc(since), None if until is None else utc(until))
+            for b, f, since, until in rows
+        )
+        now = self.now()
+        flats = [(r.building, r.flat) for r in residences if r.current(now)]
         scopes = session.execute(
             select(RoleAssignment.scope_kind, RoleAssignment.scope_id).where(
                 RoleAssignment.user_id == user.id
@@ -265,6 +271,7 @@ class Accounts(UserAdmin):
             flats=frozenset((b, f) for b, f in flats) if role is Role.RESIDENT else frozenset(),
             buildings=frozenset(buildings) if role is not Role.RESIDENT else frozenset(),
             organisations=organisations if role is Role.FINANCE else frozenset(),
+            residences=tuple(residences) if role is Role.RESIDENT else (),
         )
 
     def principal_for_token(self, token: str | None) -> Principal | None:
@@ -350,11 +357,12 @@ class Accounts(UserAdmin):
     # -- consent ----------------------------------------------------------------------------
 
     def consent(self, flat_id: str) -> Consent:
-        """The flat's current consent (latest grant or withdrawal; none: not consented)."""
-        return consent.current(self.engine, flat_id)
+        """The flat's current consent: the latest grant or withdrawal by someone who lives
+        there now (a moved-out resident's choice no longer counts; none: not consented)."""
+        return consent.current(self.engine, flat_id, self.now())
 
     def consented(self, flat_id: str) -> bool:
-        return consent.current(self.engine, flat_id).staff_detail
+        return consent.current(self.engine, flat_id, self.now()).staff_detail
 
     def consent_history(self, flat_id: str) -> list[Consent]:
         return consent.history(self.engine, flat_id)
@@ -374,6 +382,7 @@ class Accounts(UserAdmin):
         return gdpr.personal_data(self.engine, who.user_id)
 
     def resident_since(self, who: Principal, flat_id: str) -> datetime | None:
+        """When `who` moved into `flat_id` (also after moving out; None: never lived there)."""
         with Session(self.engine) as session:
             row = session.get(Resident, (who.user_id, flat_id))
             return None if row is None else utc(row.since)

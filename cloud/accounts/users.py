@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +31,12 @@ from cloud.accounts.passwords import Passwords, check_new_password
 from cloud.accounts.principal import SCOPES_OF, Principal, Role, ScopeKind
 
 USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
+LOCAL_TZ: Final = ZoneInfo("Europe/Copenhagen")
+
+
+def local_day(moment: datetime) -> str:
+    """The Danish calendar day of an aware instant, as ``YYYY-MM-DD``."""
+    return moment.astimezone(LOCAL_TZ).date().isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +48,11 @@ class UserInfo:
     disabled: bool
     created_at: datetime
     flats: tuple[str, ...]
+    """The flats a resident lives in now."""
     scopes: tuple[tuple[ScopeKind, str], ...]
+    moved_out: tuple[tuple[str, datetime], ...] = ()
+    """(flat, move-out instant) of the flats a resident has moved out of (or will, when the
+    instant is still ahead)."""
 
 
 def normalise_username(username: str) -> str:
@@ -288,7 +299,17 @@ class UserAdmin:
                     f"lejlighed {flat_id!r} findes ikke (kør `indeklima db seed`) / flat "
                     f"{flat_id!r} does not exist (run `indeklima db seed`)"
                 )
-            if session.get(Resident, (user.id, flat_id)) is not None:
+            existing = session.get(Resident, (user.id, flat_id))
+            if existing is not None and existing.until is not None:
+                raise AccountError(
+                    f"{user.username} flyttede ud af {flat_id} den "
+                    f"{local_day(utc(existing.until))}; den gamle beboelsesperiode bevares til "
+                    "eksport og sletning, så en ny indflytning kræver en ny konto / "
+                    f"{user.username} moved out of {flat_id} on "
+                    f"{local_day(utc(existing.until))}; the old tenancy is kept for their export "
+                    "and erasure, so moving in again needs a new account"
+                )
+            if existing is not None:
                 return
             now = self.now()
             session.add(Resident(user_id=user.id, flat_id=flat_id, since=since or now))
@@ -303,6 +324,63 @@ class UserAdmin:
                 detail={"user": user.username},
             )
 
+    def move_out(
+        self,
+        username: str,
+        flat_id: str,
+        until: datetime,
+        *,
+        by: Principal | None = None,
+        address: str | None = None,
+    ) -> datetime | None:
+        """End the resident's tenancy of `flat_id` at `until` (aware; the first instant they no
+        longer live there — for a move-out day, Danish local midnight). The link stays: it is
+        the period [since, until) their export and erasure cover. Refused for a time at or
+        before moving in, for a user not linked to the flat and for a naive time. Setting it
+        again corrects the date (both are audited). Returns the previous move-out, if any."""
+        if until.tzinfo is None:
+            raise AccountError(
+                "fraflytningstidspunktet mangler tidszone / the move-out time has no time zone"
+            )
+        with Session(self.engine) as session, session.begin():
+            user = self._user(session, username)
+            row = session.get(Resident, (user.id, flat_id))
+            if row is None:
+                raise AccountError(
+                    f"{user.username} bor ikke i lejlighed {flat_id!r} / {user.username} is "
+                    f"not a resident of flat {flat_id!r}"
+                )
+            since = utc(row.since)
+            moment = utc(until)
+            if moment <= since:
+                raise AccountError(
+                    f"fraflytningen ({local_day(moment)}) skal ligge efter indflytningen "
+                    f"({local_day(since)}, {since.astimezone(LOCAL_TZ):%H:%M} dansk tid) / the "
+                    f"move-out ({local_day(moment)}) must be after moving in "
+                    f"({local_day(since)}, {since.astimezone(LOCAL_TZ):%H:%M} Danish time)"
+                )
+            previous = None if row.until is None else utc(row.until)
+            if previous == moment:
+                return previous
+            row.until = moment
+            flat = session.get(FlatRow, flat_id)
+            audit_log.append(
+                session,
+                self.now(),
+                by,
+                AuditAction.RESIDENT_MOVED_OUT,
+                flat_id=flat_id,
+                building_id=flat.building_id if flat else None,
+                address=address,
+                detail={
+                    "user": user.username,
+                    "since": since.isoformat(),
+                    "until": moment.isoformat(),
+                    **({"previous_until": previous.isoformat()} if previous else {}),
+                },
+            )
+            return previous
+
     def remove_resident(
         self,
         username: str,
@@ -311,6 +389,8 @@ class UserAdmin:
         by: Principal | None = None,
         address: str | None = None,
     ) -> bool:
+        """Delete a link made by mistake (no tenancy is left: their export and erasure no
+        longer cover the flat). A move-out is `move_out`, which keeps the period."""
         with Session(self.engine) as session, session.begin():
             user = self._user(session, username)
             row = session.get(Resident, (user.id, flat_id))
@@ -329,9 +409,14 @@ class UserAdmin:
             return True
 
     def _info(self, session: Session, user: User) -> UserInfo:
-        flats = session.scalars(
-            select(Resident.flat_id).where(Resident.user_id == user.id).order_by(Resident.flat_id)
+        links = session.execute(
+            select(Resident.flat_id, Resident.until)
+            .where(Resident.user_id == user.id)
+            .order_by(Resident.flat_id)
         ).all()
+        now = self.now()
+        flats = [f for f, until in links if until is None or now < utc(until)]
+        moved_out = [(f, utc(until)) for f, until in links if until is not None]
         scopes = session.execute(
             select(RoleAssignment.scope_kind, RoleAssignment.scope_id)
             .where(RoleAssignment.user_id == user.id)
@@ -346,6 +431,7 @@ class UserAdmin:
             created_at=utc(user.created_at),
             flats=tuple(flats),
             scopes=tuple((ScopeKind(k), s) for k, s in scopes),
+            moved_out=tuple(moved_out),
         )
 
     def user(self, username: str) -> UserInfo:
@@ -375,12 +461,18 @@ class UserAdmin:
             return None if flat is None else flat.building_id
 
     def residents_of(self, flat_id: str) -> list[str]:
+        """The usernames of the flat's residents now (not those who moved out)."""
+        now = self.now()
         with Session(self.engine) as session:
             return list(
                 session.scalars(
                     select(User.username)
                     .join(Resident, Resident.user_id == User.id)
-                    .where(Resident.flat_id == flat_id, User.erased_at.is_(None))
+                    .where(
+                        Resident.flat_id == flat_id,
+                        User.erased_at.is_(None),
+                        or_(Resident.until.is_(None), Resident.until > now),
+                    )
                     .order_by(User.username)
                 )
             )

@@ -84,7 +84,8 @@ def climate(
     end: Annotated[Moment | None, Query(description="default: start + 24 h, or now")] = None,
 ) -> FlatClimateDetailOut:
     """Every reading of the flat's sensors in [start, end), at most 7 days (default the last
-    24 h). Staff need the residents' consent, and each read is written to the audit trail."""
+    24 h); a resident gets none from before they moved in. Staff need the residents' consent,
+    and each read is written to the audit trail."""
     if end is None and start is not None:
         end = min(start + timedelta(days=1), datetime.now(UTC))
     until = (end or datetime.now(UTC)).astimezone(UTC)
@@ -96,10 +97,11 @@ def climate(
             "7 days, with start before end",
         )
     check_flat(accounts, principal, ref, FlatView.DETAIL, request, what="climate")
+    first, last = scope.readable_window(principal, ref.flat_id, since, until)
     frame = store.query(
         CLIMATE,
-        since,
-        until,
+        first,
+        last,
         where={"building": ref.building_id, "flat": ref.flat_id},
         fields=list(figures.QUANTITIES),
     )
@@ -135,7 +137,7 @@ def monthly(
     check_flat(accounts, principal, ref, FlatView.SUMMARY, request)
     now = datetime.now(UTC)
     chosen = month or figures.this_month(now)
-    start, end = figures.month_window(chosen)
+    start, end = scope.readable_window(principal, ref.flat_id, *figures.month_window(chosen))
     where = {"building": ref.building_id, "flat": ref.flat_id}
     frame = store.query(CLIMATE, start, end, where=where, fields=list(figures.QUANTITIES))
     mould = store.query(MOULD, start, end, where=where, fields=["mould_index"])

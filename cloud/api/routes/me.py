@@ -14,10 +14,11 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from cloud.accounts import Accounts, AuditAction, AuditQuery, Principal
+from cloud.accounts import Accounts, AuditAction, AuditQuery, Principal, scope
 from cloud.accounts.erasure import ReadingSpan
 from cloud.accounts.gdpr import DELETED, KEPT, Erasure
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
+from cloud.accounts.principal import Residence
 from cloud.analytics.alert_store import AlertStore
 from cloud.api.deps import (
     AlertStoreDep,
@@ -53,16 +54,23 @@ def _plain(value: Any) -> Any:
 
 
 def _settlements(
-    runs: RunStore, documents: RunDocuments, principal: Principal
+    runs: RunStore, documents: RunDocuments, periods: list[Residence]
 ) -> list[dict[str, Any]]:
     """My flats' rows of the heating settlements whose statements were issued (approved runs
-    keep every flat's statement)."""
+    keep every flat's statement), for the runs whose period shares time with my tenancy."""
     out = []
-    for flat in sorted(principal.flat_ids):
+    for tenancy in periods:
+        flat = tenancy.flat
         for run_id in documents.runs_with(statement_name(flat)):
             try:
                 record = runs.get(run_id)
             except RunNotFound:
+                continue
+            period = (
+                datetime.fromisoformat(record.period_start),
+                datetime.fromisoformat(record.period_end),
+            )
+            if not scope.overlaps_own_period(tenancy, *period):
                 continue
             for row in csv_rows(record.csv):
                 if row.get("flat_id") == flat:
@@ -85,20 +93,28 @@ def _records(
     runs: RunStore,
     documents: RunDocuments,
     principal: Principal,
+    periods: list[Residence],
 ) -> dict[str, Any]:
-    """Everything but the readings, as plain JSON values."""
+    """Everything but the readings, as plain JSON values; of my flats' records only those of
+    my tenancies (`periods`: [since, until), `scope.own_periods`)."""
     data: dict[str, Any] = dict(accounts.personal_data(principal))
-    mine = sorted(principal.flat_ids)
     data["consent"] = {
-        flat: [
+        t.flat: [
             {"staff_detail": c.staff_detail, "at": c.at, "by": c.by}
-            for c in accounts.consent_history(flat)
+            for c in accounts.consent_history(t.flat)
+            if scope.in_own_period(t, c.at)
         ]
-        for flat in mine
+        for t in periods
     }
     entries = accounts.audit_entries(AuditQuery(username=principal.username, limit=MAX_AUDIT))
-    for flat in mine:  # who read or changed my flat's data
-        entries += accounts.audit_entries(AuditQuery(flat_id=flat, limit=MAX_AUDIT))
+    for t in periods:  # who read or changed my flat's data while I lived there
+        entries += [
+            e
+            for e in accounts.audit_entries(
+                AuditQuery(flat_id=t.flat, since=t.since, until=t.until, limit=MAX_AUDIT)
+            )
+            if scope.in_own_period(t, e.at)
+        ]
     unique = {e.id: e for e in entries}
     data["audit"] = [
         {
@@ -113,29 +129,26 @@ def _records(
     ]
     data["alerts"] = [
         {k: v for k, v in a.to_json().items() if k not in ("advice_da", "advice_en")}
-        for flat in mine
-        for a in alerts.query(flat=flat)
+        for t in periods
+        for a in alerts.query(flat=t.flat)
+        if scope.in_own_period(t, a.raised_at)
     ]
-    data["settlements"] = _settlements(runs, documents, principal)
+    data["settlements"] = _settlements(runs, documents, periods)
     return _plain(data)  # type: ignore[no-any-return]
 
 
 def _readings(
-    store: TimeSeriesStore,
-    registry: Registry,
-    accounts: Accounts,
-    principal: Principal,
-    now: datetime,
+    store: TimeSeriesStore, registry: Registry, periods: list[Residence]
 ) -> Iterator[dict[str, Any]]:
-    """The readings of my flats from the day I moved in, a day at a time."""
-    for flat in sorted(principal.flat_ids):
+    """The readings of my flats in my tenancies [since, until), a day at a time."""
+    for tenancy in periods:
+        flat = tenancy.flat
         ref = find_flat(registry, flat)
-        since = accounts.resident_since(principal, flat)
-        if ref is None or since is None:
+        if ref is None or tenancy.until is None:
             continue
-        start = since
-        while start < now:
-            end = min(start + CHUNK, now)
+        start = tenancy.since
+        while start < tenancy.until:
+            end = min(start + CHUNK, tenancy.until)
             frame = store.query(
                 CLIMATE,
                 start,
@@ -215,16 +228,17 @@ def export(
     documents: DocumentsDep,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> StreamingResponse:
-    """Everything stored about me and my flat(s): my account, sessions and login attempts, my
-    flats' consent history, the audit trail of my actions and of every access to my flats, my
-    flats' alerts, my flats' rows of issued heating settlements, and my flats' readings since
-    I moved in (streamed, a day at a time)."""
+    """Everything stored about me and my flat(s): my account, sessions and login attempts, and
+    for each tenancy — current or moved out, exactly [since, until) — the flat's consent
+    history, the audit trail of my actions and of every access to the flat, its alerts, its
+    rows of issued heating settlements, and its readings (streamed, a day at a time)."""
     now = datetime.now(UTC)
     accounts.audit(
         principal, AuditAction.EXPORT, address=client_address(request), detail={"format": format}
     )
-    records = _records(accounts, alerts, runs, documents, principal)
-    readings = _readings(store, registry, accounts, principal, now)
+    periods = scope.own_periods(principal, now)
+    records = _records(accounts, alerts, runs, documents, principal, periods)
+    readings = _readings(store, registry, periods)
     stamp = now.strftime("%Y%m%d")
     if format == "csv":
         body, media = _csv_stream(records, readings), "text/csv; charset=utf-8"

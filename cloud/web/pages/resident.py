@@ -10,8 +10,8 @@ from starlette.responses import RedirectResponse, Response
 
 from cloud.accounts.gdpr import DELETED, KEPT
 from cloud.accounts.http import client_address
-from cloud.accounts.principal import Role
-from cloud.accounts.scope import FlatView, check_flat
+from cloud.accounts.principal import Principal, Role
+from cloud.accounts.scope import FlatView, check_flat, readable_window
 from cloud.mail.prefs import MailPrefs
 from cloud.settlement.names import safe_stem
 from cloud.settlement.runs import RunNotFound, RunState
@@ -29,7 +29,7 @@ from cloud.web.data import climate_rooms, latest_by_room, mould_by_room
 from cloud.web.i18n import gettext, language_of
 from cloud.web.session import WebSession
 from cloud.web.texts import ALERT_KINDS, N_, QUANTITY_LABELS, RANGES, SEVERITIES
-from cloud.web.views import QUANTITIES, chart_payload, rooms_now
+from cloud.web.views import QUANTITIES, Series, chart_payload, rooms_now
 
 router = APIRouter(include_in_schema=False)
 
@@ -96,18 +96,28 @@ def charts(
         request,
         user,
         "resident/charts.html",
-        {"flat": flat_id, **chart_data(request, building, flat_id, range)},
+        {"flat": flat_id, **chart_data(request, user.principal, building, flat_id, range)},
     )
 
 
-def chart_data(request: Request, building: str, flat_id: str, range: str) -> dict[str, Any]:
-    """The charts' data for a flat (the caller has checked that the person may see it)."""
+def chart_data(
+    request: Request, principal: Principal, building: str, flat_id: str, range: str
+) -> dict[str, Any]:
+    """The charts' data for a flat (the caller has checked that the person may see it); a
+    resident's clipped to their tenancy (`scope.readable_window`): an hourly or daily point
+    that begins before they moved in is left out, as it holds earlier residents' readings."""
     chosen = range if range in RANGE_SPANS else "week"
     end = datetime.now(UTC)
-    start = end - RANGE_SPANS[chosen]
-    series, resolution = climate_rooms(
-        request.app.state.context.store, building, flat_id, start, end
-    )
+    asked = end - RANGE_SPANS[chosen]
+    start, end = readable_window(principal, flat_id, asked, end)
+    series: list[Series] = []
+    resolution = "raw"
+    if start < end:
+        series, resolution = climate_rooms(
+            request.app.state.context.store, building, flat_id, start, end
+        )
+    if start > asked:
+        series = [_from(s, start) for s in series]
     return {
         "range": chosen,
         "ranges": RANGES,
@@ -116,6 +126,15 @@ def chart_data(request: Request, building: str, flat_id: str, range: str) -> dic
         "resolution": resolution,
         "has_data": any(s.time for s in series),
     }
+
+
+def _from(series: Series, start: datetime) -> Series:
+    keep = [i for i, t in enumerate(series.time) if t >= start]
+    return Series(
+        series.room,
+        [series.time[i] for i in keep],
+        {k: [v[i] for i in keep] for k, v in series.values.items()},
+    )
 
 
 @router.get("/my-data")

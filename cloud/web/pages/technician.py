@@ -330,5 +330,5 @@ def flat_page(request: Request, user: WebSession, flat_id: str, range: str = "we
         request,
         user,
         "technician/flat.html",
-        {**data, **chart_data(request, building, flat_id, range)},
+        {**data, **chart_data(request, principal, building, flat_id, range)},
     )
