@@ -1,5 +1,9 @@
 """``indeklima db`` (schema and seeding) and ``indeklima users`` (accounts for real installs).
 
+``indeklima users move-out NAME --flat F --date YYYY-MM-DD`` ends a resident's tenancy at the
+local (Europe/Copenhagen) midnight that begins that day; the tenancy is kept for their export
+and erasure.
+
 The database URL comes from ``--db-url``, else ``INDEKLIMA_API_ACCOUNTS_URL`` (the API's), else
 ``sqlite:///accounts.db``. Passwords are never taken from the command line (other users can read
 it from the process list): they are asked for on the terminal, or read from standard input with
@@ -132,8 +136,27 @@ def configure_users(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--building")
     target.add_argument("--organisation")
     target.add_argument("--flat", type=_flat)
-    assign.add_argument("--remove", action="store_true")
+    assign.add_argument(
+        "--remove",
+        action="store_true",
+        help="take it away; for a flat only a link made by mistake (it deletes the tenancy: "
+        "a resident moving out is `users move-out`)",
+    )
     _url_argument(assign)
+    move_out = sub.add_parser(
+        "move-out",
+        help="a resident moves out of a flat: the tenancy ends (kept for their export and "
+        "erasure), the flat's data from then on are no longer theirs",
+    )
+    move_out.add_argument("username")
+    move_out.add_argument("--flat", required=True, type=_flat)
+    move_out.add_argument(
+        "--date",
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="the move-out day (Danish date): the tenancy ends at its local midnight",
+    )
+    _url_argument(move_out)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -152,6 +175,7 @@ def run_users(args: argparse.Namespace) -> int:
     from cloud.accounts.errors import AccountError
     from cloud.accounts.principal import Role, ScopeKind
     from cloud.accounts.service import Accounts
+    from cloud.accounts.users import local_day, move_out_instant
 
     engine = db.make_engine(_url(args))
     accounts = Accounts(engine)
@@ -173,6 +197,7 @@ def run_users(args: argparse.Namespace) -> int:
         elif command == "list":
             for user in accounts.users(Role(args.role) if args.role else None):
                 scopes = [f"{k}:{s}" for k, s in user.scopes] + [f"flat:{f}" for f in user.flats]
+                scopes += [f"flat:{f}(til/until {local_day(u)})" for f, u in user.moved_out]
                 state = " (spærret / disabled)" if user.disabled else ""
                 sys.stdout.write(
                     f"{user.username}\t{user.role}\t{','.join(scopes) or '-'}\t"
@@ -183,6 +208,16 @@ def run_users(args: argparse.Namespace) -> int:
         elif command == "passwd":
             ended = accounts.set_password(args.username, _password(args))
             sys.stdout.write(f"sessioner afsluttet / sessions ended: {ended}\n")
+        elif command == "move-out":
+            until = move_out_instant(args.date)
+            previous = accounts.move_out(args.username, args.flat, until)
+            name = accounts.user(args.username).username
+            sys.stdout.write(
+                f"{name} flytter ud af / moves out of {args.flat}: {args.date} 00:00 dansk tid / "
+                f"Danish time ({until.isoformat()})"
+                + (f"; før / was {local_day(previous)}" if previous else "")
+                + "\n"
+            )
         elif command == "assign":
             if args.flat:
                 if args.remove:

@@ -34,7 +34,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "settle": ("cloud.settlement.cli", "heating settlement (dynamisk varmeregnskab)"),
     "api": ("cloud.api_cli", "serve the API (residents, technicians, finance, admins)"),
     "db": ("cloud.accounts_cli", "accounts database: upgrade (migrate), seed from registry"),
-    "users": ("cloud.users_cli", "user accounts: add, list, disable, passwd, assign"),
+    "users": ("cloud.users_cli", "user accounts: add, list, disable, passwd, assign, move-out"),
 }
 EXTRAS: Final[dict[str, str]] = {"gateway": "edge", "decode": "edge", "simulate": "sim"}
 """The extra each subcommand needs (default ``cloud``; ``all`` has everything)."""

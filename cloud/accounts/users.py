@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -34,9 +34,35 @@ USERNAME: Final = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 LOCAL_TZ: Final = ZoneInfo("Europe/Copenhagen")
 
 
+DAY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def local_day(moment: datetime) -> str:
     """The Danish calendar day of an aware instant, as ``YYYY-MM-DD``."""
     return moment.astimezone(LOCAL_TZ).date().isoformat()
+
+
+def move_out_instant(text: str) -> datetime:
+    """A move-out day as typed, ``YYYY-MM-DD`` (a Danish calendar day), → the instant it
+    begins: local midnight in Europe/Copenhagen, as aware UTC (the tenancy's exclusive end).
+    Raises `AccountError` naming the problem for anything else."""
+    day: date | None = None
+    if DAY.match(text.strip()):
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            day = None
+    if day is None:
+        raise AccountError(
+            f"datoen {text!r} er ikke en dato på formen ÅÅÅÅ-MM-DD (fx 2026-03-01) / the date "
+            f"{text!r} is not a date in the form YYYY-MM-DD (e.g. 2026-03-01)"
+        )
+    if not 2000 <= day.year <= 2099:
+        raise AccountError(
+            f"datoen {text!r} skal ligge i årene 2000-2099 / the date {text!r} must be in the "
+            "years 2000-2099"
+        )
+    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
 """The admin's pages: users and roles, new staff users, residents invited with a one-time
-activation code (printed in a letter), disabling and enabling users; and ``/activate`` where
-an invited resident chooses a password."""
+activation code (printed in a letter), disabling and enabling users, a resident's move-out;
+and ``/activate`` where an invited resident chooses a password."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -16,7 +18,7 @@ from cloud.accounts.passwords import PasswordRejected, check_new_password
 from cloud.accounts.principal import Role, ScopeKind
 from cloud.accounts.scope import check_admin
 from cloud.accounts.service import LoginFailed
-from cloud.accounts.users import normalise_username
+from cloud.accounts.users import LOCAL_TZ, move_out_instant, normalise_username
 from cloud.web import csrf
 from cloud.web.common import (
     FORM_ERRORS,
@@ -345,7 +347,20 @@ def activate(
 # after /users/new and /users/invite: a route with a {username} must not shadow them
 @router.get("/users/{username}")
 def user_page(request: Request, user: PageUser, username: str, done: str | None = None) -> Response:
-    """One user: role, buildings (add, remove), flats."""
+    """One user: role, buildings (add, remove), flats (a resident's move-out)."""
+    return _user_page(request, user, username, done=done)
+
+
+def _user_page(
+    request: Request,
+    user: WebSession,
+    username: str,
+    *,
+    done: str | None = None,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     _admin(user)
     try:
         info = accounts_of(request).user(username)
@@ -362,9 +377,58 @@ def user_page(request: Request, user: PageUser, username: str, done: str | None 
             "buildings": [b for b in _buildings(request) if b not in assigned],
             "assigned": assigned,
             "others": [(k.value, i) for k, i in info.scopes if k is not ScopeKind.BUILDING],
+            "moved_out": [(f, u.astimezone(LOCAL_TZ).date()) for f, u in info.moved_out],
             "done": done,
+            "values": values or {},
+            "errors": errors or {},
         },
+        status_code=status_code,
     )
+
+
+@router.post("/users/{username}/move-out")
+def move_out(
+    request: Request,
+    user: PageUser,
+    username: str,
+    flat: FIELD = "",
+    date: FIELD = "",
+    csrf_token: FIELD = "",
+) -> Response:
+    """A resident moves out of a flat on a Danish calendar day: their tenancy ends at its local
+    midnight and is kept for their export and erasure (`Accounts.move_out`, audited)."""
+    _admin(user)
+    check_csrf(request, user, csrf_token)
+    lang = language_of(request)
+    accounts = accounts_of(request)
+    try:
+        info = accounts.user(username)
+    except AccountError as exc:
+        raise PageDenied(404, "Brugeren findes ikke / no such user") from exc
+    values = {"flat": flat, "date": date}
+    errors: dict[str, str] = {}
+    if flat not in info.flats:
+        errors["flat"] = gettext(lang, N_("Choose a flat the resident lives in"))
+    until: datetime | None = None
+    if not date.strip():
+        errors["date"] = gettext(lang, N_("Enter the move-out day"))
+    else:
+        try:
+            until = move_out_instant(date)
+        except AccountError as exc:
+            errors["date"] = in_language(str(exc), lang)
+    if until is not None and not errors:
+        try:
+            accounts.move_out(
+                username, flat, until, by=user.principal, address=client_address(request)
+            )
+        except AccountError as exc:
+            errors["date"] = in_language(str(exc), lang)
+    if errors:
+        return _user_page(
+            request, user, username, values=values, errors=errors, status_code=FORM_ERRORS
+        )
+    return RedirectResponse(f"/users/{quote(info.username)}?done=moved_out", status_code=303)
 
 
 @router.post("/users/{username}/buildings")
