@@ -76,6 +76,12 @@ def record(
             "can change the consent"
         )
     with Session(engine) as session, session.begin():
+        tenancy = session.get(Resident, (who.user_id, flat_id))
+        if tenancy is None or (tenancy.until is not None and utc(tenancy.until) <= now):
+            raise PermissionError(
+                f"du bor ikke længere i {flat_id}, så samtykket er de nuværende beboeres / you "
+                f"no longer live in {flat_id}, so the consent is the current residents'"
+            )
         flat = session.get(FlatRow, flat_id)
         building = flat.building_id if flat else None
         row = ConsentRow(
