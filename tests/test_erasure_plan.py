@@ -95,6 +95,32 @@ CASES = {
             (kept("F1", 90, 100, SHARED), kept("F2", 1, 10, SETTLED)),
         ),
     ),
+    # moving out: the tenancy is [since, until), made by cloud.accounts.gdpr from the
+    # residents' rows (tests/test_api_move_out.py goes through it with a real store)
+    "moved out on day 60, erased on day 100: only days 1-60 go, the next tenant's are theirs": (
+        [("B1", "F1", 1, 60)],
+        {"F1": [(60, 100)]},
+        {},
+        ErasurePlan((deleted("F1", 1, 60),), ()),
+    ),
+    "a co-resident who stayed after the move-out keeps the shared time only": (
+        [("B1", "F1", 1, 60)],
+        {"F1": [(30, 100)]},
+        {},
+        ErasurePlan((deleted("F1", 1, 30),), (kept("F1", 30, 60, SHARED),)),
+    ),
+    "an approved run straddling the move-out is kept up to the move-out only": (
+        [("B1", "F1", 1, 60)],
+        {"F1": [(60, 100)]},
+        {"B1": [(32, 91)]},
+        ErasurePlan((deleted("F1", 1, 32),), (kept("F1", 32, 60, SETTLED),)),
+    ),
+    "a former co-resident who moved out earlier keeps their own time": (
+        [("B1", "F1", 1, 60)],
+        {"F1": [(1, 20)]},
+        {},
+        ErasurePlan((deleted("F1", 20, 60),), (kept("F1", 1, 20, SHARED),)),
+    ),
     "periods touching the tenancy only at its ends keep nothing": (
         [("B1", "F1", 10, 20)],
         {"F1": [(1, 10)]},

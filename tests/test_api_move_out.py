@@ -1,0 +1,136 @@
+"""A resident moves out, through the real app on a real SQLite store, with the accounts on
+SQLite and on a real PostgreSQL: ``indeklima users move-out`` ends the tenancy; the leaver no
+longer sees the flat (404) and their consent no longer counts; the next tenant sees nothing from
+before moving in; each one's export covers exactly their own [since, until); the leaver's
+erasure deletes their months and nothing of the next tenant's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cloud.accounts import Role
+from cloud.cli import main as cli_main
+from cloud.store.base import CLIMATE
+from tests.api_kit import JAN, PASSWORD, Api, fill_store, running_api
+
+MAR_1 = datetime(2026, 2, 28, 23, tzinfo=UTC)  # 2026-03-01 00:00 Danish time
+DATA_END = JAN + timedelta(hours=90 * 24)  # hourly readings in [JAN, DATA_END)
+FLAT = "B2-02"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    folder = tmp_path_factory.mktemp(f"move-out-{request.param}")
+    if request.param == "postgresql":
+        from tests.postgres import PostgresCluster
+
+        cluster = request.getfixturevalue("postgres")
+        assert isinstance(cluster, PostgresCluster)
+        url = cluster.database("moveout")
+    else:
+        url = f"sqlite:///{folder / 'accounts.db'}"
+    with running_api(folder, url) as api:
+        fill_store(api.store, "B2", days=90, start=JAN)  # January to March
+        api.accounts.create_user("flytter", Role.RESIDENT, PASSWORD)
+        api.accounts.add_resident("flytter", FLAT, since=JAN)
+        assert api.call(
+            "PUT", f"/api/flats/{FLAT}/consent", "flytter", json={"staff_detail": True}
+        ).json()["staff_detail"]
+        assert api.get(f"/api/flats/{FLAT}/climate", "tech").status_code == 200
+        moved = ["users", "move-out", "flytter", "--flat", FLAT, "--date", "2026-03-01"]
+        assert cli_main([*moved, "--db-url", url]) == 0
+        api.accounts.create_user("ny", Role.RESIDENT, PASSWORD)
+        api.accounts.add_resident("ny", FLAT, since=MAR_1)
+        yield api
+
+
+def hours(api: Api, flat: str, start: datetime, end: datetime) -> int:
+    return len(api.store.query(CLIMATE, start, end, where={"building": "B2", "flat": flat}))
+
+
+def export(api: Api, user: str) -> dict[str, Any]:
+    response = api.get("/api/me/export", user)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def times(body: dict[str, Any]) -> list[datetime]:
+    return [datetime.fromisoformat(r["time"]) for r in body["readings"]]
+
+
+def test_the_leaver_keeps_the_login_but_not_the_flat(api: Api) -> None:
+    me = api.get("/api/me", "flytter")
+    assert me.status_code == 200 and me.json()["flats"] == []
+    assert api.get("/api/flats", "flytter").json() == []
+    for path in ("climate", "monthly?month=2026-02", "consent", "heat-share"):
+        assert api.get(f"/api/flats/{FLAT}/{path}", "flytter").status_code == 404, path
+    put = api.call("PUT", f"/api/flats/{FLAT}/consent", "flytter", json={"staff_detail": True})
+    assert put.status_code == 404
+
+
+def test_the_leavers_consent_no_longer_counts_the_new_tenants_does(api: Api) -> None:
+    refused = api.get(f"/api/flats/{FLAT}/climate", "tech")
+    assert refused.status_code == 403 and "consented" in refused.json()["detail"]
+    assert api.get(f"/api/flats/{FLAT}/consent", "ny").json()["staff_detail"] is False
+    given = api.call("PUT", f"/api/flats/{FLAT}/consent", "ny", json={"staff_detail": True})
+    assert given.json()["staff_detail"] is True
+    assert api.get(f"/api/flats/{FLAT}/climate", "tech").status_code == 200
+
+
+def test_the_new_tenant_sees_nothing_from_before_moving_in(api: Api) -> None:
+    window = {"start": "2026-02-28T12:00:00Z", "end": "2026-03-01T12:00:00Z"}
+    readings = api.get(f"/api/flats/{FLAT}/climate", "ny", params=window).json()["readings"]
+    seen = sorted(datetime.fromisoformat(r["time"]) for r in readings)
+    assert seen[0] == MAR_1 and len(seen) == 13  # 23:00 to 11:00 UTC, none before
+    tech = api.get(f"/api/flats/{FLAT}/climate", "tech", params=window).json()["readings"]
+    assert len(tech) == 24  # staff with consent: the flat's readings, as before
+    february = api.get(f"/api/flats/{FLAT}/monthly?month=2026-02", "ny").json()
+    assert (february["readings"], february["temperature_mean_c"], february["sensors"]) == (
+        0,
+        None,
+        [],
+    )
+    march = api.get(f"/api/flats/{FLAT}/monthly?month=2026-03", "ny").json()
+    assert march["readings"] == 743  # the whole local March (23 h on the 29th)
+    assert api.get(f"/api/flats/{FLAT}/monthly?month=2026-02", "tech").json()["readings"] == 672
+
+
+def test_each_export_covers_exactly_its_own_tenancy(api: Api) -> None:
+    leaver = export(api, "flytter")
+    seen = times(leaver)
+    assert len(seen) == (MAR_1 - JAN) // timedelta(hours=1) == 59 * 24
+    assert (min(seen), max(seen)) == (JAN, MAR_1 - timedelta(hours=1))
+    assert {r["flat"] for r in leaver["readings"]} == {FLAT}
+    (flat,) = leaver["flats"]
+    assert (flat["flat"], flat["until"]) == (FLAT, MAR_1.isoformat())
+    assert list(leaver["consent"]) == [FLAT]
+    tenant = export(api, "ny")
+    seen = times(tenant)
+    assert (min(seen), len(seen)) == (MAR_1, (DATA_END - MAR_1) // timedelta(hours=1))
+    assert all(t >= MAR_1 for t in seen)
+
+
+def test_the_leavers_erasure_deletes_their_months_and_nothing_of_the_next_tenants(
+    api: Api,
+) -> None:
+    before_b2_01 = hours(api, "B2-01", JAN, DATA_END)
+    tenant_hours = hours(api, FLAT, MAR_1, DATA_END)
+    assert hours(api, FLAT, JAN, MAR_1) == 59 * 24
+    asked = api.call("POST", "/api/me/erasure", "flytter")
+    assert asked.status_code == 202, asked.text
+    done = api.call("POST", f"/api/admin/erasure-requests/{asked.json()['id']}/complete", "admin")
+    assert done.status_code == 200, done.text
+    assert hours(api, FLAT, JAN, MAR_1) == 0
+    assert hours(api, FLAT, MAR_1, DATA_END) == tenant_hours == 31 * 24
+    assert hours(api, "B2-01", JAN, DATA_END) == before_b2_01 == 90 * 24
+    body = done.json()
+    assert [(d["flat"], d["first_day"], d["last_day"]) for d in body["readings_deleted"]] == [
+        (FLAT, "2026-01-01", "2026-02-28")
+    ]
+    assert body["readings_kept"] == []
+    assert len(times(export(api, "ny"))) == tenant_hours  # the next tenant's are all there
