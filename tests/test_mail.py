@@ -467,20 +467,23 @@ def test_only_current_residents_with_active_accounts_are_mailed(
         seed_registry(engine, registry)
         accounts = Accounts(engine)
         ids = {}
-        for name in ("anna", "bo", "carl", "dora"):
+        for name in ("anna", "bo", "carl", "dora", "eva", "finn"):
             ids[name] = str(accounts.create_user(name, Role.RESIDENT, "pw-" + "x" * 12))
-            accounts.add_resident(name, "A")
+            accounts.add_resident(name, "A", since=NOW - 100 * HOUR)
             opt_in(prefs, ids[name])
-        accounts.remove_resident("bo", "A")  # moved out
+        accounts.remove_resident("bo", "A")  # a link made by mistake
         accounts.set_disabled("carl")
+        accounts.move_out("eva", "A", NOW - HOUR)  # moved out: the alert is the next tenant's
+        accounts.move_out("finn", "A", NOW + HOUR)  # moves out later: still lives there
         prefs.set_opt_in("nobody", "B1", "A", email="x@example.dk", enabled=True, now=NOW - HOUR)
         alerts.save([alert()])
         run = send_alert_mails(prefs, alerts, settings(port), NOW, AccountsDirectory(engine))
         assert [m["To"] for m in inbox.messages] == [
             f"{ids['anna']}@example.dk",
             f"{ids['dora']}@example.dk",
+            f"{ids['finn']}@example.dk",
         ]
-        assert run.sent == 2
+        assert run.sent == 3
     finally:
         engine.dispose()
 

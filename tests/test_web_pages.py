@@ -770,3 +770,66 @@ def test_a_correction_in_english_shows_its_errors_in_english(app: WebApp) -> Non
     token = csrf_of(fin.get(url, timeout=30).text)
     answer = fin.post(url, data={"total_cost": "1", "csrf_token": token}, timeout=60)
     assert "Write why the run is corrected" in answer.text
+
+
+def test_admin_records_a_move_out_and_the_leaver_keeps_only_their_own_data(
+    app: WebApp,
+) -> None:
+    """The admin's move-out form: CSRF, the errors beside the fields in Danish, audited; the
+    leaver then lands on "my data" (export and erasure of their own period), not the flat."""
+    from cloud.accounts import AuditAction, AuditQuery, Role
+
+    since = datetime(2026, 1, 1, tzinfo=UTC) - timedelta(hours=1)  # Danish 2026-01-01
+    app.accounts.create_user("flytter-web", Role.RESIDENT, PASSWORD, display_name="Flytter")
+    app.accounts.add_resident("flytter-web", "B2-01", since=since)
+    admin = login(app, "admin")
+    page = admin.get(app.url + "/users/flytter-web", timeout=30)
+    assert page.status_code == 200 and "Registrér fraflytningen" in page.text
+    token = csrf_of(page.text)
+    url = app.url + "/users/flytter-web/move-out"
+    forged = admin.post(url, data={"flat": "B2-01", "date": "2026-03-01"}, timeout=30)
+    assert forged.status_code == 403
+    empty = admin.post(url, data={"flat": "B2-01", "date": "", "csrf_token": token}, timeout=30)
+    assert 'id="date-error"' in empty.text and "Skriv fraflytningsdagen" in empty.text
+    assert 'href="#date"' in empty.text  # the error summary links to the field
+    early = admin.post(
+        url, data={"flat": "B2-01", "date": "2025-12-31", "csrf_token": token}, timeout=30
+    )
+    assert 'id="date-error"' in early.text
+    assert "fraflytningen (2025-12-31) skal ligge efter indflytningen (2026-01-01" in early.text
+    assert "must be after" not in early.text  # the Danish half only
+    wrong = admin.post(
+        url, data={"flat": "B1-01", "date": "2026-03-01", "csrf_token": token}, timeout=30
+    )
+    assert 'id="flat-error"' in wrong.text and "Vælg en lejlighed, som beboeren bor i" in wrong.text
+    assert app.accounts.user("flytter-web").flats == ("B2-01",)  # nothing changed so far
+    done = admin.post(
+        url,
+        data={"flat": "B2-01", "date": "2026-03-01", "csrf_token": token},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/users/flytter-web?done=moved_out"
+    shown = admin.get(app.url + done.headers["location"], timeout=30).text
+    assert "Fraflytningen er registreret." in shown and "B2-01 den 1. marts 2026" in shown
+    assert "Registrér fraflytningen" not in shown  # no current flat left to move out of
+    moved_at = datetime(2026, 2, 28, 23, tzinfo=UTC)
+    assert app.accounts.user("flytter-web").moved_out == (("B2-01", moved_at),)
+    (entry,) = app.accounts.audit_entries(
+        AuditQuery(action=AuditAction.RESIDENT_MOVED_OUT, flat_id="B2-01")
+    )
+    assert (entry.username, entry.detail["user"]) == ("admin", "flytter-web")
+    assert entry.address  # from where, like the other admin actions
+    leaver = login(app, "flytter-web")
+    start = leaver.get(app.url + "/", timeout=30, allow_redirects=False)
+    assert (start.status_code, start.headers["location"]) == (303, "/my-data")
+    assert leaver.get(app.url + "/flats/B2-01", timeout=30).status_code == 404
+    mine = leaver.get(app.url + "/my-data", timeout=30)
+    assert mine.status_code == 200 and "Du er flyttet fra B2-01" in mine.text
+    assert "/my-data/consent" not in mine.text  # the consent is the current residents'
+    data = leaver.get(app.url + "/my-data/export.json", timeout=60).json()
+    assert data["flats"] == [
+        {"flat": "B2-01", "since": since.isoformat(), "until": moved_at.isoformat()}
+    ]
+    assert all(since <= datetime.fromisoformat(r["time"]) < moved_at for r in data["readings"])

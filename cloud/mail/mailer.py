@@ -76,7 +76,7 @@ def due_mails(
             if prefs.was_sent(sub.subscriber, alert.id):
                 continue
             if directory is not None and not directory.still_resident(
-                sub.subscriber, sub.building, sub.flat
+                sub.subscriber, sub.building, sub.flat, now
             ):
                 log.info(
                     "%s bor ikke længere i %s/%s; ingen mail / no longer lives there; no mail",

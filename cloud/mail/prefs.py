@@ -48,9 +48,10 @@ MAX_TOKEN_CHARS: Final = 1_000
 
 class ResidentDirectory(Protocol):
     """Where the mailer checks, at send time, that a subscriber may still get the flat's alerts
-    (lives there, account not disabled or erased): `cloud.mail.directory.AccountsDirectory`."""
+    (lives there at `now` — not moved out —, account not disabled or erased):
+    `cloud.mail.directory.AccountsDirectory`."""
 
-    def still_resident(self, subscriber: str, building: str, flat: str) -> bool: ...
+    def still_resident(self, subscriber: str, building: str, flat: str, now: datetime) -> bool: ...
 
 
 class _Base(DeclarativeBase):

@@ -11,7 +11,13 @@ from starlette.responses import RedirectResponse, Response
 from cloud.accounts.gdpr import DELETED, KEPT
 from cloud.accounts.http import client_address
 from cloud.accounts.principal import Principal, Role
-from cloud.accounts.scope import FlatView, check_flat, readable_window
+from cloud.accounts.scope import (
+    FlatView,
+    check_flat,
+    in_own_period,
+    own_periods,
+    readable_window,
+)
 from cloud.mail.prefs import MailPrefs
 from cloud.settlement.names import safe_stem
 from cloud.settlement.runs import RunNotFound, RunState
@@ -62,6 +68,8 @@ def now_page(request: Request, user: WebSession, flat: str | None = None) -> Res
     if user.principal.role is not Role.RESIDENT:
         raise PageDenied(403, "Kun for beboere / residents only")
     context = request.app.state.context
+    if flat is None and not user.principal.flats and user.principal.residences:
+        return RedirectResponse("/my-data", status_code=303)  # moved out: their own data
     building, flat_id = resident_flat(user, flat)
     now = datetime.now(UTC)
     rooms = rooms_now(latest_by_room(context.store, building, flat_id, now), now)
@@ -154,25 +162,38 @@ def _my_data_page(
     if user.principal.role is not Role.RESIDENT:
         raise PageDenied(403, "Kun for beboere / residents only")
     accounts = accounts_of(request)
-    building, flat_id = resident_flat(user, None)
-    prefs = _mail_prefs(request)
-    subscriber = str(user.principal.user_id)
-    pending = [
-        e
-        for e in accounts.erasure_requests(open_only=True)
-        if e.username == user.principal.username
+    principal = user.principal
+    moved_out = [
+        r for r in own_periods(principal, accounts.now()) if not principal.lives_in(r.flat)
     ]
+    if not principal.flats and not moved_out:
+        resident_flat(user, None)  # refused: linked to no flat, now or before
+    building, flat_id = sorted(principal.flats)[0] if principal.flats else ("", None)
+    tenancy = next((r for r in principal.residences if r.flat == flat_id), None)
+    prefs = _mail_prefs(request)
+    subscriber = str(principal.user_id)
+    pending = [
+        e for e in accounts.erasure_requests(open_only=True) if e.username == principal.username
+    ]
+    history = (
+        [c for c in accounts.consent_history(flat_id) if in_own_period(tenancy, c.at)]
+        if flat_id is not None and tenancy is not None
+        else []
+    )
     return page(
         request,
         user,
         "resident/my_data.html",
         {
             "flat": flat_id,
-            "consent": accounts.consent(flat_id),
-            "history": accounts.consent_history(flat_id)[-10:][::-1],
+            "moved_out": ", ".join(r.flat for r in moved_out),
+            "consent": accounts.consent(flat_id) if flat_id is not None else None,
+            "history": history[-10:][::-1],
             "saved": saved,
             "errors": errors or {},
-            "mail_on": prefs.opted_in(subscriber, building, flat_id) if prefs else None,
+            "mail_on": prefs.opted_in(subscriber, building, flat_id)
+            if prefs and flat_id is not None
+            else None,
             "email": email,
             "erasure": pending[0] if pending else None,
             "kept": [in_language(k, language_of(request)) for k in KEPT],
