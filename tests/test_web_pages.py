@@ -383,9 +383,12 @@ def test_resident_mail_opt_in_export_and_erasure(app: WebApp) -> None:
     exported = resident.get(app.url + "/my-data/export.json", timeout=60)
     assert exported.status_code == 200
     data = exported.json()
-    # the API's export, called as a function: the readings since moving in (the account was
-    # linked to the flat after the test data were written, so none), the consent history
-    assert data["readings"] == [] and set(data["consent"]) == {"B1-02"}
+    # the API's export, called as a function: the flat's readings since moving in (January
+    # 2026, before all the test data), the consent history
+    seen = {datetime.fromisoformat(r["time"]) for r in data["readings"]}
+    assert min(seen) == datetime(2025, 12, 31, 23, tzinfo=UTC) and max(seen) < datetime.now(UTC)
+    assert {r["flat"] for r in data["readings"]} == {"B1-02"}
+    assert set(data["consent"]) == {"B1-02"}
     unconfirmed = resident.post(
         app.url + "/my-data/erasure", data={"csrf_token": token}, timeout=30
     )
@@ -443,7 +446,9 @@ def test_admin_completes_the_erasure_and_logout_ends_the_session(app: WebApp) ->
 def test_sensor_health_shows_last_reading_and_battery(app: WebApp) -> None:
     page = login(app, "technician").get(app.url + "/health", timeout=30)
     assert page.status_code == 200
-    assert page.text.count("B1-01-stue") == 1 and "87 %" in page.text
+    # B1-02: B1-01's resident (there since January) may have been erased by an earlier test,
+    # and with them the flat's readings of their tenancy
+    assert page.text.count("B1-02-stue") == 1 and "87 %" in page.text
     assert "B2-01" not in page.text  # not their building
 
 
@@ -833,3 +838,19 @@ def test_admin_records_a_move_out_and_the_leaver_keeps_only_their_own_data(
         {"flat": "B2-01", "since": since.isoformat(), "until": moved_at.isoformat()}
     ]
     assert all(since <= datetime.fromisoformat(r["time"]) < moved_at for r in data["readings"])
+
+
+def test_a_new_resident_sees_nothing_from_before_moving_in(app: WebApp) -> None:
+    """B1-02 has readings up to now; a resident who moved in just now sees none of them on the
+    "now" page or in the charts, where the resident living there longer sees them."""
+    from cloud.accounts import Role
+
+    app.accounts.create_user("ny-web", Role.RESIDENT, PASSWORD, display_name="Ny")
+    app.accounts.add_resident("ny-web", "B1-02", since=datetime.now(UTC))
+    old, new = login(app, "resident-b1-02"), login(app, "ny-web")
+    assert "Målt " in old.get(app.url + "/", timeout=30).text
+    now_page = new.get(app.url + "/", timeout=30).text
+    assert "Målt " not in now_page and "Ingen målinger fra din lejlighed" in now_page
+    assert "chart-data-" in old.get(app.url + "/charts?range=week", timeout=30).text
+    charts = new.get(app.url + "/charts?range=week", timeout=30).text
+    assert "chart-data-" not in charts and "Ingen målinger i perioden." in charts

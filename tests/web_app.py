@@ -156,7 +156,7 @@ def seed_people(accounts: Accounts) -> None:
     for flat in ("B1-01", "B1-02", "B2-01"):
         name = f"resident-{flat.lower()}"
         accounts.create_user(name, Role.RESIDENT, PASSWORD, display_name=f"Beboer {flat}")
-        accounts.add_resident(name, flat)
+        accounts.add_resident(name, flat, since=SETTLE_MONTH)  # before all the readings
 
 
 def web_app(folder: Path, app_kwargs: dict[str, Any] | None = None) -> Iterator[WebApp]:

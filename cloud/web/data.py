@@ -29,13 +29,21 @@ def _value(raw: object) -> float | None:
 
 
 def latest_by_room(
-    store: TimeSeriesStore, building: str, flat: str, now: datetime
+    store: TimeSeriesStore,
+    building: str,
+    flat: str,
+    now: datetime,
+    not_before: datetime | None = None,
 ) -> dict[str, Latest]:
-    """Each room's newest value per quantity within `LATEST_WINDOW` (the time is the newest
-    of them)."""
+    """Each room's newest value per quantity within `LATEST_WINDOW` and not before
+    `not_before` (a resident's move-in: `cloud.accounts.scope.readable_window`); the time is the
+    newest of them."""
+    start = now - LATEST_WINDOW if not_before is None else max(now - LATEST_WINDOW, not_before)
+    if start >= now:
+        return {}
     frame = store.query(
         CLIMATE,
-        now - LATEST_WINDOW,
+        start,
         now,
         where={"building": building, "flat": flat},
         fields=list(QUANTITIES),

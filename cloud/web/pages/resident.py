@@ -72,7 +72,8 @@ def now_page(request: Request, user: WebSession, flat: str | None = None) -> Res
         return RedirectResponse("/my-data", status_code=303)  # moved out: their own data
     building, flat_id = resident_flat(user, flat)
     now = datetime.now(UTC)
-    rooms = rooms_now(latest_by_room(context.store, building, flat_id, now), now)
+    first, _ = readable_window(user.principal, flat_id, now - timedelta(days=1), now)
+    rooms = rooms_now(latest_by_room(context.store, building, flat_id, now, first), now)
     mould = mould_by_room(context.store, building, flat_id, now)
     alerts = [a for a in context.alerts.query(building=building, flat=flat_id) if a.open]
     return page(
