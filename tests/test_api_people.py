@@ -287,7 +287,9 @@ def test_export_streams_everything_about_me_and_my_flat(api: Api) -> None:
         assert "attachment" in response.headers["content-disposition"]
         data = json.loads(response.content)
     assert data["user"]["username"] == "res3"
-    assert data["flats"] == [{"flat": "B2-01", "since": "2025-12-31T23:00:00+00:00"}]
+    assert data["flats"] == [
+        {"flat": "B2-01", "since": "2025-12-31T23:00:00+00:00", "until": None}  # still there
+    ]
     assert data["consent"]["B2-01"][0]["staff_detail"] is True
     assert {r["flat"] for r in data["readings"]} == {"B2-01"}
     assert len(data["readings"]) >= 31 * 24
