@@ -30,8 +30,10 @@ Login, logout, who is asking (API: bearer header; pages: the same token in a coo
     bearer token). ``client_address(request)`` is the address to pass as ``address``.
 
     ``Principal`` (frozen): ``user_id, username, display_name, role: Role, flats:
-    frozenset[(building_id, flat_id)], buildings: frozenset[str], organisations:
-    frozenset[str]``; ``Role`` is ``resident | technician | finance | admin``.
+    frozenset[(building_id, flat_id)]`` (the flats a resident lives in now), ``buildings:
+    frozenset[str], organisations: frozenset[str], residences: tuple[Residence, ...]`` (a
+    resident's tenancies [since, until), current and moved out); ``Role`` is ``resident |
+    technician | finance | admin``.
 
 Who may see and do what: ONLY `cloud.accounts.scope` decides
     ``scope.check_flat(principal, building_id, flat_id, FlatView.X, consented=...)``,
@@ -45,6 +47,9 @@ Who may see and do what: ONLY `cloud.accounts.scope` decides
     ``BuildingView``: STRUCTURE, CLIMATE, HEAT_SHARES, SETTLEMENTS.
     Lists: ``scope.visible_flats(principal, accounts.flats())``,
     ``scope.visible_buildings(principal, ids)``, ``scope.alert_scope(principal)``.
+    Time: ``scope.readable_window(principal, flat_id, start, end)`` clips a resident's reads
+    to their tenancy (nothing before moving in); ``scope.own_periods(principal, now)`` are the
+    tenancies their export and erasure cover.
     A read of detailed readings by anyone but the flat's resident must be audited:
     ``if scope.needs_detail_audit(principal, flat_id): accounts.audit(principal,
     AuditAction.DETAIL_READ, flat_id=..., building_id=..., address=...)``.
@@ -73,7 +78,9 @@ Users (``indeklima users …`` and the admin API)
     ``set_password(username, password, by=)`` (ends the user's sessions),
     ``set_disabled(username, True|False, by=)`` (disabling ends the sessions),
     ``assign(username, ScopeKind.BUILDING|ORGANISATION, scope_id, by=)``, ``unassign(...)``,
-    ``add_resident(username, flat_id, since=, by=)``, ``remove_resident(...)``, ``user(username)``,
+    ``add_resident(username, flat_id, since=, by=)``, ``move_out(username, flat_id, until,
+    by=)`` (ends the tenancy, keeps it; ``users.move_out_instant("YYYY-MM-DD")`` is a Danish
+    day's midnight), ``remove_resident(...)`` (a link made by mistake), ``user(username)``,
     ``users(role=None) -> list[UserInfo]``. Usernames are case-insensitive (kept casefolded).
     Errors: ``AccountError`` (and ``PasswordRejected``), messages Danish / English.
 """
