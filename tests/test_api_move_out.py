@@ -100,6 +100,35 @@ def test_the_new_tenant_sees_nothing_from_before_moving_in(api: Api) -> None:
     assert api.get(f"/api/flats/{FLAT}/monthly?month=2026-02", "tech").json()["readings"] == 672
 
 
+def test_alerts_are_listed_and_exported_for_the_tenancy_they_were_active_in(api: Api) -> None:
+    """An alert that cleared in February was the leaver's only; one raised in February and
+    still open is about the flat now: the new tenant sees it too."""
+    from cloud.analytics.alert_store import AlertStore
+    from cloud.analytics.alerts import Alert, AlertKind, AlertState, Severity
+
+    feb_10 = MAR_1 - timedelta(days=19)
+    cleared = Alert(
+        "B2", FLAT, AlertKind.SURFACE_RH, Severity.WARN, AlertState.CLEARED, 84.0,
+        feb_10, feb_10 + timedelta(days=1), feb_10 + timedelta(days=1),
+    )  # fmt: skip
+    still_open = Alert(
+        "B2", FLAT, AlertKind.SURFACE_RH, Severity.ALARM, AlertState.ESCALATED, 91.0,
+        feb_10 + timedelta(days=5), datetime.now(UTC) - timedelta(hours=1),
+    )  # fmt: skip
+    with AlertStore(api.alerts_url) as store:
+        store.save([cleared, still_open])
+
+    def raised(alerts: list[dict[str, Any]]) -> set[datetime]:
+        return {datetime.fromisoformat(a["raised_at"]) for a in alerts if a["flat"] == FLAT}
+
+    both = {cleared.raised_at, still_open.raised_at}
+    assert raised(api.get("/api/alerts", "ny").json()) == {still_open.raised_at}
+    assert raised(api.get("/api/alerts", "flytter").json()) == set()  # not their flat now
+    assert raised(api.get("/api/alerts", "tech").json()) == both
+    assert raised(export(api, "flytter")["alerts"]) == both
+    assert raised(export(api, "ny")["alerts"]) == {still_open.raised_at}
+
+
 def test_each_export_covers_exactly_its_own_tenancy(api: Api) -> None:
     leaver = export(api, "flytter")
     seen = times(leaver)

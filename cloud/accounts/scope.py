@@ -34,7 +34,8 @@ Residents and time: a resident's tenancy of a flat is [since, until) (`Principal
   there, they see nothing from before their ``since``: the earlier readings, alerts, audit
   entries, consent history and settlement rows belong to the residents before them. The reads
   are bounded in one place each: `readable_window` for readings (``/climate``, ``/monthly``,
-  the charts), `in_own_period` / `overlaps_own_period` for the export's other records.
+  the charts), `alert_in_tenancy` for the alerts list, `in_own_period` /
+  `overlaps_own_period` for the export's other records.
 - After moving out the flat is no longer theirs: its current data are the next residents',
   so it answers 404 like any other flat, and their consent no longer counts for staff access
   (`cloud.accounts.consent`).
@@ -271,3 +272,21 @@ def in_own_period(residence: Residence, moment: datetime | None) -> bool:
 def overlaps_own_period(residence: Residence, start: datetime, end: datetime) -> bool:
     """Whether the period [start, end) (e.g. a settlement's) shares time with the tenancy."""
     return start < (residence.until or end) and residence.since < end
+
+
+def alert_in_tenancy(
+    principal: Principal, flat_id: str, raised_at: datetime, last_at: datetime
+) -> bool:
+    """Whether an alert of `flat_id` active over [raised_at, last_at] (its last update, or
+    when it cleared) is listed to `principal` as far as time goes: for a resident only when it
+    was active during their tenancy — an alert that ended before they moved in is the earlier
+    residents'; one still open is about the flat now and is theirs too. Staff: always."""
+    if principal.role is not Role.RESIDENT:
+        return True
+    tenancy = _tenancy(principal, flat_id)
+    return tenancy is not None and alert_in_period(tenancy, raised_at, last_at)
+
+
+def alert_in_period(residence: Residence, raised_at: datetime, last_at: datetime) -> bool:
+    """Whether an alert active over [raised_at, last_at] was active during the tenancy."""
+    return last_at >= residence.since and (residence.until is None or raised_at < residence.until)

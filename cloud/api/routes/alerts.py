@@ -30,7 +30,7 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[AlertOut]:
     """Filtered to what the caller may see: other buildings' or flats' alerts are simply not
-    in the list."""
+    in the list, nor, for a resident, alerts that ended before they moved in."""
     buildings, flats = scope.alert_scope(principal)
     found = alerts.query(
         building=building, flat=flat, states=state, kinds=kind, since=since, until=until
@@ -38,6 +38,8 @@ def list_alerts(
     visible = [
         a
         for a in found
-        if (buildings is None or a.building in buildings) and (flats is None or a.flat in flats)
+        if (buildings is None or a.building in buildings)
+        and (flats is None or a.flat in flats)
+        and scope.alert_in_tenancy(principal, a.flat, a.raised_at, a.cleared_at or a.updated_at)
     ]
     return [AlertOut.model_validate(a.to_json()) for a in visible[:limit]]

@@ -131,7 +131,7 @@ def _records(
         {k: v for k, v in a.to_json().items() if k not in ("advice_da", "advice_en")}
         for t in periods
         for a in alerts.query(flat=t.flat)
-        if scope.in_own_period(t, a.raised_at)
+        if scope.alert_in_period(t, a.raised_at, a.cleared_at or a.updated_at)
     ]
     data["settlements"] = _settlements(runs, documents, periods)
     return _plain(data)  # type: ignore[no-any-return]
