@@ -92,6 +92,31 @@ def test_0002_upgrades_a_0001_database_with_data_in_place(url: str) -> None:
     accounts.close()
 
 
+def test_0002_downgrades_to_0001_keeping_the_tenancies(url: str) -> None:
+    from alembic import command
+
+    from cloud.accounts import db
+
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_registry(engine, REGISTRY, organisation="ORG1")
+    accounts = Accounts(engine, clock=lambda: JUL_1)
+    accounts.create_user("kaj", Role.RESIDENT, PW)
+    accounts.add_resident("kaj", "B2-01", since=JAN_1)
+    accounts.move_out("kaj", "B2-01", MAR_1)
+    config = db._config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001_accounts")
+    assert current(engine) == "0001_accounts"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT flat_id FROM residents")).scalars().all() == ["B2-01"]
+    assert upgrade(engine) == "0002_resident_until"
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT until FROM residents")).scalars().all() == [None]
+    accounts.close()
+
+
 def test_db_current_names_the_new_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db_url = f"sqlite:///{tmp_path / 'acc.db'}"
     assert upgrade(make_engine(db_url), "0001_accounts") == "0001_accounts"

@@ -24,5 +24,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drops the move-out dates: under 0001 every linked resident counts as living there again
+    (take a backup first, `indeklima backup`, if moves-out have been recorded)."""
     with op.batch_alter_table("residents") as batch:
         batch.drop_column("until")
