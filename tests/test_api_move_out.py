@@ -163,3 +163,51 @@ def test_the_leavers_erasure_deletes_their_months_and_nothing_of_the_next_tenant
     ]
     assert body["readings_kept"] == []
     assert len(times(export(api, "ny"))) == tenant_hours  # the next tenant's are all there
+
+
+def test_a_leavers_erasure_keeps_a_co_residents_time_and_an_approved_run_up_to_the_move_out(
+    api: Api,
+) -> None:
+    """B1-03: A lived there from 1 January and moved out on 15 February; B moved in on 11
+    January and stayed; B1's February run is approved (it straddles the move-out). A's erasure
+    deletes 1-10 January only: 11 January - 14 February is B's too, and 1-14 February is also
+    the basis of the approved run; nothing after the move-out is in A's plan at all."""
+    from cloud.accounts.users import move_out_instant
+
+    fill_store(api.store, "B1", days=90, start=JAN)
+    jan_11, feb_1, feb_15 = (
+        move_out_instant(d) for d in ("2026-01-11", "2026-02-01", "2026-02-15")
+    )
+    for name, since in (("a3", JAN), ("b3", jan_11)):
+        api.accounts.create_user(name, Role.RESIDENT, PASSWORD)
+        api.accounts.add_resident(name, "B1-03", since=since)
+    api.accounts.move_out("a3", "B1-03", feb_15)
+    runs = "/api/buildings/B1/settlements"
+    february = {"period_start": "2026-02", "period_end": "2026-02", "total_cost_dkk": "9000.00"}
+    created = api.call("POST", runs, "fin", json=february)
+    assert created.status_code == 201, created.text
+    path = f"{runs}/{created.json()['run_id']}"
+    assert api.call("POST", f"{path}/check", "fin2").status_code == 200
+    assert api.call("POST", f"{path}/approve", "fin1").status_code == 200
+
+    def b1_03(start: datetime, end: datetime) -> int:
+        return len(api.store.query(CLIMATE, start, end, where={"building": "B1", "flat": "B1-03"}))
+
+    after = b1_03(jan_11, DATA_END)
+    asked = api.call("POST", "/api/me/erasure", "a3")
+    done = api.call("POST", f"/api/admin/erasure-requests/{asked.json()['id']}/complete", "admin")
+    assert done.status_code == 200, done.text
+    assert b1_03(JAN, jan_11) == 0
+    assert b1_03(jan_11, DATA_END) == after == (DATA_END - jan_11) // timedelta(hours=1)
+    body = done.json()
+    assert [(d["first_day"], d["last_day"]) for d in body["readings_deleted"]] == [
+        ("2026-01-01", "2026-01-10")
+    ]
+    kept = sorted(
+        (k["because"], k["first_day"], k["last_day"], datetime.fromisoformat(k["end"]))
+        for k in body["readings_kept"]
+    )
+    assert kept == [  # both end at the move-out, though the run and B go on
+        ("approved_settlement", "2026-02-01", "2026-02-14", feb_15),
+        ("co_resident", "2026-01-11", "2026-02-14", feb_15),
+    ]
