@@ -105,6 +105,18 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def prepare(app: FastAPI) -> None:
+    """Run the app's start-up and shut-down once (it opens, and makes if need be, the alert,
+    run, document and mail databases), so that N workers starting at once find them made."""
+    import asyncio
+
+    async def cycle() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    asyncio.run(cycle())
+
+
 def _serve_workers(args: argparse.Namespace, host: str, port: int) -> int:
     """Serve with `args.workers` processes until SIGTERM/SIGINT (uvicorn's supervisor)."""
     import uvicorn
@@ -163,18 +175,13 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     if args.workers > 1:
-        from cloud.api.main import open_accounts
-        from cloud.settlement.tariff import load_tariff
-
-        try:  # fail fast here, not in each worker: the tariff, the accounts database
-            if settings.tariff:
-                load_tariff(settings.tariff)
-            open_accounts(settings, registry).close()
+        try:  # fail fast here, not in each worker, and make the databases' tables once
+            prepare(create_app(settings, store, registry))
         except (SchemaOutOfDate, SQLAlchemyError, ValueError) as exc:
             sys.stderr.write(f"fejl / error: {exc}\n")
             return 2
         finally:
-            store.close()  # (a SQLite store is migrated to the current schema by now)
+            store.close()  # (a SQLite store is at the current schema by now)
         return _serve_workers(args, host, port)
     from cloud.control import ControlClient
     from cloud.setpoint_book import SetpointBook
