@@ -378,9 +378,10 @@ def tree_cpu_s(pid: int) -> float:
 
 @contextlib.contextmanager
 def bench_server(
-    folder: Path, store_argv: list[str], n_flats: int, workers: int
+    folder: Path, store_argv: list[str], n_flats: int, workers: int, threads: int
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
-    """The API in its own process(es) with `workers` workers: the registry of the generated
+    """The API in its own process(es) with `workers` workers of `threads` threads each
+    (``INDEKLIMA_API_THREADS``): the registry of the generated
     flats, an accounts database with one resident per flat, each logged in through the
     accounts service (a real session each). Yields (url, server, token per flat)."""
     from argon2 import PasswordHasher
@@ -410,6 +411,7 @@ def bench_server(
         "INDEKLIMA_API_RUNS_URL": f"sqlite:///{folder}/runs.db",
         "INDEKLIMA_API_WORKER_ARGS": json.dumps(["--registry", str(registry_path), *store_argv]),
         LOG_ENV: str(folder / "api.log"),
+        "INDEKLIMA_API_THREADS": str(threads),
     }
     engine = make_engine(env["INDEKLIMA_API_ACCOUNTS_URL"])
     upgrade(engine)
@@ -448,14 +450,23 @@ def bench_server(
 
 
 def http_level(
-    store_argv: list[str], n_flats: int, seconds: float, threads: int, workers: int
+    store_argv: list[str],
+    n_flats: int,
+    seconds: float,
+    threads: int,
+    workers: int,
+    api_threads: int,
 ) -> None:
     month = f"start={(END - timedelta(days=30)).isoformat()}&end={END.isoformat()}"
     year = f"start={(END - timedelta(days=365)).isoformat()}&end={END.isoformat()}"
     month, year = (q.replace("+", "%2B") for q in (month, year))
     with (
         tempfile.TemporaryDirectory() as folder,
-        bench_server(Path(folder), store_argv, n_flats, workers) as (url, server, tokens),
+        bench_server(Path(folder), store_argv, n_flats, workers, api_threads) as (
+            url,
+            server,
+            tokens,
+        ),
     ):
         ours = [
                 [f"/api/flats/{f}/climate?{q}", tokens[f]] for _, f in flats(n_flats)
@@ -471,10 +482,10 @@ def http_level(
             )
             answer.raise_for_status()
         print(
-            f"\nHTTP GET /api/flats/{{id}}/climate as the flat's resident (100 residents, a "
-            f"session each), uvicorn with {workers} worker process(es), {threads} client "
-            f"threads with keep-alive connections in a second process, month and year views "
-            f"mixed, {seconds:.0f} s each:"
+            f"\nHTTP GET /api/flats/{{id}}/climate as the flat's resident ({n_flats} residents, "
+            f"a session each), uvicorn with {workers} worker process(es) of {api_threads} "
+            f"thread(s), {threads} client threads with keep-alive connections in a second "
+            f"process, month and year views mixed, {seconds:.0f} s each:"
         )
         _run_client(url, ours[:4], 2.0, threads)  # warm each worker's caches
         for name, jobs in (("rollups", ours), ("raw baseline", raw)):
@@ -557,6 +568,12 @@ def main() -> None:
         default=[2],
         help="API worker processes for the HTTP part; several numbers: one run each",
     )
+    parser.add_argument(
+        "--api-threads",
+        type=int,
+        default=1,
+        help="threads per API worker (INDEKLIMA_API_THREADS; default 1: see ApiSettings.threads)",
+    )
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--paths", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -610,7 +627,9 @@ def main() -> None:
         else:
             store_argv = ["--sqlite", str(path)]
         for workers in args.workers:
-            http_level(store_argv, args.flats, args.seconds, args.threads, workers)
+            http_level(
+                store_argv, args.flats, args.seconds, args.threads, workers, args.api_threads
+            )
         runs = path.with_suffix(".runs")
         run = int(runs.read_text()) if runs.exists() else 0
         runs.write_text(f"{run + 1}\n")
