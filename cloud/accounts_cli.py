@@ -12,6 +12,7 @@ import argparse
 import getpass
 import os
 import sys
+import unicodedata
 from pathlib import Path
 
 ENV_URL = "INDEKLIMA_API_ACCOUNTS_URL"
@@ -93,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
 # -- indeklima users ------------------------------------------------------------------------
 
 
+def _flat(text: str) -> str:
+    """A flat id as typed, NFC-normalised as the registry stores it (an ``å`` typed as ``a`` +
+    ring in a terminal still names the flat ``å``)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def configure_users(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="create a user (asks for the password)")
@@ -101,7 +108,9 @@ def configure_users(parser: argparse.ArgumentParser) -> None:
         "--role", required=True, choices=["resident", "technician", "finance", "admin"]
     )
     add.add_argument("--display-name", default=None)
-    add.add_argument("--flat", action="append", default=[], help="resident: the flat(s)")
+    add.add_argument(
+        "--flat", action="append", default=[], type=_flat, help="resident: the flat(s)"
+    )
     add.add_argument("--building", action="append", default=[], help="technician/finance")
     add.add_argument("--organisation", action="append", default=[], help="finance")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -122,7 +131,7 @@ def configure_users(parser: argparse.ArgumentParser) -> None:
     target = assign.add_mutually_exclusive_group(required=True)
     target.add_argument("--building")
     target.add_argument("--organisation")
-    target.add_argument("--flat")
+    target.add_argument("--flat", type=_flat)
     assign.add_argument("--remove", action="store_true")
     _url_argument(assign)
 

@@ -13,6 +13,10 @@ Guarantees (DESIGN.md "Delivery guarantees"):
   *replayable* (kinds ``unregistered``, ``future``): acked, so they do not fill the gateway's
   outbox, but kept whole so that ``indeklima deadletters replay`` stores them once the gateway
   is registered (cloud/deadletter.py);
+* each gateway's retained status (``…/status``: outbox, silent sensors, Bluetooth; the last will
+  says offline) is stored as a ``gateway_status`` point for the technicians' health page
+  (cloud/gateway_status.py); a status that claims another gateway, or is malformed, is a dead
+  letter with the reason;
 * while the store is down the messages stay unacked and the writer retries with backoff; the
   number of messages in hand is bounded by MQTT 5 Receive Maximum and a bounded queue.
 """
@@ -31,6 +35,7 @@ from typing import Final
 import paho.mqtt.client as mqtt
 
 from cloud.deadletter import DeadLetter, DeadLetters, Kind
+from cloud.gateway_status import check_status
 from cloud.registry import Registry
 from cloud.store.base import (
     Point,
@@ -44,13 +49,16 @@ from edge.mqtt import Backoff, MqttConnection
 from edge.wire import (
     INGEST_SUBSCRIPTION,
     STATE_SUBSCRIPTION,
+    STATUS_SUBSCRIPTION,
     Ack,
     Reading,
     WireError,
     ack_topic,
     decode_batch,
     encode,
+    flat_id_problem,
     gateway_of_readings_topic,
+    gateway_of_status_topic,
     invalid_ids,
 )
 
@@ -123,7 +131,8 @@ class _Checked:
     gateway: str | None = None
     batch_id: str | None = None
     points: list[Point] = field(default_factory=list)
-    """Window state messages' points (cloud/window_state.py)."""
+    """Window state and gateway status messages' points (cloud/window_state.py,
+    cloud/gateway_status.py)."""
 
 
 Verdicts = dict[tuple[str, str, str, str, str], str | None]
@@ -197,6 +206,9 @@ def _series_verdict(registry: Registry, gateway: str, reading: Reading) -> str |
     """Why a reading's series (building, flat, room, sensor) is not accepted, or None. Asked
     once per series and remembered (`check_message`): per reading, one dictionary lookup."""
     if not registry.serves(gateway, reading.building, reading.flat):
+        bad_flat = flat_id_problem(reading.flat)  # never registrable: not replayable either
+        if bad_flat is not None:
+            return _INVALID_ID + bad_flat
         return (
             f"gateway {gateway!r} does not serve building {reading.building!r} "
             f"flat {reading.flat!r} (in the registry)"
@@ -264,7 +276,11 @@ class Ingest(Service):
         self.conn = MqttConnection(
             mqtt_url,
             client_id=client_id,
-            subscriptions=[(INGEST_SUBSCRIPTION, 1), (STATE_SUBSCRIPTION, 1)],
+            subscriptions=[
+                (INGEST_SUBSCRIPTION, 1),
+                (STATE_SUBSCRIPTION, 1),
+                (STATUS_SUBSCRIPTION, 1),
+            ],
             on_message=self._queue.put,
             manual_ack=True,
             receive_maximum=receive_maximum,
@@ -421,6 +437,8 @@ class Ingest(Service):
             self._verdicts = {}
         if message.topic.endswith("/state"):
             return self._check_state(message)
+        if message.topic.endswith("/status"):
+            return self._check_status(message)
         now = time.time()
         good, dead, gateway, batch_id = check_message(
             message.topic,
@@ -440,6 +458,19 @@ class Ingest(Service):
             points = check_window_state(message.topic, payload, self.registry)
         except WireError as exc:
             letter = DeadLetter(time.time(), message.topic, None, exc.reason, payload)
+            return _Checked(message, dead=[letter])
+        return _Checked(message, points=points)
+
+    def _check_status(self, message: mqtt.MQTTMessage) -> _Checked:
+        """A gateway status (cloud/gateway_status.py): one point, or a dead letter with the
+        reason. No e2e ack: the gateway sends a fresh status every minute."""
+        payload = bytes(message.payload)
+        now = time.time()
+        try:
+            points = check_status(message.topic, payload, self.registry, now, self.max_future_s)
+        except WireError as exc:
+            gateway = gateway_of_status_topic(message.topic)
+            letter = DeadLetter(now, message.topic, gateway, exc.reason, payload)
             return _Checked(message, dead=[letter])
         return _Checked(message, points=points)
 

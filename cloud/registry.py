@@ -26,18 +26,47 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from edge.wire import ID_PATTERN
+from cloud.settlement.names import short_hash, slug
+from edge.wire import ID_PATTERN, normalise_flat_id
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-"""Building, flat and gateway ids: safe in topics and tags (the wire's `ID_PATTERN`)."""
+"""Building and gateway ids: safe in topics, URLs and tags (the wire's `ID_PATTERN`)."""
+
+
+def _flat_id(value: object) -> object:
+    return normalise_flat_id(value) if isinstance(value, str) else value
+
+
+FlatIdentifier = Annotated[str, BeforeValidator(_flat_id), StringConstraints(strict=True)]
+"""A flat id: text as people write it (``0101``, ``1,10``, ``Østergade 1/2 th``), NFC-normalised
+and checked by the one rule, `edge.wire.flat_id_problem`. A number (``id = 101``) is refused:
+ids are text, and ``0101`` must not become 101."""
+
+_SAFE_KEY: Final = re.compile(ID_PATTERN)
+
+
+def flat_key(flat_id: str) -> str:
+    """The flat's URL key: the id itself when it is URL-safe (`ID_PATTERN`: ``0101``, ``B1-01``,
+    so every existing URL keeps working), else the same slug + short hash the settlement's file
+    names use (``Oestergade-1-2-th-3f2a9c1e``). A ``/`` cannot be a path segment (the server
+    decodes ``%2F`` before routing), hence the key. Keys are unique in a registry (checked)."""
+    return flat_id if _SAFE_KEY.match(flat_id) else f"{slug(flat_id)}-{short_hash(flat_id)}"
 
 
 class Position(StrEnum):
@@ -54,7 +83,7 @@ class _Model(BaseModel):
 
 
 class Flat(_Model):
-    id: Identifier
+    id: FlatIdentifier
     area_m2: Annotated[float, Field(gt=0, le=1000)]
     floor: int = 0
     position: tuple[Position, ...] = ()
@@ -63,6 +92,11 @@ class Flat(_Model):
     aconto_dkk: Annotated[float, Field(ge=0)] = 0.0
     frsi: Annotated[float, Field(gt=0, lt=1)] = 0.70
     """Temperature factor of the worst thermal bridge (DIN 4108-2 minimum 0.70)."""
+
+    @property
+    def key(self) -> str:
+        """The flat in URLs (`flat_key`)."""
+        return flat_key(self.id)
 
 
 class Building(_Model):
@@ -84,7 +118,7 @@ class Building(_Model):
 class Gateway(_Model):
     id: Identifier
     building: Identifier
-    flats: list[Identifier]
+    flats: list[FlatIdentifier]
 
 
 class Registry(_Model):
@@ -94,6 +128,16 @@ class Registry(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Registry:
         buildings = {b.id: b for b in self.buildings}
+        keys: dict[str, str] = {}
+        for b in self.buildings:
+            for f in b.flats:
+                other = keys.setdefault(f.key, f.id)
+                if other != f.id:
+                    raise ValueError(
+                        f"lejlighederne {other!r} og {f.id!r} får samme URL-nøgle {f.key!r}; "
+                        f"omdøb den ene / flats {other!r} and {f.id!r} get the same URL key "
+                        f"{f.key!r}; rename one of them"
+                    )
         for gw in self.gateways:
             building = buildings.get(gw.building)
             if building is None:
@@ -108,6 +152,14 @@ class Registry(_Model):
             if b.id == building_id:
                 return b
         raise KeyError(f"building {building_id!r} is not in the registry")
+
+    @cached_property
+    def _by_key(self) -> dict[str, tuple[Building, Flat]]:
+        return {f.key: (b, f) for b in self.buildings for f in b.flats}
+
+    def flat_by_key(self, key: str) -> tuple[Building, Flat] | None:
+        """The (building, flat) whose URL key (`flat_key`) is `key`; None when none is."""
+        return self._by_key.get(key)
 
     @cached_property
     def _served(self) -> dict[str, tuple[Gateway, frozenset[str]]]:

@@ -17,7 +17,7 @@ from msgspec import Meta
 from msgspec.structs import force_setattr
 
 from edge.ventilation.settings import VentilationConfig
-from edge.wire import WireId
+from edge.wire import FlatId, WireId, normalise_flat_id
 
 _T = TypeVar("_T", bound="_Model")
 
@@ -73,7 +73,8 @@ class SensorConfig(_Model, frozen=True):
     id: WireId
     kind: SensorKind
     building: WireId
-    flat: WireId
+    flat: FlatId
+    """Text as the registry writes it (``0101``, ``Østergade 1/2 th``; `edge.wire.FlatId`)."""
     room: WireId
     address: str | None = None
     bind_key: str | None = None
@@ -86,6 +87,7 @@ class SensorConfig(_Model, frozen=True):
     """How often the sensor reports; the watchdog calls it silent after `silent_after` of these."""
 
     def __post_init__(self) -> None:
+        force_setattr(self, "flat", normalise_flat_id(self.flat))
         kind = SensorKind(self.kind)  # also when constructed in code with a plain string
         force_setattr(self, "kind", kind)
         if kind in SERIAL_KINDS:

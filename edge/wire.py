@@ -19,6 +19,7 @@ gateway; quantities carry their unit in their name (``temperature_c``, ``co2_ppm
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Final, Literal, TypeVar, get_args
 
@@ -55,7 +56,68 @@ QUANTITIES: Final[frozenset[str]] = frozenset(get_args(Quantity))
 
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 WireId = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
-"""Gateway, building, flat, room and sensor ids (msgspec): safe in topics and tags."""
+"""Gateway, building, room, sensor and window ids (msgspec): safe in topics, URLs and tags."""
+
+FLAT_ID_MAX: Final = 64
+_FLAT_CHAR: Final = r"[^\x00-\x1f\x7f-\x9f\\]"
+_FLAT_END: Final = r"[^\s\x00-\x1f\x7f-\x9f\\]"
+FLAT_ID_PATTERN: Final = rf"^{_FLAT_END}(?:{_FLAT_CHAR}{{0,62}}{_FLAT_END})?$"
+"""Flat ids are text as people write them (``0101``, ``1,10``, ``Østergade 1/2 th``): 1-64
+characters, no control characters, no backslash (InfluxDB line protocol cannot carry one in a
+tag), no whitespace at either end. `flat_id_problem` adds what a pattern cannot say (printable,
+NFC). Flats never appear in MQTT topics (only gateway and window ids do), and URLs use the flat's
+key (`cloud.registry.flat_key`), so ``/``, ``+``, ``#``, ``,`` and spaces are all fine."""
+FlatId = Annotated[str, msgspec.Meta(pattern=FLAT_ID_PATTERN)]
+"""A flat id in msgspec structs (wire and gateway settings); check NFC with `flat_id_problem`."""
+
+
+def flat_id_problem(value: str) -> str | None:
+    """Why `value` cannot be a flat id (Danish / English, saying what to do), or None.
+
+    The one rule for flat ids, used by the registry, the gateway's settings, ingest, the API and
+    the settlement files: printable Unicode (letters of any language, digits, spaces,
+    punctuation), 1-64 characters, NFC-normalised (``å`` as one character, as keyboards type
+    it), no backslash, no whitespace at either end."""
+    if not value or not value.strip():
+        return (
+            "lejlighedens id er tomt eller kun mellemrum; skriv fx 0101 / the flat id is empty "
+            "or only spaces; write e.g. 0101"
+        )
+    if len(value) > FLAT_ID_MAX:
+        return (
+            f"lejlighedens id {value[:20]!r}… har {len(value)} tegn; højst {FLAT_ID_MAX} / the "
+            f"flat id {value[:20]!r}… has {len(value)} characters; at most {FLAT_ID_MAX}"
+        )
+    if value != value.strip():
+        return (
+            f"lejlighedens id {value!r} begynder eller slutter med mellemrum; fjern dem / the "
+            f"flat id {value!r} starts or ends with whitespace; remove it"
+        )
+    bad = next((ch for ch in value if ch == "\\" or (ch != " " and not ch.isprintable())), None)
+    if bad is not None:
+        return (
+            f"lejlighedens id {value!r} indeholder tegnet {bad!r} (U+{ord(bad):04X}), som ikke "
+            f"kan bruges (kontroltegn, usynlige tegn og \\); fjern det / the flat id {value!r} "
+            f"contains {bad!r} (U+{ord(bad):04X}), which cannot be used (control characters, "
+            "invisible characters and \\); remove it"
+        )
+    if unicodedata.normalize("NFC", value) != value:
+        return (
+            f"lejlighedens id {value!r} er ikke NFC-normaliseret (fx å skrevet som a + ring); "
+            f"skriv det som {unicodedata.normalize('NFC', value)!r} / the flat id {value!r} is "
+            "not NFC-normalised (e.g. å written as a + a combining ring); write it as "
+            f"{unicodedata.normalize('NFC', value)!r}"
+        )
+    return None
+
+
+def normalise_flat_id(value: str) -> str:
+    """`value` in NFC, checked: raises ValueError with `flat_id_problem`'s reason."""
+    normal = unicodedata.normalize("NFC", value)
+    why = flat_id_problem(normal)
+    if why is not None:
+        raise ValueError(why)
+    return normal
 
 
 _M = TypeVar("_M", bound=msgspec.Struct)
@@ -87,7 +149,8 @@ class Reading(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False)
     flat: str
     room: str
     sensor: str
-    """The four ids must match `ID_PATTERN`; `invalid_ids` checks them. (Decoding does not:
+    """Building, room and sensor match `ID_PATTERN`, the flat the flat id rule
+    (`flat_id_problem`); `invalid_ids` checks them. (Decoding does not:
     a regex per id per reading halved ingest's rate; ingest checks each distinct id once.)"""
     values: Annotated[dict[Quantity, float], msgspec.Meta(min_length=1)]
     """At least one known quantity. Decoding checks names and types in C; JSON cannot carry
@@ -163,12 +226,13 @@ _ID_RE: Final = re.compile(ID_PATTERN)
 
 
 def invalid_ids(reading: Reading) -> str | None:
-    """Why a reading's ids are unusable (None when they are fine)."""
-    for name in ("building", "flat", "room", "sensor"):
+    """Why a reading's ids are unusable (None when they are fine): the flat's by the flat id
+    rule (`flat_id_problem`), the others by `ID_PATTERN`."""
+    for name in ("building", "room", "sensor"):
         value = getattr(reading, name)
         if not _ID_RE.match(value):
             return f"{name} id {value!r} is not a valid identifier ({ID_PATTERN})"
-    return None
+    return flat_id_problem(reading.flat)
 
 
 def _topic(gateway: str, *parts: str) -> str:
@@ -217,6 +281,18 @@ def gateway_of_readings_topic(topic: str) -> str:
     return match.group(1)
 
 
+STATUS_SUBSCRIPTION: Final = f"$share/{SHARED_GROUP}/{TOPIC_ROOT}/gw/+/status"
+"""Ingest stores each gateway's status (retained, last will = offline) for the health page."""
+
+_STATUS_TOPIC_RE: Final = re.compile(rf"^{re.escape(TOPIC_ROOT)}/gw/([^/]+)/status$")
+
+
+def gateway_of_status_topic(topic: str) -> str | None:
+    """The gateway id of a status topic, None for any other topic."""
+    match = _STATUS_TOPIC_RE.match(topic)
+    return None if match is None else match.group(1)
+
+
 # -- ventilation windows ------------------------------------------------------------------------
 MAX_COMMAND_LIFETIME_MS: Final = 24 * 3600 * 1000
 """A command may live at most a day; one that claims more is refused."""
@@ -244,7 +320,7 @@ class SetpointScope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Where set points apply: a building, a flat of it, or a room of that flat."""
 
     building: WireId
-    flat: WireId | None = None
+    flat: FlatId | None = None
     room: WireId | None = None
     values: dict[str, object] = {}
     """Set point name → value (checked on the gateway, edge.ventilation.settings.Setpoints)."""
@@ -271,7 +347,7 @@ class WindowState(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     gateway: WireId
     window: WireId
     building: WireId
-    flat: WireId
+    flat: FlatId
     room: WireId
     time_ms: Annotated[int, msgspec.Meta(ge=EARLIEST_TIME_MS)]
     kind: WindowStateKind
@@ -312,7 +388,7 @@ def _decode_small(decoder: msgspec.json.Decoder[_M], payload: bytes, what: str) 
         raise WireError(f"{what}: oversize: {len(payload)} bytes > {MAX_MESSAGE_BYTES}")
     try:
         return decoder.decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise WireError(f"{what}: {exc}") from None
 
 
@@ -326,6 +402,13 @@ def decode_setpoints(payload: bytes) -> SetpointsConfig:
 
 def decode_window_state(payload: bytes) -> WindowState:
     return _decode_small(_state_decoder, payload, "window state")
+
+
+_status_decoder: Final = msgspec.json.Decoder(GatewayStatus)
+
+
+def decode_status(payload: bytes) -> GatewayStatus:
+    return _decode_small(_status_decoder, payload, "gateway status")
 
 
 _batch_decoder: Final = msgspec.json.Decoder(ReadingsBatch)

@@ -89,6 +89,10 @@ BUILDING_RULES = [
     (F, "B1", BuildingView.SETTLEMENTS, OK),
     (F, "B1", BuildingView.CLIMATE, NO),
     (F, "B2", BuildingView.SETTLEMENTS, NO),
+    (T, "B1", BuildingView.HEALTH, OK),
+    (T, "B2", BuildingView.HEALTH, NO),
+    (F, "B1", BuildingView.HEALTH, NO),
+    (R, "B1", BuildingView.HEALTH, NO),
     (A, "B2", BuildingView.STRUCTURE, OK),
     (A, "B1", BuildingView.SETTLEMENTS, NO),
 ]

@@ -239,6 +239,7 @@ def test_a_building_shows_its_flats_positions_and_gateways(api: Api) -> None:
     flat = {f["id"]: f for f in b1["flats"]}["B1-02"]
     assert flat == {
         "id": "B1-02",
+        "key": "B1-02",  # the id itself: it is URL-safe
         "area_m2": 60.0,
         "floor": 0,
         "position": ["gable"],

@@ -59,7 +59,7 @@ def test_login_me_and_logout(api: Api) -> None:
         "username": "res1",
         "display_name": "Res1",
         "role": "resident",
-        "flats": [{"building": "B1", "flat": "B1-01"}],
+        "flats": [{"building": "B1", "flat": "B1-01", "key": "B1-01"}],
         "buildings": [],
         "organisations": [],
     }

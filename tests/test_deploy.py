@@ -38,6 +38,7 @@ from cloud.servers import _ChildServer, _port_open, free_port
 from edge.config import SERIAL_KINDS, GatewayConfig, SensorKind
 from edge.wire import (
     INGEST_SUBSCRIPTION,
+    STATUS_SUBSCRIPTION,
     ack_topic,
     config_topic,
     readings_topic,
@@ -302,6 +303,12 @@ ACL_CASES: dict[str, AclCase] = {
     ),
     "gateway cannot publish another gateway's status": AclCase(
         "gw-a", status_topic("gw-b"), "control", f"{GW}/+/status", False, False
+    ),
+    "gateway status reaches ingest's shared subscription": AclCase(
+        "gw-a", status_topic("gw-a"), "ingest", STATUS_SUBSCRIPTION, True, True
+    ),
+    "gateway cannot read another gateway's status": AclCase(
+        "gw-b", status_topic("gw-b"), "gw-a", status_topic("gw-b"), True, False
     ),
     "gateway window state reaches control": AclCase(
         "gw-a", f"{GW}/gw-a/windows/w1/state", "control", f"{GW}/+/windows/+/state", True, True

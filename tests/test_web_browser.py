@@ -6,6 +6,7 @@ desktop screenshots under test-artefacts/. Kept to one test per role (CI has 2 c
 from __future__ import annotations
 
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +134,56 @@ def test_technician_estate_flat_alert_and_health(tab: Tab, app: WebApp) -> None:
     check_page(tab, "technician-health")
 
 
+def test_technician_sees_a_gateways_outbox_on_the_health_page(
+    tab: Tab, app: WebApp, tmp_path: Path
+) -> None:
+    """The gateway's retained status through a real Mosquitto and ingest into the app's store,
+    then on the page: outbox, dropped readings, silent sensors; stale once it goes offline."""
+    from cloud.deadletter import DeadLetters
+    from cloud.ingest import Ingest
+    from cloud.servers import MosquittoServer
+    from edge.mqtt import MqttConnection
+    from edge.wire import GatewayStatus, SensorHealth, encode, status_topic
+    from tests.test_gateway_status import WEB_REGISTRY
+
+    now_ms = int(time.time() * 1000)
+    sensors = [
+        SensorHealth(sensor="B1-01-stue", last_seen_ms=now_ms, silent=False),
+        SensorHealth(sensor="B1-02-stue", last_seen_ms=now_ms - 3_600_000, silent=True),
+    ]
+    online = GatewayStatus(
+        v=1, gateway="gw-b1", online=True, time_ms=now_ms, outbox_pending=1234,
+        outbox_dropped=56, sensors=sensors,
+    )  # fmt: skip
+    will = GatewayStatus(v=1, gateway="gw-b1", online=False, time_ms=0)
+    page = tab.page
+    log_in(tab, "technician")
+    with (
+        MosquittoServer(tmp_path / "mosquitto") as broker,
+        DeadLetters(tmp_path / "dead.sqlite") as dead,
+        Ingest(app.store, WEB_REGISTRY, dead, mqtt_url=broker.url) as ingest,
+        MqttConnection(broker.url, "gw-b1") as gateway,
+    ):
+        assert ingest.conn.wait_subscribed(10) and gateway.wait_connected(10)
+        row = page.locator('tr[data-gateway="gw-b1"]')
+        for message, shown in ((online, "1.234 målinger"), (will, "Offline")):
+            gateway.publish(status_topic("gw-b1"), encode(message), retain=True)
+            deadline = time.monotonic() + 30
+            while True:
+                tab.goto("/health")
+                if shown in row.inner_text():
+                    break
+                assert time.monotonic() < deadline, f"{shown!r} not shown: {row.inner_text()}"
+                time.sleep(0.2)
+            text = row.inner_text()
+            assert "1.234 målinger" in text and "56" in text and "B1-02-stue" in text
+            check_page(
+                tab, "technician-health-gateway-" + ("online" if message.online else "offline")
+            )
+        assert "Online" not in text and "Offline" in text  # the last figures, marked offline
+        assert dead.count() == 0
+
+
 def test_finance_draft_check_and_approve_by_two_people(
     tab: Tab, browser: Any, app: WebApp, tmp_path: Path
 ) -> None:
@@ -172,6 +223,51 @@ def test_finance_draft_check_and_approve_by_two_people(
             assert len(names) == 2
             assert archive.read(names[0]).startswith(b"%PDF")
         check_page(other, "finance-run-approved")
+    finally:
+        other.close()
+
+
+def test_finance_corrects_an_approved_run_and_a_second_person_approves(
+    tab: Tab, browser: Any, app: WebApp
+) -> None:
+    from tests.test_web_pages import in_force_run
+
+    old = in_force_run(app)
+    page = tab.page
+    log_in(tab, "finance")
+    tab.goto(f"/buildings/B1/settlements/{old}")
+    assert "I kraft" in page.locator(".key-figures").inner_text()
+    page.get_by_role("link", name="Ret / korrigér kørslen").click()
+    page.get_by_role("button", name="Vis forhåndsvisning").click()
+    assert "Skriv hvorfor kørslen korrigeres" in page.locator("#error-summary").inner_text()
+    assert "Skriv hvorfor" in page.locator("#reason-error").inner_text()
+    check_page(tab, "finance-correction-error")
+    page.get_by_label("Hvorfor korrigeres kørslen?").fill("Leverandøren rettede slutregningen")
+    page.get_by_label("Bygningens samlede varmeudgift (kr.)").fill("31.250,00")
+    page.get_by_role("button", name="Vis forhåndsvisning").click()
+    assert page.locator("#preview tbody tr").count() == 2
+    check_page(tab, "finance-correction-preview")
+    page.get_by_role("button", name="Gem korrektionen som kladde").click()
+    assert f"Korrektion af kørsel {old}" in page.locator(".key-figures").inner_text()
+    page.get_by_role("button", name="Markér som kontrolleret").click()
+    check_page(tab, "finance-correction-checked")
+    run_url = page.url
+    new = int(run_url.rsplit("/", 1)[1])
+    other = open_tab(browser, app.url)
+    try:
+        log_in(other, "finance2")
+        other.page.goto(run_url)
+        other.page.get_by_role("button", name="Godkend").click()
+        assert "Godkendt" in other.page.locator(".key-figures").inner_text()
+        check_page(other, "finance-correction-approved")
+        other.goto("/")
+        rows = other.page.locator("tbody tr")
+        new_row = rows.filter(has=other.page.get_by_role("link", name=f"Kørsel {new}", exact=True))
+        old_row = rows.filter(has=other.page.get_by_role("link", name=f"Kørsel {old}", exact=True))
+        assert "I kraft" in new_row.inner_text()
+        assert f"Korrektion af kørsel {old}" in new_row.inner_text()
+        assert f"Erstattet af kørsel {new}" in " ".join(old_row.inner_text().split())
+        check_page(other, "finance-runs-superseded")
     finally:
         other.close()
 

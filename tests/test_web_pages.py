@@ -4,6 +4,7 @@ CSRF on every form, expired sessions, 403/404 like the API, language, four eyes,
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import Cookie, DefaultCookiePolicy
@@ -189,6 +190,10 @@ def test_an_expired_session_goes_back_to_the_login_with_a_message(app: WebApp) -
         ("technician", "/flats/B2-01", 403),  # not their building
         ("technician", "/buildings/B1/settlements/new", 403),
         ("finance", "/buildings/B2/settlements/new", 403),
+        ("technician", "/buildings/B1/settlements/1/correct", 403),
+        ("finance", "/buildings/B2/settlements/1/correct", 403),
+        ("finance", "/buildings/B1/settlements/999999/correct", 404),
+        ("finance", "/health", 403),
         ("finance", "/heating", 403),
         ("admin", "/flats/B1-01", 403),
     ],
@@ -639,3 +644,129 @@ def test_technician_flat_page_shows_the_buildings_set_points(tmp_path: Any) -> N
         assert "Vinduesstyring er ikke sat op" not in page.text
         empty = login(served, "technician").get(served.url + "/flats/B1-02", timeout=30)
         assert "<code>co2_open_ppm</code>" in empty.text  # the building's set points
+
+
+def in_force_run(app: WebApp) -> int:
+    """The approved run in force for B1 in January 2026: made (drafted and checked by finance,
+    approved by finance2) unless an earlier test made it."""
+    from cloud.settlement.runs import RunStore
+
+    runs = RunStore(f"sqlite:///{app.folder / 'runs.db'}")
+    try:
+        january = (datetime(2025, 12, 31, 23, tzinfo=UTC), datetime(2026, 1, 31, 23, tzinfo=UTC))
+        current = runs.in_force("B1", *january)
+        if current is not None:
+            return current.id
+    finally:
+        runs.close()
+    fin = login(app, "finance")
+    token = csrf_of(fin.get(app.url + "/buildings/B1/settlements/new", timeout=30).text)
+    saved = fin.post(
+        app.url + "/buildings/B1/settlements/new",
+        data={
+            "period_start": "2026-01",
+            "period_end": "2026-01",
+            "total_cost": "30.000,00",
+            "action": "save",
+            "csrf_token": token,
+        },
+        timeout=60,
+        allow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    run = saved.headers["location"]
+    fin.post(app.url + run + "/check", data={"csrf_token": token}, timeout=30)
+    fin2 = login(app, "finance2")
+    token2 = csrf_of(fin2.get(app.url + run, timeout=30).text)
+    fin2.post(app.url + run + "/approve", data={"csrf_token": token2}, timeout=60)
+    return int(run.rsplit("/", 1)[1])
+
+
+def test_a_correction_of_an_approved_run_goes_through_four_eyes_and_supersedes_it(
+    app: WebApp,
+) -> None:
+    old = in_force_run(app)
+    fin = login(app, "finance")
+    run_page = fin.get(app.url + f"/buildings/B1/settlements/{old}", timeout=30)
+    assert "I kraft" in run_page.text and f"/settlements/{old}/correct" in run_page.text
+    form = fin.get(app.url + f"/buildings/B1/settlements/{old}/correct", timeout=30)
+    assert form.status_code == 200 and 'value="30.000,00"' in form.text  # the run's own cost
+    token = csrf_of(form.text)
+    url = app.url + f"/buildings/B1/settlements/{old}/correct"
+    no_csrf = fin.post(url, data={"reason": "x", "total_cost": "31.000,00"}, timeout=30)
+    assert no_csrf.status_code == 403
+    missing = fin.post(url, data={"total_cost": "250.000", "csrf_token": token}, timeout=30)
+    assert 'id="reason-error"' in missing.text and "Skriv hvorfor" in missing.text
+    assert 'id="total_cost-error"' in missing.text  # both errors at once, in Danish
+    fields = {"reason": "Fjernvarmen rettede slutregningen", "total_cost": "31.500,00"}
+    preview = fin.post(url, data={**fields, "csrf_token": token}, timeout=60)
+    assert 'id="preview"' in preview.text and "Gem korrektionen som kladde" in preview.text
+    saved = fin.post(
+        url,
+        data={**fields, "action": "save", "csrf_token": token},
+        timeout=60,
+        allow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    new_url = saved.headers["location"]
+    new = int(new_url.rsplit("/", 1)[1])
+    draft = fin.get(app.url + new_url, timeout=30)
+    assert f"Korrektion af kørsel {old}" in draft.text and fields["reason"] in draft.text
+    fin.post(app.url + new_url + "/check", data={"csrf_token": token}, timeout=30)
+    refused = fin.post(app.url + new_url + "/approve", data={"csrf_token": token}, timeout=30)
+    assert "kan ikke også godkende" in refused.text  # the drafter and checker cannot approve
+    fin2 = login(app, "finance2")
+    token2 = csrf_of(fin2.get(app.url + new_url, timeout=30).text)
+    approved = fin2.post(app.url + new_url + "/approve", data={"csrf_token": token2}, timeout=60)
+    assert approved.status_code == 200 and "badge-success" in approved.text
+    listing = fin2.get(app.url + "/", timeout=30).text
+    rows = {
+        int(m.group(1)): m.group(0)
+        for m in re.finditer(r'settlements/(\d+)">.*?</tr>', listing, flags=re.S)
+    }
+    assert "I kraft" in rows[new] and f"Korrektion af kørsel {old}" in rows[new]
+    assert "Erstattet" in rows[old] and f"af kørsel {new}" in rows[old]
+    superseded = fin2.get(app.url + f"/buildings/B1/settlements/{old}", timeout=30).text
+    assert f"/settlements/{old}/correct" not in superseded  # only the run in force is corrected
+    again = fin2.get(app.url + f"/buildings/B1/settlements/{old}/correct", timeout=30)
+    assert again.status_code == 404
+    from cloud.accounts import Role
+
+    reader = f"resident-{uuid.uuid4().hex[:8]}"  # other tests erase and disable residents
+    app.accounts.create_user(reader, Role.RESIDENT, PASSWORD)
+    app.accounts.add_resident(reader, "B1-02")
+    heating = login(app, reader).get(app.url + "/heating", timeout=30).text
+    items = {
+        int(m.group(1)): m.group(0) for m in re.finditer(r"statements/(\d+)\.pdf.*?</li>", heating)
+    }
+    assert "– korrektion" in items[new] and "erstattet" not in items[new]
+    assert "erstattet af en korrektion" in items[old]
+    import io
+    import zipfile
+
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    csv = fin2.get(app.url + new_url + "/download/csv", timeout=30).content.decode("utf-8-sig")
+    header, *lines = csv.splitlines()
+    assert header.endswith("run_id;supersedes_run_id") and lines
+    assert all(line.endswith(f";{new};{old}") for line in lines)
+    xlsx = fin2.get(app.url + new_url + "/download/xlsx", timeout=60).content
+    title = str(load_workbook(io.BytesIO(xlsx)).worksheets[0]["A1"].value)
+    assert f"korrektion: kørsel {new} erstatter kørsel {old}" in title
+    zipped = fin2.get(app.url + new_url + "/download/pdf.zip", timeout=60)
+
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        first = archive.read(archive.namelist()[0])
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(first)).pages)
+    assert f"korrektion af kørsel {old}" in text and fields["reason"] in text
+
+
+def test_a_correction_in_english_shows_its_errors_in_english(app: WebApp) -> None:
+    old = in_force_run(app)
+    fin = login(app, "finance")
+    fin.get(app.url + "/lang/en?next=/", timeout=30)
+    url = app.url + f"/buildings/B1/settlements/{old}/correct"
+    token = csrf_of(fin.get(url, timeout=30).text)
+    answer = fin.post(url, data={"total_cost": "1", "csrf_token": token}, timeout=60)
+    assert "Write why the run is corrected" in answer.text

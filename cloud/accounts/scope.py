@@ -59,6 +59,8 @@ class BuildingView(StrEnum):
     CLIMATE = "climate"
     HEAT_SHARES = "heat_shares"
     SETTLEMENTS = "settlements"
+    HEALTH = "health"
+    """Gateways' and sensors' health (technicians of the building)."""
 
 
 FORBIDDEN: Final = 403
@@ -69,6 +71,7 @@ _BUILDING_ROLES: Final[dict[BuildingView, frozenset[Role]]] = {
     BuildingView.CLIMATE: frozenset({Role.TECHNICIAN}),
     BuildingView.HEAT_SHARES: frozenset({Role.FINANCE}),
     BuildingView.SETTLEMENTS: frozenset({Role.FINANCE}),
+    BuildingView.HEALTH: frozenset({Role.TECHNICIAN}),
 }
 
 

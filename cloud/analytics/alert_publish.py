@@ -4,7 +4,7 @@ optionally Grafana annotations through ``grafana-client``.
 * Points: measurement ``alerts``, tags building/flat/kind, fields state, severity, value,
   ``level`` (0 cleared, 1 warn, 2 alarm: easy to plot), advice_da, advice_en; time = the
   alert's last change.
-* MQTT: JSON (`Alert.to_json`) on ``indeklima/v1/alerts/<building>/<flat>``, QoS 1, not
+* MQTT: JSON (`Alert.to_json`) on ``indeklima/v1/alerts/<building>/<flat key>``, QoS 1, not
   retained (a flat can have several alerts; the API holds the current list).
 * Grafana: POST /api/annotations (https://grafana.com/docs/grafana/latest/developers/http_api/
   annotations/) via ``GrafanaApi.from_url(url, credential=token).annotations.add_annotation``;
@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from cloud.analytics.alerts import Alert, AlertState, Severity
+from cloud.registry import flat_key
 from cloud.store.base import Point
 from edge.wire import TOPIC_ROOT
 
@@ -31,7 +32,9 @@ ALERTS_MEASUREMENT: Final = "alerts"
 
 
 def alert_topic(building: str, flat: str) -> str:
-    return f"{TOPIC_ROOT}/alerts/{building}/{flat}"
+    """The flat as its key (`cloud.registry.flat_key`): a flat id may hold ``/``, ``+`` or
+    ``#``, which would add topic levels or be refused as wildcards; the payload has the id."""
+    return f"{TOPIC_ROOT}/alerts/{building}/{flat_key(flat)}"
 
 
 def alert_level(alert: Alert) -> int:

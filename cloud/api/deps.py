@@ -75,7 +75,19 @@ Month = Annotated[
     ),
 ]
 RunId = Annotated[int, Path(ge=1, le=MAX_DB_ID)]
-FlatId = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
+FlatKey = Annotated[
+    str,
+    Path(
+        pattern=ID_PATTERN,
+        max_length=64,
+        description="Lejlighedens nøgle: dens id, når det kan stå i en URL (0101), ellers "
+        "`key` fra /api/flats (Oestergade-1-2-th-71957533) / the flat's key: its id when "
+        "URL-safe, else `key` from /api/flats",
+    ),
+]
+"""A flat in a URL: its key (`cloud.registry.flat_key`), resolved through the registry."""
+FlatId = FlatKey
+"""The earlier name of `FlatKey` (a path segment was the flat's id when ids were URL-safe)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,16 +184,36 @@ def find_flat(registry: Registry, flat_id: str) -> FlatRef | None:
     return None
 
 
-def get_flat(flat_id: FlatId, registry: RegistryDep) -> FlatRef:
-    """The flat named in the path; 404 when unknown — the same answer a resident gets for a
-    flat that is not theirs (`cloud.accounts.scope`)."""
-    found = find_flat(registry, flat_id)
-    if found is None:
-        from cloud.accounts.scope import flat_not_found
+def flat_of_key(registry: Registry, key: str) -> FlatRef | None:
+    """The flat whose URL key (`cloud.registry.flat_key`) is `key` — how every route and page
+    turns a URL into a flat; None when no flat has it."""
+    found = registry.flat_by_key(key)
+    return None if found is None else FlatRef(*found)
 
-        denied = flat_not_found(flat_id)
-        raise HTTPException(denied.status, denied.reason)
+
+def _not_found(key: str) -> HTTPException:
+    from cloud.accounts.scope import flat_not_found
+
+    denied = flat_not_found(key)
+    return HTTPException(denied.status, denied.reason)
+
+
+def get_flat(flat_id: FlatKey, registry: RegistryDep) -> FlatRef:
+    """The flat named in the path by its key; 404 when unknown — the same answer a resident gets
+    for a flat that is not theirs (`cloud.accounts.scope`), which the routes check next."""
+    found = flat_of_key(registry, flat_id)
+    if found is None:
+        raise _not_found(flat_id)
     return found
+
+
+def building_flat(building: Building, key: str) -> FlatRef:
+    """The flat of `building` whose key is `key` (``/api/buildings/{b}/flats/{key}/…``); 404
+    otherwise, as `get_flat`."""
+    for flat in building.flats:
+        if flat.key == key:
+            return FlatRef(building, flat)
+    raise _not_found(key)
 
 
 FlatDep = Annotated[FlatRef, Depends(get_flat)]

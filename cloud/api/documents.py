@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Final
 
 from sqlalchemy import Integer, LargeBinary, String, Text, create_engine, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -158,20 +159,62 @@ def rerun(
     )
 
 
+RUN_COLUMNS: Final = ("run_id", "supersedes_run_id")
+"""The CSV's last two columns since runs carry their ids; runs saved before have neither."""
+
+
+def without_run_columns(csv_bytes: bytes) -> bytes:
+    """A run's CSV as it was written before the run-id columns existed: each line without its
+    last two cells (numbers or empty, never quoted, so splitting at the last two ``;`` is
+    exact)."""
+    text = csv_bytes.decode("utf-8-sig")
+    lines = [line.rsplit(";", len(RUN_COLUMNS))[0] if line else line for line in text.split("\r\n")]
+    return ("\ufeff" + "\r\n".join(lines)).encode("utf-8")
+
+
+def _has_run_columns(csv_bytes: bytes) -> bool:
+    header = csv_bytes.decode("utf-8-sig").partition("\r\n")[0].split(";")
+    return header[-len(RUN_COLUMNS) :] == list(RUN_COLUMNS)
+
+
 def check_reproduces(record: RunRecord, result: SettlementResult, csv_bytes: bytes) -> None:
-    """``csv_bytes`` is the rerun's CSV for this run (``to_csv_bytes`` with ``record.ref``)."""
-    if (
-        record.input_sha256 != result.input_sha256
-        or record.tariff_sha256 != result.tariff_sha256
-        or record.csv != csv_bytes
-    ):
+    """``csv_bytes`` is the rerun's CSV for this run (``to_csv_bytes`` with ``record.ref``).
+
+    Raises `NotReproducible` naming which of the three differs: the inputs (readings, areas,
+    cost), the tariff, or the amounts from the same inputs and tariff. A run saved before the
+    CSV had the run-id columns is compared without them: the same amounts reproduce it."""
+    if record.input_sha256 != result.input_sha256:
         raise NotReproducible(
             f"Kørsel {record.id} kan ikke genskabes: data for perioden er ændret siden kørslen "
-            "(inddata-hash afviger). Kørslens CSV gælder stadig; lav en ny kørsel for at få "
-            f"XLSX og PDF / run {record.id} cannot be reproduced: the period's data changed "
-            "since the run (input hash differs). Its CSV still stands; make a new run to get "
-            "XLSX and PDF"
+            "(inddata-hash afviger: målinger, arealer eller udgift). Kørslens CSV gælder "
+            "stadig; lav en ny kørsel for at få XLSX og PDF / run "
+            f"{record.id} cannot be reproduced: the period's data changed since the run (input "
+            "hash differs: readings, areas or cost). Its CSV still stands; make a new run to "
+            "get XLSX and PDF"
         )
+    if record.tariff_sha256 != result.tariff_sha256:
+        raise NotReproducible(
+            f"Kørsel {record.id} kan ikke genskabes: den blev lavet med tariffen "
+            f"{record.tariff_version!r} (sha256 {record.tariff_sha256[:12]}…), og den tarif "
+            f"er ikke gemt ved kørslen; API'ets tarif er {result.tariff_sha256[:12]}…. "
+            "Kørslens CSV gælder stadig; lav en ny kørsel i API'et for at få XLSX og PDF / run "
+            f"{record.id} cannot be reproduced: it was made with tariff "
+            f"{record.tariff_version!r} (sha256 {record.tariff_sha256[:12]}…), which was not "
+            f"saved with it; the API's tariff is {result.tariff_sha256[:12]}…. Its CSV still "
+            "stands; make a new run in the API to get XLSX and PDF"
+        )
+    if record.csv == csv_bytes:
+        return
+    if not _has_run_columns(record.csv) and record.csv == without_run_columns(csv_bytes):
+        return  # saved before the run-id columns: same amounts, so the same run
+    raise NotReproducible(
+        f"Kørsel {record.id} kan ikke genskabes: samme inddata og tarif giver nu andre beløb "
+        "end kørslens CSV (beregningen er ændret i en nyere version). Kørslens CSV gælder "
+        "stadig; lav en ny kørsel for at få XLSX og PDF / run "
+        f"{record.id} cannot be reproduced: the same inputs and tariff now give other amounts "
+        "than the run's CSV (the calculation changed in a newer version). Its CSV still "
+        "stands; make a new run to get XLSX and PDF"
+    )
 
 
 def csv_rows(csv_bytes: bytes) -> list[dict[str, str]]:

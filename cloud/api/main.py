@@ -30,6 +30,7 @@ from cloud.api.routes import (
     alerts,
     buildings,
     flats,
+    gateways,
     health,
     heat_shares,
     me,
@@ -142,6 +143,7 @@ def create_app(
         settlements,
         admin,
         windows,
+        gateways,
     ):
         api.include_router(module.router)
     app.include_router(api)

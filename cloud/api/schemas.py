@@ -68,6 +68,8 @@ class BuildingSummaryOut(_Out):
 
 class FlatOut(_Out):
     id: str
+    key: str
+    """The flat in URLs (``/api/flats/{key}/…``): its id when URL-safe, else a slug + hash."""
     area_m2: float
     floor: int
     position: tuple[Position, ...]
@@ -190,6 +192,8 @@ class DeadlineOut(_Out):
 
 class SettlementRowOut(_Out):
     flat_id: str
+    key: str
+    """The flat in the statement's URL (``links.statement_pdf`` with ``{key}``)."""
     area_m2: float
     position_factor: float
     share_pct: float
@@ -256,6 +260,8 @@ class TokenOut(_Out):
 class MyFlatOut(_Out):
     building: str
     flat: str
+    key: str
+    """The flat in URLs (``/api/flats/{key}/…``)."""
 
 
 class MeOut(_Out):
@@ -269,6 +275,8 @@ class MeOut(_Out):
 
 class FlatListOut(_Out):
     id: str
+    key: str
+    """The flat in URLs (``/api/flats/{key}/…``): its id when URL-safe, else a slug + hash."""
     building: str
     area_m2: float
     floor: int
@@ -459,3 +467,27 @@ class AuditOut(_Out):
     run_id: int | None
     address: str | None
     detail: dict[str, Any]
+
+
+class GatewayHealthOut(_Out):
+    """A gateway's latest status as the cloud stored it (cloud/gateway_status.py)."""
+
+    gateway: str
+    flats: int
+    online: bool | None
+    """The latest status's word (false after the broker's last will); null: none in 31 days."""
+    last_seen: datetime | None
+    """When the gateway last sent a status of its own (its clock, UTC)."""
+    stale: bool
+    """Offline, never heard, or the last status older than ``stale_after_s``."""
+    stale_after_s: int
+    outbox_pending: int | None
+    """Readings in the gateway's outbox not yet confirmed by ingest."""
+    outbox_dropped: int | None
+    """Readings dropped because the outbox was full (oldest first), since it was made."""
+    window_states_dropped: int | None
+    sensors: int | None
+    sensors_silent: int | None
+    silent_sensors: list[str]
+    ble_state: str | None
+    ble_reason: str | None

@@ -105,7 +105,7 @@ def mould_for_building(
     )
     t_room = _matrix(climate, "temperature_c", hours, keys)
     rh_room = _matrix(climate, "humidity_pct", hours, keys)
-    frsi = np.array([frsi_of.get(k.split("/", 1)[0], 0.7) for k in keys])
+    frsi = np.array([frsi_of.get(_flat_of(k), 0.7) for k in keys])
     t_si, rh_si = surface_conditions(t_room, rh_room, te[:, None], frsi[None, :])
     m, vtt_state = vtt.run(t_si, rh_si, config.sensitivity, config.cmat, vtt_state)
     result = MouldResult(
@@ -115,6 +115,12 @@ def mould_for_building(
     result.points = _points(building.id, keys, hours, m, t_si, rh_si)
     result.flat_hours = _worst_per_flat(keys, hours, m, rh_si)
     return result
+
+
+def _flat_of(key: str) -> str:
+    """The flat of a ``flat/room`` key. Split at the last ``/``: a flat id is text and may hold
+    ``/`` (``Østergade 1/2 th``), a room id never does (`edge.wire.ID_PATTERN`)."""
+    return key.rsplit("/", 1)[0]
 
 
 _STATE_FIELDS = ("m", "dry_hours", "last_temperature_c", "last_humidity_pct", "stale_hours")
@@ -148,7 +154,7 @@ def _points(
 ) -> list[Point]:
     points = []
     for j, key in enumerate(keys):
-        flat, room = key.split("/", 1)
+        flat, room = key.rsplit("/", 1)
         tags = {"building": building, "flat": flat, "room": room}
         for i in np.flatnonzero(np.isfinite(t_si[:, j]) & np.isfinite(rh_si[:, j])):
             points.append(
@@ -169,8 +175,8 @@ def _points(
 def _worst_per_flat(
     keys: list[str], hours: Any, m: Any, rh_si: Any
 ) -> list[tuple[datetime, dict[str, tuple[float, float]]]]:
-    flats = sorted({k.split("/", 1)[0] for k in keys})
-    columns = {f: [j for j, k in enumerate(keys) if k.split("/", 1)[0] == f] for f in flats}
+    flats = sorted({_flat_of(k) for k in keys})
+    columns = {f: [j for j, k in enumerate(keys) if _flat_of(k) == f] for f in flats}
     out = []
     for i, hour in enumerate(hours):
         row: dict[str, tuple[float, float]] = {}

@@ -28,6 +28,7 @@ from cloud.settlement.model import FlatInfo
 from cloud.settlement.money import MoneyError, to_ore
 from cloud.settlement.numbers import NumberError, parse_float
 from cloud.settlement.series import ClimateSeries, WeatherSeries
+from edge.wire import normalise_flat_id
 
 
 class InputError(ValueError):
@@ -165,6 +166,10 @@ def read_flats(path: Path) -> tuple[FlatInfo, ...]:
         flat_id = _text(row, "flat_id")
         if not flat_id:
             raise _err(f"{path} linje {line}: flat_id er tom", f"{path} line {line}: empty flat_id")
+        try:
+            flat_id = normalise_flat_id(flat_id)  # the registry's rule (edge.wire)
+        except ValueError as exc:
+            raise InputError(f"{path} linje/line {line}: {exc}") from None
         area = number["area_m2"]
         if area is None:
             raise _err(f"{path} linje {line}: area_m2 er tom", f"{path} line {line}: empty area")
@@ -223,7 +228,8 @@ def climate_from_frame(
     step, inside, col = _grid(t, start, end)
     steps = int((end - start).total_seconds()) // step
     index = {f: i for i, f in enumerate(flat_ids)}
-    row = df["flat_id"].astype(str).str.strip().map(index).to_numpy(dtype=float)
+    ids = df["flat_id"].astype(str).str.strip().str.normalize("NFC")  # as read_flats
+    row = ids.map(index).to_numpy(dtype=float)
     keep = inside & ~np.isnan(row)
     unknown = sorted(set(df.loc[inside & np.isnan(row), "flat_id"].astype(str)))
     if unknown:

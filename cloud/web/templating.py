@@ -19,6 +19,7 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
+from cloud.registry import flat_key
 from cloud.web.i18n import Lang, translations
 
 TEMPLATE_DIR: Final = Path(__file__).parent / "templates"
@@ -56,7 +57,12 @@ def _filters(lang: Lang) -> dict[str, Any]:
             return "–"
         return format_date(value, fmt, locale=locale)
 
-    return {"number": number, "local_time": local_time, "local_date": local_date}
+    return {
+        "number": number,
+        "local_time": local_time,
+        "local_date": local_date,
+        "flat_key": flat_key,  # links to /flats/<key>: ids may hold "/" (cloud.registry)
+    }
 
 
 @cache

@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
+from msgspec.structs import force_setattr
 
-from edge.wire import WireId
+from edge.wire import FlatId, WireId, normalise_flat_id
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 HHMM = Annotated[str, Meta(pattern=_HHMM.pattern)]
@@ -114,7 +115,7 @@ class WindowConfig(_Strict, frozen=True):
 
     id: WireId
     building: WireId
-    flat: WireId
+    flat: FlatId
     room: WireId
     driver: Literal["modbus", "relay"]
     ground_floor: bool = False
@@ -132,6 +133,7 @@ class WindowConfig(_Strict, frozen=True):
     """Sensor ids whose CO2 and RH drive this window (default: every sensor of the room)."""
 
     def __post_init__(self) -> None:
+        force_setattr(self, "flat", normalise_flat_id(self.flat))
         if self.driver == "modbus" and (not self.port or self.modbus_address is None):
             raise ValueError(f"window {self.id}: a modbus window needs `port` and `modbus_address`")
         if self.driver == "relay" and (not self.open_pin or not self.close_pin):

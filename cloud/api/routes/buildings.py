@@ -18,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from cloud.accounts import AuditAction, BuildingView, FlatView, scope
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
 from cloud.api.access import check_flat
-from cloud.api.deps import BuildingDep, FlatRef, Moment, RegistryDep, StoreDep
+from cloud.api.deps import BuildingDep, Moment, RegistryDep, StoreDep, building_flat
 from cloud.api.schemas import (
     BuildingOut,
     BuildingSummaryOut,
@@ -65,6 +65,7 @@ def get_building(
         flats=[
             FlatOut(
                 id=f.id,
+                key=f.key,
                 area_m2=f.area_m2,
                 floor=f.floor,
                 position=f.position,
@@ -183,16 +184,6 @@ def flat_climate(
     climate_series.py): raw up to 2 days, hourly rollups up to 62 days, daily beyond. Detailed
     readings: the flat's residents, and staff of the building while the residents consent
     (audited)."""
-    found = [f for f in building.flats if f.id == flat]
-    if not found:
-        denied = scope.flat_not_found(flat)
-        raise HTTPException(denied.status, denied.reason)
-    check_flat(
-        accounts,
-        principal,
-        FlatRef(building, found[0]),
-        FlatView.DETAIL,
-        request,
-        what="climate series",
-    )
-    return flat_climate_response(store, building, flat, start, end)
+    ref = building_flat(building, flat)
+    check_flat(accounts, principal, ref, FlatView.DETAIL, request, what="climate series")
+    return flat_climate_response(store, building, ref.flat_id, start, end)

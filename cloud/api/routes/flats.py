@@ -64,6 +64,7 @@ def list_flats(
         out.append(
             FlatListOut(
                 id=flat_id,
+                key=ref.flat.key,
                 building=ref.building_id,
                 area_m2=ref.flat.area_m2,
                 floor=ref.flat.floor,

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from cloud.accounts import LockedOut, LoginFailed
 from cloud.accounts.http import CHALLENGE, AccountsDep, CurrentPrincipal, client_address
 from cloud.api.schemas import MeOut, MyFlatOut, TokenOut
+from cloud.registry import flat_key
 
 router = APIRouter(tags=["login"])
 
@@ -64,7 +65,7 @@ def me(principal: CurrentPrincipal) -> MeOut:
         username=principal.username,
         display_name=principal.display_name,
         role=principal.role,
-        flats=[MyFlatOut(building=b, flat=f) for b, f in sorted(principal.flats)],
+        flats=[MyFlatOut(building=b, flat=f, key=flat_key(f)) for b, f in sorted(principal.flats)],
         buildings=sorted(principal.buildings),
         organisations=sorted(principal.organisations),
     )

@@ -53,6 +53,7 @@ from cloud.api.schemas import (
     SettlementRunOut,
     SignOffRequest,
 )
+from cloud.registry import flat_key
 from cloud.settlement.csv_io import InputError, parse_period
 from cloud.settlement.deadline import Deadline, deadline_status
 from cloud.settlement.engine import SettlementError
@@ -140,6 +141,7 @@ def _rows(csv_bytes: bytes) -> list[SettlementRowOut]:
     return [
         SettlementRowOut(
             flat_id=r["flat_id"],
+            key=flat_key(r["flat_id"]),
             area_m2=float(_dkk(r["area_m2"])),
             position_factor=float(_dkk(r["position_factor"])),
             share_pct=float(_dkk(r["share_pct"])),
@@ -190,7 +192,7 @@ def _out(request: Request, context: ContextDep, record: RunRecord) -> Settlement
             "approve": f"{base}/approve",
             "export_csv": f"{base}/export.csv",
             "export_xlsx": f"{base}/export.xlsx",
-            "statement_pdf": base + "/statements/{flat}.pdf",
+            "statement_pdf": base + "/statements/{key}.pdf",
         },
     )
 
@@ -528,16 +530,21 @@ def statement(
     request: Request,
     building: BuildingDep,
     run_id: RunId,
-    flat: Annotated[str, PathParam(max_length=64)],
+    flat: Annotated[
+        str,
+        PathParam(max_length=64, description="lejlighedens nøgle / the flat's key (`key`)"),
+    ],
     runs: RunStoreDep,
     context: ContextDep,
 ) -> Response:
     record = _record(runs, building.id, run_id)
-    if flat not in record.coverage_pct:
+    by_key = {flat_key(f): f for f in record.coverage_pct}
+    if flat not in by_key:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             f"Lejlighed {flat} er ikke med i kørsel {run_id} / flat {flat} is not in run {run_id}",
         )
+    flat = by_key[flat]
     content = _document(context, record, statement_name(flat))
     _audit(
         context,

@@ -32,7 +32,7 @@ from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
 from cloud.api.access import check_flat
 from cloud.api.deps import BuildingDep, FlatDep, FlatRef, RegistryDep, StoreDep
 from cloud.control import ControlClient
-from cloud.registry import Registry
+from cloud.registry import FlatIdentifier, Registry
 from cloud.setpoint_book import SetpointBook
 from cloud.store.base import TimeSeriesStore
 from cloud.window_state import EVENT_MEASUREMENT
@@ -49,7 +49,8 @@ Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 
 class SetpointsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    flat: Id | None = None
+    flat: FlatIdentifier | None = None
+    """The flat's id as text (``Østergade 1/2 th``), as in the registry."""
     room: Id | None = None
     values: dict[str, float | list[str]] = Field(
         max_length=40,

@@ -10,6 +10,7 @@ import zipfile
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -23,8 +24,10 @@ from cloud.settlement.deadline import statement_deadline
 from cloud.settlement.engine import SettlementError
 from cloud.settlement.model import SettlementResult
 from cloud.settlement.money import MoneyError
+from cloud.settlement.names import safe_stem
 from cloud.settlement.numbers import NumberError, parse_amount
-from cloud.settlement.runs import RunNotFound, RunRecord
+from cloud.settlement.periods import local_date
+from cloud.settlement.runs import RunNotFound, RunRecord, RunState, RunStore
 from cloud.settlement.store_io import settle_from_store
 from cloud.web.common import (
     FORM_ERRORS,
@@ -59,16 +62,55 @@ def _building(user: WebSession, building: str) -> None:
 
 
 def period_date(iso: str, *, end: bool = False) -> date:
-    """A run's first or (exclusive `end`) last day, as the settlement defines its period
-    (`parse_period`: midnights of the period's time zone, kept in the stored times)."""
+    """A run's local (Copenhagen) first day, or with `end` (its exclusive end) its last day, as
+    the statements name them (`first_and_last_day`)."""
     moment = datetime.fromisoformat(iso)
     if end:
-        moment -= timedelta(seconds=1)
-    return moment.date()
+        moment -= timedelta(hours=1)
+    return local_date(moment)
 
 
-def _run_view(record: RunRecord, year_end_month: int | None = None) -> dict[str, Any]:
+Standing = dict[int, tuple[str, int | None]]
+"""Run id → ("in_force", None) or ("superseded", id of the run that replaced it)."""
+
+
+def standing(runs: RunStore, records: list[RunRecord]) -> Standing:
+    """Which of a building's approved runs is in force for its period (the run store's own
+    rule, `RunStore.in_force`) and which are superseded, and by which correction."""
+    replaced_by = {
+        r.supersedes: r.id
+        for r in records
+        if r.supersedes is not None and r.state is RunState.APPROVED
+    }
+    in_force: dict[tuple[str, str], int | None] = {}
+    out: Standing = {}
+    for r in records:
+        if r.state is not RunState.APPROVED:
+            continue
+        period = (r.period_start, r.period_end)
+        if period not in in_force:
+            current = runs.in_force(
+                r.building_id,
+                datetime.fromisoformat(r.period_start),
+                datetime.fromisoformat(r.period_end),
+            )
+            in_force[period] = None if current is None else current.id
+        if in_force[period] == r.id:
+            out[r.id] = ("in_force", None)
+        else:
+            out[r.id] = ("superseded", replaced_by.get(r.id))
+    return out
+
+
+def _run_view(
+    record: RunRecord, year_end_month: int | None = None, standings: Standing | None = None
+) -> dict[str, Any]:
+    state, replaced_by = (standings or {}).get(record.id, (None, None))
     return {
+        "standing": state,
+        "superseded_by": replaced_by,
+        "supersedes": record.supersedes,
+        "reason": record.reason,
         "id": record.id,
         "building": record.building_id,
         "state": record.state.value,
@@ -91,17 +133,18 @@ def runs_page(request: Request, user: WebSession) -> Response:
     require_role(user, Role.FINANCE)
     context = _context(request)
     ids = visible_buildings(user.principal, [b.id for b in context.registry.buildings])
-    buildings = [
-        {
-            "id": b,
-            "name": context.registry.building(b).name or b,
-            "runs": [
-                _run_view(r, context.registry.building(b).accounting_year_end_month)
-                for r in context.runs.of_building(b)[:20]
-            ],
-        }
-        for b in ids
-    ]
+    buildings = []
+    for b in ids:
+        records = context.runs.of_building(b)
+        standings = standing(context.runs, records)
+        year_end = context.registry.building(b).accounting_year_end_month
+        buildings.append(
+            {
+                "id": b,
+                "name": context.registry.building(b).name or b,
+                "runs": [_run_view(r, year_end, standings) for r in records[:20]],
+            }
+        )
     today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
     return page(request, user, "finance/runs.html", {"buildings": buildings, "today": today})
 
@@ -260,6 +303,155 @@ def new_run(
     return RedirectResponse(f"/buildings/{building}/settlements/{run_id}", status_code=303)
 
 
+# -- corrections of an approved run ----------------------------------------------------------
+
+REASON_MAX: Final = 1000
+"""As the API's ``reason`` (cloud/api/schemas.py SettlementRequest)."""
+
+
+def _correctable(request: Request, building: str, run_id: int) -> RunRecord:
+    """The approved run in force that a correction may supersede (404 otherwise, with why)."""
+    record = _record(request, building, run_id)
+    standings = standing(_context(request).runs, [record])
+    if standings.get(record.id, ("", None))[0] != "in_force":
+        raise PageDenied(
+            404,
+            f"Kun den godkendte kørsel, der gælder, kan korrigeres; kørsel {run_id} er ikke den "
+            f"/ only the approved run in force can be corrected; run {run_id} is not",
+        )
+    return record
+
+
+def _month(iso: str, *, end: bool = False) -> str:
+    return f"{period_date(iso, end=end):%Y-%m}"
+
+
+def _correction_page(
+    request: Request,
+    user: WebSession,
+    record: RunRecord,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    preview: SettlementResult | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = _context(request)
+    year_end = context.registry.building(record.building_id).accounting_year_end_month
+    return page(
+        request,
+        user,
+        "finance/correct.html",
+        {
+            "run": _run_view(record, year_end),
+            "values": values,
+            "errors": errors or {},
+            "preview": preview,
+            "tariff_version": context.tariff.version,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/buildings/{building}/settlements/{run_id}/correct")
+def correction_form(request: Request, user: PageUser, building: str, run_id: int) -> Response:
+    _building(user, building)
+    record = _correctable(request, building, run_id)
+    meta = _context(request).documents.meta(record.id)
+    received = meta.bill_received if meta is not None else None
+    values = {
+        "reason": "",
+        "total_cost": format_decimal(record.cost_ore / 100, format="#,##0.00", locale="da_DK"),
+        "bill_received": received.isoformat() if received else "",
+    }
+    return _correction_page(request, user, record, values=values)
+
+
+@router.post("/buildings/{building}/settlements/{run_id}/correct")
+def correct_run(
+    request: Request,
+    user: PageUser,
+    building: str,
+    run_id: int,
+    reason: Annotated[str, Form(max_length=10_000)] = "",
+    total_cost: FIELD = "",
+    bill_received: FIELD = "",
+    action: FIELD = "preview",
+    csrf_token: FIELD = "",
+) -> Response:
+    """A correction: the same draft fields for the run's own building and period, and why;
+    saved by the API's own function as a draft that supersedes the run once approved (by the
+    same four-eyes steps)."""
+    _building(user, building)
+    check_csrf(request, user, csrf_token)
+    record = _correctable(request, building, run_id)
+    lang = language_of(request)
+    values = {
+        "reason": reason.strip(),
+        "total_cost": total_cost.strip(),
+        "bill_received": bill_received.strip(),
+    }
+    period = {
+        "period_start": _month(record.period_start),
+        "period_end": _month(record.period_end, end=True),
+    }
+    result, errors = _settle(request, building, {**values, **period})
+    if not values["reason"]:
+        errors = {
+            "reason": gettext(
+                lang, N_("Write why the run is corrected: it is printed on the statements")
+            ),
+            **errors,
+        }
+    elif len(values["reason"]) > REASON_MAX:
+        errors = {
+            "reason": gettext(lang, N_("Write the reason in at most 1,000 characters")),
+            **errors,
+        }
+    if errors or result is None:
+        if "period_start" in errors:  # the period is the run's: its trouble is the form's
+            errors["total_cost"] = errors.pop("period_start")
+        return _correction_page(
+            request, user, record, values=values, errors=errors, status_code=FORM_ERRORS
+        )
+    if action != "save":
+        return _correction_page(request, user, record, values=values, preview=result)
+    from fastapi import HTTPException
+
+    from cloud.api.routes.settlements import create_settlement
+    from cloud.api.schemas import SettlementRequest
+
+    context = _context(request)
+    try:
+        created = create_settlement(
+            principal=user.principal,
+            request=request,
+            response=Response(),
+            body=SettlementRequest(
+                period_start=period["period_start"],
+                period_end=period["period_end"],
+                total_cost_dkk=result.cost_dkk,
+                bill_received=result.bill_received,
+                statement_date=result.statement_date,
+                corrects_run_id=record.id,
+                reason=values["reason"],
+            ),
+            building=context.registry.building(building),
+            store=context.store,
+            registry=context.registry,
+            tariff=context.tariff,
+            runs=context.runs,
+            documents=context.documents,
+            context=context,
+        )
+    except HTTPException as exc:
+        errors = {"reason": in_language(str(exc.detail), lang)}
+        return _correction_page(
+            request, user, record, values=values, errors=errors, status_code=FORM_ERRORS
+        )
+    return RedirectResponse(f"/buildings/{building}/settlements/{created.run_id}", status_code=303)
+
+
 def _record(request: Request, building: str, run_id: int) -> RunRecord:
     record: RunRecord | None
     try:
@@ -283,13 +475,15 @@ def run_page(
     record = _record(request, building, run_id)
     from cloud.api.documents import csv_rows
 
+    context = _context(request)
+    standings = standing(context.runs, context.runs.of_building(building))
     return page(
         request,
         user,
         "finance/run.html",
         {
             "run": _run_view(
-                record, _context(request).registry.building(building).accounting_year_end_month
+                record, context.registry.building(building).accounting_year_end_month, standings
             ),
             "rows": csv_rows(record.csv),
             "me": user.principal.username,
@@ -357,7 +551,8 @@ def download(request: Request, user: PageUser, building: str, run_id: int, kind:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for flat in sorted(record.coverage_pct):
-                info = zipfile.ZipInfo(f"{_stem(record)}_{flat}.pdf", ZIP_TIME)
+                # the id as slug + hash: an id like "1/2" or "../x" must not become a folder
+                info = zipfile.ZipInfo(f"{_stem(record)}_{safe_stem(flat)}.pdf", ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, _document(context, record, statement_name(flat)))
         content, media, name = buffer.getvalue(), "application/zip", f"{_stem(record)}_pdf.zip"

@@ -13,6 +13,7 @@ from cloud.accounts.http import client_address
 from cloud.accounts.principal import Role
 from cloud.accounts.scope import FlatView, check_flat
 from cloud.mail.prefs import MailPrefs
+from cloud.settlement.names import safe_stem
 from cloud.settlement.runs import RunNotFound, RunState
 from cloud.web.common import (
     FORM_ERRORS,
@@ -345,17 +346,22 @@ def _api_heat_share(request: Request, user: WebSession, flat_id: str) -> Any:
 
 
 def statements_of(request: Request, building: str, flat_id: str) -> list[dict[str, Any]]:
-    """The flat's statements: approved runs of its building that include it, newest first."""
-    from cloud.web.pages.finance import period_date
+    """The flat's statements: approved runs of its building that include it, newest first; a
+    correction says so, and a statement a correction replaced is marked superseded."""
+    from cloud.web.pages.finance import period_date, standing
 
     runs = request.app.state.context.runs
+    records = runs.of_building(building)
+    standings = standing(runs, records)
     return [
         {
             "href": f"/heating/statements/{r.id}.pdf",
             "start": period_date(r.period_start),
             "end": period_date(r.period_end, end=True),
+            "correction": r.supersedes is not None,
+            "superseded": standings.get(r.id, ("", None))[0] == "superseded",
         }
-        for r in runs.of_building(building)
+        for r in records
         if r.state is RunState.APPROVED and flat_id in r.coverage_pct
     ][:10]
 
@@ -390,6 +396,7 @@ def statement_pdf(request: Request, user: PageUser, run_id: int) -> Response:
         content,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="varmeregnskab_{flat_id}_{run_id}.pdf"'
+            "Content-Disposition": "attachment; filename="
+            f'"varmeregnskab_{safe_stem(flat_id)}_{run_id}.pdf"'
         },
     )

@@ -25,6 +25,7 @@ from cloud.accounts.scope import (
 from cloud.analytics.alert_acks import MAX_COMMENT_CHARS, AckError, AlertAcks
 from cloud.analytics.alerts import Alert
 from cloud.api.deps import AppContext, get_context
+from cloud.gateway_status import STALE_AFTER
 from cloud.web.common import (
     FORM_ERRORS,
     PageDenied,
@@ -179,6 +180,11 @@ def acknowledge(
 
 @router.get("/health")
 def health(request: Request, user: PageUser) -> Response:
+    """Per building: each gateway's latest status (online, last seen, outbox, silent sensors,
+    Bluetooth; stale when old or offline) from the API's own function, and every sensor's
+    last reading and battery."""
+    from cloud.api.routes.gateways import gateway_health
+
     require_role(user, Role.TECHNICIAN)
     context = _context(request)
     now = datetime.now(UTC)
@@ -186,7 +192,13 @@ def health(request: Request, user: PageUser) -> Response:
     buildings = []
     for building_id in ids:
         sensors = sensor_health(context.store, building_id, now)
-        gateways = [g for g in context.registry.gateways if g.building == building_id]
+        statuses = gateway_health(
+            principal=user.principal,
+            building=context.registry.building(building_id),
+            store=context.store,
+            registry=context.registry,
+        )
+        flats_of = {g.id: g.flats for g in context.registry.gateways}
         buildings.append(
             {
                 "id": building_id,
@@ -194,17 +206,22 @@ def health(request: Request, user: PageUser) -> Response:
                 "silent": sum(1 for s in sensors if s.silent),
                 "gateways": [
                     {
-                        "id": g.id,
-                        "flats": len(g.flats),
-                        "last_seen": max(
-                            (s.last_seen for s in sensors if s.flat in g.flats), default=None
+                        "status": g,
+                        "last_reading": max(
+                            (s.last_seen for s in sensors if s.flat in flats_of[g.gateway]),
+                            default=None,
                         ),
                     }
-                    for g in gateways
+                    for g in statuses
                 ],
             }
         )
-    return page(request, user, "technician/health.html", {"buildings": buildings, "now": now})
+    return page(
+        request,
+        user,
+        "technician/health.html",
+        {"buildings": buildings, "now": now, "stale_after_min": int(STALE_AFTER.seconds / 60)},
+    )
 
 
 def _api_monthly(request: Request, user: WebSession, flat_id: str) -> Any:
