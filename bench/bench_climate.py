@@ -1,13 +1,15 @@
 """A resident's month and year charts over a year of 5-minute data for 100 flats.
 
     python bench/bench_climate.py [--data DIR] [--flats 100] [--days 365] [--seconds 15]
+        [--workers 2 [1 …]] [--api-threads 1] [--threads 8] [--store sqlite|influx]
 
-Data (generated once into ``DIR/climate.sqlite``, the embedded SQLite store, and kept for the
-next run; not timed): 4 buildings × 25 flats, 3 rooms per flat (living room and bedroom with a
-CO2 + temperature + humidity sensor, bathroom with temperature + humidity), a reading every
-5 minutes for a year — 31.5 M raw points — and their hourly and daily rollups, made from the same
-arrays with the rollup module's own functions (`hourly_points`, `daily_from_hourly`); a
-`refresh_rollups` over the last week afterwards must find nothing to re-roll (the rollups agree
+Data (generated once into ``DIR/climate-<flats>-<days>.sqlite``, the embedded SQLite store, and
+kept for the next run; not timed; a folder made before the store's schema 1 is migrated when first
+opened — 26 s for the 2.7 M rollup points here): 4 buildings × 25 flats, 3 rooms per flat (living
+room and bedroom with a CO2 + temperature + humidity sensor, bathroom with temperature + humidity),
+a reading every 5 minutes for a year — 31.5 M raw points — and their hourly and daily rollups, made
+from the same arrays with the rollup module's own functions (`hourly_points`, `daily_from_hourly`);
+a `refresh_rollups` over the last week afterwards must find nothing to re-roll (the rollups agree
 with what the job makes), and one new hour is then rolled by the job and timed.
 
 Timed, with the raw-points baseline in the same run:
@@ -15,12 +17,14 @@ Timed, with the raw-points baseline in the same run:
 1. service level: p50/p95 of `climate_series` for a random flat's month (hourly rollups) and
    year (daily rollups) views, beside the same answer computed from the raw points (the query
    a store without rollups must make: every 5-minute point of the range, grouped per room);
-2. HTTP: ``GET /api/buildings/{b}/flats/{f}/climate`` through the real FastAPI app under
-   uvicorn (a technician's session token; every flat's residents consent, so each request
-   also checks the session and the consent and writes an audit entry), loaded by a
-   second process (threads with keep-alive connections, month and year views mixed, random
-   flats) for `--seconds`; requests/s and latency percentiles; the baseline is the same app
-   serving the same JSON from raw points (a bench-only route).
+2. HTTP: ``GET /api/flats/{id}/climate`` as the flat's resident — one resident account per flat,
+   each logged in through the accounts service (a real session; every request checks it, then
+   the scope) — served by the API as ``indeklima api --workers N`` serves it (uvicorn workers
+   made by `cloud.api_cli.worker_app`, settings from the environment, ``--api-threads`` threads
+   each) and loaded by a second process (threads with keep-alive connections, month and year
+   views mixed, random flats) for `--seconds`; requests/s, latency percentiles and the server
+   processes' CPU per request. The baseline is the same app serving the same JSON from raw
+   points (a bench-only route with the same login, scope check and audit rule).
 
 Targets: p95 ≤ 100 ms for the month and year views; ≥ 300 requests/s.
 """

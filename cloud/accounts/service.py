@@ -244,14 +244,18 @@ class Accounts(UserAdmin):
         username: str,
         display_name: str,
         role_name: str,
+        resident_of: frozenset[tuple[str, str]] | None = None,
     ) -> Principal:
-        """The principal of the user: a resident's flats, or staff's buildings and
-        organisations — each role reads only what it keeps."""
+        """The principal of the user: a resident's flats (`resident_of` when the caller read
+        them already), or staff's buildings and organisations — each role reads only what it
+        keeps."""
         role = Role(role_name)
         flats: frozenset[tuple[str, str]] = frozenset()
         buildings: set[str] = set()
         organisations: frozenset[str] = frozenset()
-        if role is Role.RESIDENT:
+        if role is Role.RESIDENT and resident_of is not None:
+            flats = resident_of
+        elif role is Role.RESIDENT:
             flats = frozenset(
                 (b, f)
                 for b, f in session.execute(
@@ -287,12 +291,13 @@ class Accounts(UserAdmin):
     def principal_for_token(self, token: str | None) -> Principal | None:
         """The person a session token belongs to, or None (unknown, expired, revoked, the
         user disabled). For the API's bearer token and the pages' cookie alike: on every
-        request, so it reads columns, not ORM objects (a third of the time)."""
+        request, so it reads columns, not ORM objects, and a resident's flats in the same query
+        (one row per flat)."""
         if not token or not TOKEN.match(token):
             return None
         now = self.now()
         with self.engine.connect() as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 select(
                     User.id,
                     User.username,
@@ -302,12 +307,17 @@ class Accounts(UserAdmin):
                     User.erased_at,
                     SessionRow.revoked_at,
                     SessionRow.expires_at,
+                    FlatRow.building_id,
+                    FlatRow.id.label("flat_id"),
                 )
                 .join_from(SessionRow, User, User.id == SessionRow.user_id)
+                .outerjoin(Resident, Resident.user_id == User.id)
+                .outerjoin(FlatRow, FlatRow.id == Resident.flat_id)
                 .where(SessionRow.token_sha256 == token_hash(token))
-            ).first()
-            if row is None:
+            ).all()
+            if not rows:
                 return None
+            row = rows[0]
             if (
                 row.revoked_at is not None
                 or utc(row.expires_at) <= now
@@ -315,7 +325,10 @@ class Accounts(UserAdmin):
                 or row.erased_at is not None
             ):
                 return None
-            return self._principal(conn, row.id, row.username, row.display_name, row.role)
+            flats = frozenset((r.building_id, r.flat_id) for r in rows if r.flat_id is not None)
+            return self._principal(
+                conn, row.id, row.username, row.display_name, row.role, resident_of=flats
+            )
 
     def logout(self, token: str | None, *, address: str | None = None) -> bool:
         """End the session of `token`; False if it was not a live session."""

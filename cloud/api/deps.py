@@ -107,8 +107,9 @@ def get_context(request: Request) -> AppContext:
 
 
 async def _context(request: Request) -> AppContext:
-    # The dependencies that only pick an attribute are `async def`: FastAPI runs a plain `def`
-    # dependency in its thread pool, a hop that costs more than the lookup (~0.15 ms of CPU).
+    # The dependencies that only look something up in memory are `async def`: FastAPI runs a
+    # plain `def` dependency in its thread pool, a hop that costs more than the lookup (about
+    # 0.15 ms of CPU each, bench/bench_climate.py).
     return get_context(request)
 
 
@@ -147,7 +148,7 @@ DocumentsDep = Annotated[RunDocuments, Depends(get_documents)]
 TariffDep = Annotated[Tariff, Depends(get_tariff)]
 
 
-def get_building(building: str, registry: RegistryDep) -> Building:
+async def get_building(building: str, registry: RegistryDep) -> Building:
     """The building named in the path; 404 when the registry does not have it."""
     for b in registry.buildings:
         if b.id == building:
@@ -198,7 +199,7 @@ def _not_found(key: str) -> HTTPException:
     return HTTPException(denied.status, denied.reason)
 
 
-def get_flat(flat_id: FlatKey, registry: RegistryDep) -> FlatRef:
+async def get_flat(flat_id: FlatKey, registry: RegistryDep) -> FlatRef:
     """The flat named in the path by its key; 404 when unknown — the same answer a resident gets
     for a flat that is not theirs (`cloud.accounts.scope`), which the routes check next."""
     found = flat_of_key(registry, flat_id)
