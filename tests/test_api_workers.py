@@ -124,3 +124,20 @@ def test_window_control_is_refused_with_several_workers(tmp_path: Path) -> None:
     args += ["--sqlite", str(tmp_path / "store.sqlite"), "--control-mqtt-url", "mqtt://x:1883"]
     assert main(args) == 2
     assert main([*args[:2], "0", *args[3:5]]) == 2
+
+
+@pytest.mark.parametrize("threads", ["0", "1001", "many"])
+def test_a_thread_count_out_of_range_stops_the_api_at_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    threads: str,
+) -> None:
+    from cloud.cli import main
+
+    registry = tmp_path / "registry.toml"
+    registry.write_text(REGISTRY, encoding="utf-8")
+    monkeypatch.setenv("INDEKLIMA_API_THREADS", threads)
+    args = ["api", "--registry", str(registry), "--sqlite", str(tmp_path / "store.sqlite")]
+    assert main(args) == 2
+    assert "threads" in capsys.readouterr().err

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.accounts import audit as audit_log
@@ -81,6 +81,28 @@ def _local(moment: datetime) -> str:
     from zoneinfo import ZoneInfo
 
     return moment.astimezone(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m-%d %H:%M")
+
+
+_SESSION_QUERY: Final = (
+    select(
+        User.id,
+        User.username,
+        User.display_name,
+        User.role,
+        User.disabled_at,
+        User.erased_at,
+        SessionRow.revoked_at,
+        SessionRow.expires_at,
+        FlatRow.building_id,
+        FlatRow.id.label("flat_id"),
+    )
+    .join_from(SessionRow, User, User.id == SessionRow.user_id)
+    .outerjoin(Resident, Resident.user_id == User.id)
+    .outerjoin(FlatRow, FlatRow.id == Resident.flat_id)
+    .where(SessionRow.token_sha256 == bindparam("token_sha256"))
+)
+"""A session's user and, for a resident, the flats (one row each): made once, so SQLAlchemy
+finds its compiled form without rebuilding the statement on every request."""
 
 
 class Accounts(UserAdmin):
@@ -297,24 +319,7 @@ class Accounts(UserAdmin):
             return None
         now = self.now()
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    User.id,
-                    User.username,
-                    User.display_name,
-                    User.role,
-                    User.disabled_at,
-                    User.erased_at,
-                    SessionRow.revoked_at,
-                    SessionRow.expires_at,
-                    FlatRow.building_id,
-                    FlatRow.id.label("flat_id"),
-                )
-                .join_from(SessionRow, User, User.id == SessionRow.user_id)
-                .outerjoin(Resident, Resident.user_id == User.id)
-                .outerjoin(FlatRow, FlatRow.id == Resident.flat_id)
-                .where(SessionRow.token_sha256 == token_hash(token))
-            ).all()
+            rows = conn.execute(_SESSION_QUERY, {"token_sha256": token_hash(token)}).all()
             if not rows:
                 return None
             row = rows[0]

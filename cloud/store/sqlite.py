@@ -397,23 +397,17 @@ class SqliteStore:
         conn = self._connection()
         columns = ", ".join(f'"{f}"' for f in fields)
         present = " OR ".join(f'"{f}" IS NOT NULL' for f in fields)
+        query = (
+            f"SELECT time_ns, {columns} FROM rollups WHERE series_id = ? AND time_ns >= ? "
+            f"AND time_ns < ? AND ({present}) ORDER BY time_ns"
+        )
         found: list[SeriesColumns] = []
-        for batch in _batches(sorted(series)):
-            marks = ",".join("?" * len(batch))
-            rows = conn.execute(
-                f"SELECT series_id, time_ns, {columns} FROM rollups "
-                f"WHERE series_id IN ({marks}) AND time_ns >= ? AND time_ns < ? AND ({present}) "
-                "ORDER BY series_id, time_ns",
-                (*batch, start_ns, end_ns),
-            ).fetchall()
-            for key, group in itertools.groupby(rows, key=operator.itemgetter(0)):
-                _, times, *values = zip(*group, strict=True)
+        for key in sorted(series):  # a query per series: a flat has a few (its rooms)
+            rows = conn.execute(query, (key, start_ns, end_ns)).fetchall()
+            if rows:
+                times, *values = map(list, zip(*rows, strict=True))
                 found.append(
-                    SeriesColumns(
-                        series[key],
-                        list(times),
-                        {f: list(v) for f, v in zip(fields, values, strict=True)},
-                    )
+                    SeriesColumns(series[key], times, dict(zip(fields, values, strict=True)))
                 )
         return found
 
