@@ -4,14 +4,14 @@ Databases come from the environment (``INDEKLIMA_API_ACCOUNTS_URL``, ``INDEKLIMA
 ``INDEKLIMA_API_RUNS_URL``, …). People log in with accounts made by ``indeklima users add`` in
 the accounts database (``indeklima db upgrade`` first).
 
-``--workers N`` (N > 1) serves from N processes on one port (uvicorn's workers): the program
-checks its settings once, then hands its own command line to the workers in the environment
-variable `WORKER_ARGS`; each worker parses it with the same parser (`worker_app`, the factory
-uvicorn imports) and opens its own store, registry and accounts — secrets are read again from
-their files or the environment, never put on a command line. With a SQLite store and accounts
-database the workers share the files (WAL; writers wait for each other); with several API
-machines use PostgreSQL for the accounts. Window control (``--control-mqtt-url``) keeps one MQTT
-client and one set-point file, so it runs with one worker only.
+``--workers N`` (N > 1) serves from N processes on one port (uvicorn's workers): the program checks
+its settings and makes the databases once, then hands its command line to the workers in the
+environment variable ``INDEKLIMA_API_WORKER_ARGS``; each worker parses it with the same parser
+(`worker_app`, the factory uvicorn imports) and opens its own store, registry and accounts —
+secrets are read again from their files or the environment, never put on a command line. With a
+SQLite store and accounts database the workers share the files (WAL; writers wait for each other);
+with several API machines use PostgreSQL for the accounts. Window control (``--control-mqtt-url``)
+keeps one MQTT client and one set-point file, so it runs with one worker only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 WORKER_ARGS: Final = "INDEKLIMA_API_WORKER_ARGS"
 """The command line (JSON list, after ``api``) each worker process parses (`worker_app`)."""
+WORKER_LOG_LEVEL: Final = "INDEKLIMA_API_WORKER_LOG_LEVEL"
+"""The command's log level (``-v``), for the workers' logging."""
+LOG_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""As `cloud.cli` logs."""
 MAX_WORKERS: Final = 64
 
 
@@ -78,6 +82,12 @@ def worker_app() -> FastAPI:
     from cloud.registry import Registry
     from cloud.store.open import store_from_args
 
+    if not logging.getLogger().handlers:  # a spawned worker: log as the command does
+        logging.basicConfig(
+            level=int(os.environ.get(WORKER_LOG_LEVEL, logging.WARNING)),
+            format=LOG_FORMAT,
+            stream=sys.stderr,
+        )
     parser = argparse.ArgumentParser(prog="indeklima api")
     configure(parser)
     args = parser.parse_args(json.loads(os.environ[WORKER_ARGS]))
@@ -122,6 +132,7 @@ def _serve_workers(args: argparse.Namespace, host: str, port: int) -> int:
     import uvicorn
 
     os.environ[WORKER_ARGS] = json.dumps(worker_argv(args))
+    os.environ[WORKER_LOG_LEVEL] = str(logging.getLogger().getEffectiveLevel())
     for value, env in (
         (args.influx_password, "INDEKLIMA_INFLUX_PASSWORD"),
         (args.influx_token, "INDEKLIMA_INFLUX_TOKEN"),

@@ -113,6 +113,9 @@ def test_two_workers_serve_the_same_answers_and_stop_on_sigterm(
     assert not_mine.status_code == 404
     server.send_signal(signal.SIGTERM)
     assert server.wait(30) == 0
+    assert server.stderr is not None
+    log = server.stderr.read().decode()
+    assert "GET /api/flats/B1-01/climate 200" in log and "user=res1" in log  # the access log
 
 
 def test_window_control_is_refused_with_several_workers(tmp_path: Path) -> None:
