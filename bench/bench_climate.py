@@ -1,13 +1,15 @@
 """A resident's month and year charts over a year of 5-minute data for 100 flats.
 
     python bench/bench_climate.py [--data DIR] [--flats 100] [--days 365] [--seconds 15]
+        [--workers 2 [1 …]] [--api-threads 1] [--threads 8] [--store sqlite|influx]
 
-Data (generated once into ``DIR/climate.sqlite``, the embedded SQLite store, and kept for the
-next run; not timed): 4 buildings × 25 flats, 3 rooms per flat (living room and bedroom with a
-CO2 + temperature + humidity sensor, bathroom with temperature + humidity), a reading every
-5 minutes for a year — 31.5 M raw points — and their hourly and daily rollups, made from the same
-arrays with the rollup module's own functions (`hourly_points`, `daily_from_hourly`); a
-`refresh_rollups` over the last week afterwards must find nothing to re-roll (the rollups agree
+Data (generated once into ``DIR/climate-<flats>-<days>.sqlite``, the embedded SQLite store, and
+kept for the next run; not timed; a folder made before the store's schema 1 is migrated when first
+opened — 26 s for the 2.7 M rollup points here): 4 buildings × 25 flats, 3 rooms per flat (living
+room and bedroom with a CO2 + temperature + humidity sensor, bathroom with temperature + humidity),
+a reading every 5 minutes for a year — 31.5 M raw points — and their hourly and daily rollups, made
+from the same arrays with the rollup module's own functions (`hourly_points`, `daily_from_hourly`);
+a `refresh_rollups` over the last week afterwards must find nothing to re-roll (the rollups agree
 with what the job makes), and one new hour is then rolled by the job and timed.
 
 Timed, with the raw-points baseline in the same run:
@@ -15,12 +17,14 @@ Timed, with the raw-points baseline in the same run:
 1. service level: p50/p95 of `climate_series` for a random flat's month (hourly rollups) and
    year (daily rollups) views, beside the same answer computed from the raw points (the query
    a store without rollups must make: every 5-minute point of the range, grouped per room);
-2. HTTP: ``GET /api/buildings/{b}/flats/{f}/climate`` through the real FastAPI app under
-   uvicorn (a technician's session token; every flat's residents consent, so each request
-   also checks the session and the consent and writes an audit entry), loaded by a
-   second process (threads with keep-alive connections, month and year views mixed, random
-   flats) for `--seconds`; requests/s and latency percentiles; the baseline is the same app
-   serving the same JSON from raw points (a bench-only route).
+2. HTTP: ``GET /api/flats/{id}/climate`` as the flat's resident — one resident account per flat,
+   each logged in through the accounts service (a real session; every request checks it, then
+   the scope) — served by the API as ``indeklima api --workers N`` serves it (uvicorn workers
+   made by `cloud.api_cli.worker_app`, settings from the environment, ``--api-threads`` threads
+   each) and loaded by a second process (threads with keep-alive connections, month and year
+   views mixed, random flats) for `--seconds`; requests/s, latency percentiles and the server
+   processes' CPU per request. The baseline is the same app serving the same JSON from raw
+   points (a bench-only route with the same login, scope check and audit rule).
 
 Targets: p95 ≤ 100 ms for the month and year views; ≥ 300 requests/s.
 """
@@ -33,22 +37,30 @@ import http.client
 import json
 import os
 import random
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import requests
+from fastapi import APIRouter, Request, Response
 
+from cloud.accounts import FlatView
+from cloud.accounts.http import AccountsDep, CurrentPrincipal
 from cloud.analytics.climate_series import SERIES_FIELDS, climate_series
+from cloud.api.access import check_flat
+from cloud.api.deps import FlatDep, Moment, StoreDep
+from cloud.api_cli import prepare, worker_app
 from cloud.store.base import CLIMATE, Point, TimeSeriesStore
 from cloud.store.influx import InfluxStore
 from cloud.store.rollup import (
@@ -69,8 +81,6 @@ END = datetime(2026, 11, 1, tzinfo=UTC)
 STEP = timedelta(minutes=5)
 ROOMS = (("stue", True), ("sove", True), ("bad", False))  # (room, has a CO2 sensor)
 BUILDINGS = 4
-TOKEN_ENV = "INDEKLIMA_BENCH_TOKEN"
-"""The technician's session token, handed to the load process in its environment."""
 
 
 def flats(n_flats: int) -> list[tuple[str, str]]:
@@ -266,9 +276,60 @@ def service_level(store: TimeSeriesStore, n_flats: int, samples: int, raw_sample
 
 # HTTP under load from a second process
 
+LOG_ENV = "INDEKLIMA_BENCH_API_LOG"
+"""The file the API workers log to (the access log)."""
+RAW_ROUTE = "/bench/raw/flats/{flat_id}/climate"
+"""The baseline: the app's own login, scope and audit, then the answer from raw points."""
 
-def load_client(url: str, paths: list[str], seconds: float, threads: int) -> dict[str, Any]:
-    """Run in the second process: GET random paths on keep-alive connections."""
+
+def bench_worker_app() -> Any:
+    """One API worker process (uvicorn's factory): the app `indeklima api --workers N` serves
+    (`cloud.api_cli.worker_app`, settings from the environment), plus the raw baseline route."""
+    import logging
+
+    # the access log (one line per request, as in production) to a file, in every worker
+    logging.basicConfig(filename=os.environ[LOG_ENV], level=logging.WARNING, force=True)
+    app = worker_app()
+    baseline = APIRouter()
+
+    @baseline.get(RAW_ROUTE)
+    def raw_route(
+        principal: CurrentPrincipal,
+        request: Request,
+        ref: FlatDep,
+        accounts: AccountsDep,
+        store: StoreDep,
+        start: Moment,
+        end: Moment,
+    ) -> Response:
+        check_flat(accounts, principal, ref, FlatView.DETAIL, request, what="climate series")
+        every = "h" if end - start <= timedelta(days=62) else "D"
+        body = raw_series(store, ref.building_id, ref.flat_id, start, end, every)
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    app.include_router(baseline)
+    return app
+
+
+def serve(port: int, workers: int) -> None:
+    """Run in the server process: uvicorn with `workers` processes of `bench_worker_app`."""
+    import uvicorn
+
+    prepare(worker_app())  # as `indeklima api --workers N` does: the databases made once
+    uvicorn.run(
+        "bench_climate:bench_worker_app",  # bench/ is this script's sys.path[0], and the workers'
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        ws="none",
+    )
+
+
+def load_client(url: str, jobs: list[list[str]], seconds: float, threads: int) -> dict[str, Any]:
+    """Run in the second process: GET random (path, token) jobs on keep-alive connections."""
     host, port = url.removeprefix("http://").split(":")
     stop = time.perf_counter() + seconds
     latencies: list[list[float]] = [[] for _ in range(threads)]
@@ -277,10 +338,10 @@ def load_client(url: str, paths: list[str], seconds: float, threads: int) -> dic
     def worker(n: int) -> None:
         rng = random.Random(n)
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        headers = {"Authorization": f"Bearer {os.environ[TOKEN_ENV]}"}
         while time.perf_counter() < stop:
+            path, token = rng.choice(jobs)
             t0 = time.perf_counter()
-            conn.request("GET", rng.choice(paths), headers=headers)
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
             answer = conn.getresponse()
             answer.read()
             if answer.status != 200:
@@ -302,90 +363,151 @@ def load_client(url: str, paths: list[str], seconds: float, threads: int) -> dic
             "errors": sum(errors), "cpu_ms": cpu_ms}  # fmt: skip
 
 
-def http_level(store: TimeSeriesStore, n_flats: int, seconds: float, threads: int) -> None:
-    import tomllib
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its living descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
-    import orjson
-    from fastapi import APIRouter, Response
 
-    from cloud.accounts import Accounts, Role, ScopeKind
+@contextlib.contextmanager
+def bench_server(
+    folder: Path, store_argv: list[str], n_flats: int, workers: int, threads: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
+    """The API in its own process(es) with `workers` workers of `threads` threads each
+    (``INDEKLIMA_API_THREADS``): the registry of the generated
+    flats, an accounts database with one resident per flat, each logged in through the
+    accounts service (a real session each). Yields (url, server, token per flat)."""
+    from argon2 import PasswordHasher
+
+    from cloud.accounts import Accounts, Role
     from cloud.accounts.db import make_engine, seed_registry, upgrade
-    from cloud.api import ApiServer, ApiSettings, create_app
+    from cloud.accounts.passwords import Passwords
     from cloud.registry import Registry
     from cloud.servers import free_port
 
-    registry_toml = "".join(
-        f'[[buildings]]\nid = "B{b + 1}"\n'
-        + "".join(
-            f'[[buildings.flats]]\nid = "{f}"\narea_m2 = 60.0\n'
-            for bb, f in flats(n_flats)
-            if bb == f"B{b + 1}"
-        )
-        for b in range(BUILDINGS)
-    )
-    registry = Registry.model_validate(tomllib.loads(registry_toml))
-    with tempfile.TemporaryDirectory() as folder:
-        settings = ApiSettings(
-            accounts_url=f"sqlite:///{folder}/accounts.db",
-            alerts_url=f"sqlite:///{folder}/alerts.sqlite",
-            runs_url=f"sqlite:///{folder}/runs.db",
-        )
-        engine = make_engine(settings.accounts_url)
-        upgrade(engine)
-        seed_registry(engine, registry)
-        accounts = Accounts(engine)
-        password = "bench password 1"
-        accounts.create_user("bench-technician", Role.TECHNICIAN, password)
-        accounts.create_user("bench-resident", Role.RESIDENT, password)
-        for b, f in flats(n_flats):
-            accounts.assign("bench-technician", ScopeKind.BUILDING, b)
-            accounts.add_resident("bench-resident", f)
-        _, resident = accounts.login("bench-resident", password, "bench")
-        for _, f in flats(n_flats):
-            accounts.set_consent(resident, f, True)
-        os.environ[TOKEN_ENV], _ = accounts.login("bench-technician", password, "bench")
-        app = create_app(settings, store, registry, accounts=accounts)
-        baseline = APIRouter()
-
-        @baseline.get("/bench/raw/{building}/{flat}")
-        def raw_route(building: str, flat: str, start: datetime, end: datetime) -> Response:
-            every = "h" if end - start <= timedelta(days=62) else "D"
-            body = raw_series(store, building, flat, start, end, every)
-            return Response(orjson.dumps(body), media_type="application/json")
-
-        app.include_router(baseline)
-        month = f"start={(END - timedelta(days=30)).isoformat()}&end={END.isoformat()}"
-        year = f"start={(END - timedelta(days=365)).isoformat()}&end={END.isoformat()}"
-        month, year = (q.replace("+", "%2B") for q in (month, year))
-        ours = [
-            f"/api/buildings/{b}/flats/{f}/climate?{q}" for b, f in flats(n_flats)
-            for q in (month, year)
-        ]  # fmt: skip
-        raw = [f"/bench/raw/{b}/{f}?{q}" for b, f in flats(n_flats) for q in (month, year)]
-        with ApiServer(app, port=free_port()) as server:
-            import importlib.util
-
-            fast = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m)]
-            print(
-                f"\nHTTP (uvicorn with {', '.join(fast) or 'h11, asyncio'}), {threads} client "
-                f"threads in a second process, {seconds:.0f} s each:"
+    registry_path = folder / "registry.toml"
+    registry_path.write_text(
+        "".join(
+            f'[[buildings]]\nid = "B{b + 1}"\n'
+            + "".join(
+                f'[[buildings.flats]]\nid = "{f}"\narea_m2 = 60.0\n'
+                for bb, f in flats(n_flats)
+                if bb == f"B{b + 1}"
             )
-            for name, paths in (("rollups", ours), ("raw baseline", raw)):
-                cpu = time.process_time()  # the server's (this process's) CPU
-                result = _run_client(server.url, paths, seconds, threads)
-                cpu_ms = (time.process_time() - cpu) * 1000 / max(result["requests"], 1)
-                print(
-                    f"  {name:12}: {result['rps']:7.1f} requests/s, p50 {result['p50']:7.1f} ms, "
-                    f"p95 {result['p95']:7.1f} ms, {result['requests']} requests, "
-                    f"{result['errors']} errors; server CPU {cpu_ms:.1f} ms/request "
-                    f"(client {result['cpu_ms']:.1f})"
-                )
-        accounts.close()
+            for b in range(BUILDINGS)
+        )
+    )
+    env = {
+        **os.environ,
+        "INDEKLIMA_API_ACCOUNTS_URL": f"sqlite:///{folder}/accounts.db",
+        "INDEKLIMA_API_ALERTS_URL": f"sqlite:///{folder}/alerts.sqlite",
+        "INDEKLIMA_API_RUNS_URL": f"sqlite:///{folder}/runs.db",
+        "INDEKLIMA_API_WORKER_ARGS": json.dumps(["--registry", str(registry_path), *store_argv]),
+        LOG_ENV: str(folder / "api.log"),
+        "INDEKLIMA_API_THREADS": str(threads),
+    }
+    engine = make_engine(env["INDEKLIMA_API_ACCOUNTS_URL"])
+    upgrade(engine)
+    seed_registry(engine, Registry.load(registry_path))
+    # cheap argon2 parameters for making 100 accounts; the logins are real sessions
+    accounts = Accounts(engine, passwords=Passwords(PasswordHasher(time_cost=1, memory_cost=64)))
+    tokens = {}
+    password = "bench password 1"
+    for _, f in flats(n_flats):
+        accounts.create_user(f"res-{f}", Role.RESIDENT, password)
+        accounts.add_resident(f"res-{f}", f)
+        tokens[f], _ = accounts.login(f"res-{f}", password, "bench")
+    accounts.close()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--workers", str(workers)], env=env
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(url + "/api/health", timeout=10).status_code == 200:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the bench API did not start; see its output above")
+            time.sleep(0.2)
+        yield url, server, tokens
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
 
 
-def _run_client(url: str, paths: list[str], seconds: float, threads: int) -> dict[str, Any]:
+def http_level(
+    store_argv: list[str],
+    n_flats: int,
+    seconds: float,
+    threads: int,
+    workers: int,
+    api_threads: int,
+) -> None:
+    month = f"start={(END - timedelta(days=30)).isoformat()}&end={END.isoformat()}"
+    year = f"start={(END - timedelta(days=365)).isoformat()}&end={END.isoformat()}"
+    month, year = (q.replace("+", "%2B") for q in (month, year))
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        bench_server(Path(folder), store_argv, n_flats, workers, api_threads) as (
+            url,
+            server,
+            tokens,
+        ),
+    ):
+        ours = [
+                [f"/api/flats/{f}/climate?{q}", tokens[f]] for _, f in flats(n_flats)
+                for q in (month, year)
+            ]  # fmt: skip
+        raw = [
+                [RAW_ROUTE.format(flat_id=f) + f"?{q}", tokens[f]] for _, f in flats(n_flats)
+                for q in (month, year)
+            ]  # fmt: skip
+        for path, token in (ours[0], ours[1], raw[0]):  # the answers are there and the same
+            answer = requests.get(
+                url + path, headers={"Authorization": f"Bearer {token}"}, timeout=120
+            )
+            answer.raise_for_status()
+        print(
+            f"\nHTTP GET /api/flats/{{id}}/climate as the flat's resident ({n_flats} residents, "
+            f"a session each), uvicorn with {workers} worker process(es) of {api_threads} "
+            f"thread(s), {threads} client threads with keep-alive connections in a second "
+            f"process, month and year views mixed, {seconds:.0f} s each:"
+        )
+        _run_client(url, ours[:4], 2.0, threads)  # warm each worker's caches
+        for name, jobs in (("rollups", ours), ("raw baseline", raw)):
+            cpu = tree_cpu_s(server.pid)
+            result = _run_client(url, jobs, seconds, threads)
+            cpu_ms = (tree_cpu_s(server.pid) - cpu) * 1000 / max(result["requests"], 1)
+            print(
+                f"  {name:12}: {result['rps']:7.1f} requests/s, p50 {result['p50']:7.1f} ms, "
+                f"p95 {result['p95']:7.1f} ms, {result['requests']} requests, "
+                f"{result['errors']} errors; server CPU {cpu_ms:.1f} ms/request "
+                f"(client {result['cpu_ms']:.1f})",
+                flush=True,
+            )
+
+
+def _run_client(url: str, jobs: list[list[str]], seconds: float, threads: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(paths, f)
+        json.dump(jobs, f)
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--client", url, "--paths", f.name,
@@ -443,12 +565,29 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--store", choices=["sqlite", "influx"], default="sqlite")
     parser.add_argument("--generate-only", action="store_true", help="make the data, then stop")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[2],
+        help="API worker processes for the HTTP part; several numbers: one run each",
+    )
+    parser.add_argument(
+        "--api-threads",
+        type=int,
+        default=1,
+        help="threads per API worker (INDEKLIMA_API_THREADS; default 1: see ApiSettings.threads)",
+    )
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--paths", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        paths = json.loads(args.paths.read_text())
-        print(json.dumps(load_client(args.client, paths, args.seconds, args.threads)))
+        jobs = json.loads(args.paths.read_text())
+        print(json.dumps(load_client(args.client, jobs, args.seconds, args.threads)))
+        return
+    if args.serve:
+        serve(args.serve, args.workers[0])
         return
     args.data.mkdir(parents=True, exist_ok=True)
     name = f"climate-{args.flats}-{args.days}"
@@ -487,7 +626,14 @@ def main() -> None:
         raw = args.flats * args.days * 288 * len(ROOMS)
         print(f"store: {store!r}, raw points {raw:,}{counts}")
         service_level(store, args.flats, args.samples, args.raw_samples)
-        http_level(store, args.flats, args.seconds, args.threads)
+        if isinstance(store, InfluxStore):
+            store_argv = ["--influx-url", store.url, "--influx-db", store.database]
+        else:
+            store_argv = ["--sqlite", str(path)]
+        for workers in args.workers:
+            http_level(
+                store_argv, args.flats, args.seconds, args.threads, workers, args.api_threads
+            )
         runs = path.with_suffix(".runs")
         run = int(runs.read_text()) if runs.exists() else 0
         runs.write_text(f"{run + 1}\n")

@@ -21,11 +21,16 @@ WINDOW = "start=2026-01-10T00:00:00Z&end=2026-01-10T06:00:00Z"
 
 #                                 anon res1 tech1 fin1 admin
 FLAT_TABLE: Final[dict[tuple[str, str], tuple[int, ...]]] = {
-    # GET /api/flats/{flat}/climate: detailed readings (staff need consent)
+    # GET /api/flats/{flat}/climate: the resident's chart series, detailed (staff need consent)
     ("climate", "own"): (401, 200, 200, 200, 403),
     ("climate", "unconsented"): (401, 404, 403, 403, 403),
     ("climate", "out"): (401, 404, 403, 403, 403),
     ("climate", "unknown"): (401, 404, 404, 404, 404),
+    # GET /api/flats/{flat}/readings: the raw readings, detailed as well
+    ("readings", "own"): (401, 200, 200, 200, 403),
+    ("readings", "unconsented"): (401, 404, 403, 403, 403),
+    ("readings", "out"): (401, 404, 403, 403, 403),
+    ("readings", "unknown"): (401, 404, 404, 404, 404),
     # GET /api/buildings/{b}/flats/{flat}/climate: the chart series, detailed as well
     ("series", "own"): (401, 200, 200, 200, 403),
     ("series", "unconsented"): (401, 404, 403, 403, 403),
@@ -56,6 +61,7 @@ FLAT_TABLE: Final[dict[tuple[str, str], tuple[int, ...]]] = {
 }
 FLAT_REQUESTS: Final = {
     "climate": ("GET", "/api/flats/{flat}/climate?" + WINDOW, None),
+    "readings": ("GET", "/api/flats/{flat}/readings?" + WINDOW, None),
     "series": ("GET", "/api/buildings/{building}/flats/{flat}/climate?" + WINDOW, None),
     "monthly": ("GET", "/api/flats/{flat}/monthly?month=2026-01", None),
     "heat-share": ("GET", "/api/flats/{flat}/heat-share?month=2026-01", None),

@@ -15,6 +15,7 @@ import pytest
 from cloud.accounts import Role
 from cloud.cli import main as cli_main
 from cloud.store.base import CLIMATE
+from cloud.store.rollup import refresh_rollups
 from tests.api_kit import JAN, PASSWORD, Api, fill_store, running_api
 
 MAR_1 = datetime(2026, 2, 28, 23, tzinfo=UTC)  # 2026-03-01 00:00 Danish time
@@ -35,6 +36,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         url = f"sqlite:///{folder / 'accounts.db'}"
     with running_api(folder, url) as api:
         fill_store(api.store, "B2", days=90, start=JAN)  # January to March
+        refresh_rollups(api.store, "B2", JAN, DATA_END)  # what the hourly job does
         api.accounts.create_user("flytter", Role.RESIDENT, PASSWORD)
         api.accounts.add_resident("flytter", FLAT, since=JAN)
         assert api.call(
@@ -84,10 +86,10 @@ def test_the_leavers_consent_no_longer_counts_the_new_tenants_does(api: Api) -> 
 
 def test_the_new_tenant_sees_nothing_from_before_moving_in(api: Api) -> None:
     window = {"start": "2026-02-28T12:00:00Z", "end": "2026-03-01T12:00:00Z"}
-    readings = api.get(f"/api/flats/{FLAT}/climate", "ny", params=window).json()["readings"]
+    readings = api.get(f"/api/flats/{FLAT}/readings", "ny", params=window).json()["readings"]
     seen = sorted(datetime.fromisoformat(r["time"]) for r in readings)
     assert seen[0] == MAR_1 and len(seen) == 13  # 23:00 to 11:00 UTC, none before
-    tech = api.get(f"/api/flats/{FLAT}/climate", "tech", params=window).json()["readings"]
+    tech = api.get(f"/api/flats/{FLAT}/readings", "tech", params=window).json()["readings"]
     assert len(tech) == 24  # staff with consent: the flat's readings, as before
     february = api.get(f"/api/flats/{FLAT}/monthly?month=2026-02", "ny").json()
     assert (february["readings"], february["temperature_mean_c"], february["sensors"]) == (
@@ -98,6 +100,31 @@ def test_the_new_tenant_sees_nothing_from_before_moving_in(api: Api) -> None:
     march = api.get(f"/api/flats/{FLAT}/monthly?month=2026-03", "ny").json()
     assert march["readings"] == 743  # the whole local March (23 h on the 29th)
     assert api.get(f"/api/flats/{FLAT}/monthly?month=2026-02", "tech").json()["readings"] == 672
+
+
+@pytest.mark.parametrize(
+    ("start", "resolution"),
+    [
+        ("2026-02-28T12:00:00Z", "raw"),
+        ("2026-02-10T00:00:00Z", "hourly"),
+        ("2025-12-01T00:00:00Z", "daily"),
+    ],
+)
+def test_the_new_tenants_chart_starts_at_moving_in(api: Api, start: str, resolution: str) -> None:
+    """An hourly or daily point that begins before the move-in holds the previous tenant's
+    readings: the chart series leaves it out for the new tenant, not for staff with consent."""
+    window = {"start": start, "end": "2026-03-20T00:00:00Z"}
+    if resolution == "raw":
+        window["end"] = "2026-03-01T12:00:00Z"
+    mine = api.get(f"/api/flats/{FLAT}/climate", "ny", params=window).json()
+    staff = api.get(f"/api/flats/{FLAT}/climate", "tech", params=window).json()
+    assert mine["resolution"] == staff["resolution"] == resolution
+    first = int(MAR_1.timestamp())
+    mine_times = [t for room in mine["rooms"] for t in room["time_s"]]
+    staff_times = [t for room in staff["rooms"] for t in room["time_s"]]
+    assert mine_times and min(mine_times) == first
+    assert min(staff_times) < first
+    assert sorted(mine_times) == sorted(t for t in staff_times if t >= first)
 
 
 def test_alerts_are_listed_and_exported_for_the_tenancy_they_were_active_in(api: Api) -> None:

@@ -146,7 +146,7 @@ def test_admin_assigns_scopes_and_bad_requests_are_explained(api: Api) -> None:
 
 
 def test_consent_takes_effect_at_once_and_keeps_its_history(api: Api) -> None:
-    detail = "/api/flats/B1-02/climate?start=2026-01-10T00:00:00Z&end=2026-01-10T03:00:00Z"
+    detail = "/api/flats/B1-02/readings?start=2026-01-10T00:00:00Z&end=2026-01-10T03:00:00Z"
     assert api.get(detail, "tech1").status_code == 403
     assert "samtykke" in api.get(detail, "tech1").json()["detail"]
     granted = api.call("PUT", "/api/flats/B1-02/consent", "res2", json={"staff_detail": True})
@@ -170,17 +170,22 @@ def test_consent_takes_effect_at_once_and_keeps_its_history(api: Api) -> None:
     assert actions[:3] == ["consent.withdrawn", "flat.detail_read", "consent.granted"]
     read = entries[1]
     assert (read["username"], read["address"]) == ("tech1", "127.0.0.1")
-    assert read["detail"]["what"] == "climate"  # type: ignore[index]
+    assert read["detail"]["what"] == "readings"  # type: ignore[index]
 
 
 def test_a_start_alone_means_the_day_from_it(api: Api) -> None:
-    day = api.get("/api/flats/B1-01/climate?start=2026-01-10T00:00:00Z", "res1").json()
+    day = api.get("/api/flats/B1-01/readings?start=2026-01-10T00:00:00Z", "res1").json()
     assert (day["start"], day["end"]) == ("2026-01-10T00:00:00Z", "2026-01-11T00:00:00Z")
     assert len(day["readings"]) == 24 and day["readings"][0]["sensor"] == "B1-01"
 
 
-def test_a_residents_own_reads_are_not_audited_but_staff_reads_are(api: Api) -> None:
-    path = "/api/flats/B1-01/climate?start=2026-01-11T00:00:00Z&end=2026-01-11T02:00:00Z"
+@pytest.mark.parametrize(
+    ("route", "what"), [("climate", "climate series"), ("readings", "readings")]
+)
+def test_a_residents_own_reads_are_not_audited_but_staff_reads_are(
+    api: Api, route: str, what: str
+) -> None:
+    path = f"/api/flats/B1-01/{route}?start=2026-01-11T00:00:00Z&end=2026-01-11T02:00:00Z"
     before = len(audit(api, flat="B1-01", action="flat.detail_read"))
     assert api.get(path, "res1").status_code == 200
     assert len(audit(api, flat="B1-01", action="flat.detail_read")) == before
@@ -188,6 +193,26 @@ def test_a_residents_own_reads_are_not_audited_but_staff_reads_are(api: Api) -> 
     after = audit(api, flat="B1-01", action="flat.detail_read")
     assert len(after) == before + 1
     assert after[0]["username"] == "fin1"
+    assert after[0]["detail"]["what"] == what  # type: ignore[index]
+
+
+def test_staff_see_the_climate_series_only_while_the_residents_consent(api: Api) -> None:
+    path = "/api/flats/B1-02/climate?start=2026-01-10T00:00:00Z&end=2026-01-10T03:00:00Z"
+    refused = api.get(path, "tech1")
+    assert refused.status_code == 403 and "samtykke" in refused.json()["detail"]
+    assert api.get(path, "res2").status_code == 200  # the flat's own resident
+    assert api.call("PUT", "/api/flats/B1-02/consent", "res2", json={"staff_detail": True})
+    try:
+        series = api.get(path, "tech1")
+        assert series.status_code == 200, series.text
+        body = series.json()
+        assert (body["flat"], body["resolution"], body["step_s"]) == ("B1-02", "raw", 300)
+        (living,) = body["rooms"]
+        assert living["room"] == "living" and len(living["time_s"]) == 3
+        assert audit(api, flat="B1-02", action="flat.detail_read")[0]["username"] == "tech1"
+    finally:
+        api.call("PUT", "/api/flats/B1-02/consent", "res2", json={"staff_detail": False})
+    assert api.get(path, "tech1").status_code == 403
 
 
 def test_the_building_climate_summary_audits_each_flat_it_shows(api: Api) -> None:
@@ -415,7 +440,10 @@ def test_a_60_mb_body_without_a_token_is_refused_before_it_is_read(api: Api) -> 
             "/api/flats/B1-01/climate?start=0001-01-01T00:00:00Z", "res1", "2000", id="start-1"
         ),
         pytest.param(
-            "/api/flats/B1-01/climate?start=2026-01-01T00:00:00Z&end=2026-02-01T00:00:00Z",
+            "/api/flats/B1-01/readings?start=0001-01-01T00:00:00Z", "res1", "2000", id="raw-1"
+        ),
+        pytest.param(
+            "/api/flats/B1-01/readings?start=2026-01-01T00:00:00Z&end=2026-02-01T00:00:00Z",
             "res1",
             "7 dage",
             id="window-31-days",

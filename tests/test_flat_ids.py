@@ -568,6 +568,14 @@ def test_a_resident_sees_their_own_flat_by_its_key_and_no_other(site: Site, flat
     )
     assert series.status_code == 200, series.text
     assert series.json()["flat"] == flat and series.json()["rooms"][0]["time_s"]
+    own = site.call(
+        "GET",
+        f"/api/flats/{key}/climate",
+        user,
+        params={"start": "2026-01-05T00:00:00Z", "end": "2026-01-06T00:00:00Z"},
+    )
+    assert own.status_code == 200, own.text
+    assert own.content == series.content  # the resident's route answers as the building's
 
     page = site.page(f"/flats/{key}", user)
     assert page.status_code == 200, page.text[:300]

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 import pytest
@@ -312,6 +312,8 @@ REGISTRY = {
     "gateways": [],
 }
 TOKEN: dict[str, str] = {}
+SERVED: dict[str, SqliteStore] = {}
+"""The store behind the module's API (to compare its answers with the service's)."""
 
 
 @pytest.fixture(scope="module")
@@ -335,10 +337,15 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with SqliteStore(folder / "store.sqlite") as store:
         store.write(a_month_of_readings())
         refresh_rollups(store, "B1", T0, T0 + 40 * 24 * HOUR)
+        SERVED["store"] = store
         app = create_app(settings, store, registry, accounts=accounts)
         with ApiServer(app, port=free_port()) as server:
-            yield f"{server.url}/api/buildings/B1/flats"
+            yield server.url
     accounts.close()
+
+
+ROUTES: Final = ("/api/flats/{flat}/climate", "/api/buildings/B1/flats/{flat}/climate")
+"""The resident's own route and the building's (the same answer)."""
 
 
 def get(url: str, **params: str) -> requests.Response:
@@ -346,21 +353,27 @@ def get(url: str, **params: str) -> requests.Response:
     return requests.get(url, params=params, headers=headers, timeout=30)
 
 
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize(
     ("days", "resolution", "points"), [(1, "raw", 288), (30, "hourly", 720), (90, "daily", 41)]
 )
 def test_the_endpoint_answers_at_the_resolution_of_the_range(
-    api_url: str, days: int, resolution: str, points: int
+    api_url: str, route: str, days: int, resolution: str, points: int
 ) -> None:
     end = (T0 + days * 24 * HOUR).isoformat()
-    answer = get(f"{api_url}/A/climate", start=T0.isoformat(), end=end)
+    answer = get(api_url + route.format(flat="A"), start=T0.isoformat(), end=end)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["resolution"] == resolution
     stue = body["rooms"][1]
     assert (stue["room"], len(stue["time_s"]), len(stue["co2_ppm_max"])) == ("stue", points, points)
+    expected = climate_series(SERVED["store"], "B1", "A", T0, T0 + days * 24 * HOUR)
+    assert expected.resolution.value == resolution
+    assert stue["time_s"] == expected.rooms[1].time_s
+    assert stue["temperature_c_mean"] == expected.rooms[1].values["temperature_c_mean"]
 
 
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize(
     ("flat", "params", "status", "says"),
     [
@@ -373,15 +386,16 @@ def test_the_endpoint_answers_at_the_resolution_of_the_range(
     ],
 )
 def test_the_endpoint_refuses_bad_input_in_danish_and_english(
-    api_url: str, flat: str, params: dict[str, str], status: int, says: str
+    api_url: str, route: str, flat: str, params: dict[str, str], status: int, says: str
 ) -> None:
-    answer = get(f"{api_url}/{flat}/climate", **params)
+    answer = get(api_url + route.format(flat=flat), **params)
     assert answer.status_code == status
     assert says in answer.json()["detail"] and " / " in answer.json()["detail"]
 
 
-def test_the_endpoint_needs_a_token(api_url: str) -> None:
-    assert requests.get(f"{api_url}/A/climate", timeout=30).status_code == 401
+@pytest.mark.parametrize("route", ROUTES)
+def test_the_endpoint_needs_a_token(api_url: str, route: str) -> None:
+    assert requests.get(api_url + route.format(flat="A"), timeout=30).status_code == 401
 
 
 # indeklima jobs rollup: the backfill

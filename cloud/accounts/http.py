@@ -31,7 +31,11 @@ def get_accounts(request: Request) -> Accounts:
     return accounts
 
 
-AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+async def _accounts(request: Request) -> Accounts:
+    return get_accounts(request)  # async: no thread-pool hop for an attribute lookup
+
+
+AccountsDep = Annotated[Accounts, Depends(_accounts)]
 
 
 def client_address(request: Request) -> str:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.accounts import audit as audit_log
@@ -81,6 +81,30 @@ def _local(moment: datetime) -> str:
     from zoneinfo import ZoneInfo
 
     return moment.astimezone(ZoneInfo("Europe/Copenhagen")).strftime("%Y-%m-%d %H:%M")
+
+
+_SESSION_QUERY: Final = (
+    select(
+        User.id,
+        User.username,
+        User.display_name,
+        User.role,
+        User.disabled_at,
+        User.erased_at,
+        SessionRow.revoked_at,
+        SessionRow.expires_at,
+        FlatRow.building_id,
+        FlatRow.id.label("flat_id"),
+        Resident.since,
+        Resident.until,
+    )
+    .join_from(SessionRow, User, User.id == SessionRow.user_id)
+    .outerjoin(Resident, Resident.user_id == User.id)
+    .outerjoin(FlatRow, FlatRow.id == Resident.flat_id)
+    .where(SessionRow.token_sha256 == bindparam("token_sha256"))
+)
+"""A session's user and, for a resident, the flats (one row each): made once, so SQLAlchemy
+finds its compiled form without rebuilding the statement on every request."""
 
 
 class Accounts(UserAdmin):
@@ -233,70 +257,93 @@ class Accounts(UserAdmin):
         )
         session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
         session.execute(delete(SessionRow).where(SessionRow.expires_at < now - ATTEMPTS_KEPT))
-        principal = self._principal(session, user)
+        principal = self._principal(session, user.id, user.username, user.display_name, user.role)
         audit_log.append(session, now, principal, AuditAction.LOGIN, address=address)
         return token, principal
 
-    def _principal(self, session: Session, user: User) -> Principal:
-        role = Role(user.role)
-        rows = session.execute(
-            select(FlatRow.building_id, FlatRow.id, Resident.since, Resident.until)
-            .join(Resident, Resident.flat_id == FlatRow.id)
-            .where(Resident.user_id == user.id)
-        ).all()
-        residences = sorted(
-            Residence(b, f, utc(since), None if until is None else utc(until))
-            for b, f, since, until in rows
-        )
-        now = self.now()
-        flats = [(r.building, r.flat) for r in residences if r.current(now)]
-        scopes = session.execute(
-            select(RoleAssignment.scope_kind, RoleAssignment.scope_id).where(
-                RoleAssignment.user_id == user.id
-            )
-        ).all()
-        buildings = {s for k, s in scopes if k == ScopeKind.BUILDING.value}
-        organisations = frozenset(s for k, s in scopes if k == ScopeKind.ORGANISATION.value)
-        if organisations:
-            buildings |= set(
-                session.scalars(
-                    select(BuildingRow.id).where(BuildingRow.organisation_id.in_(organisations))
+    def _principal(
+        self,
+        session: Session | Connection,
+        user_id: int,
+        username: str,
+        display_name: str,
+        role_name: str,
+        residences: Sequence[Residence] | None = None,
+    ) -> Principal:
+        """The principal of the user: a resident's tenancies (`residences` when the caller read
+        them already; only current ones give flats), or staff's buildings and organisations —
+        each role reads only what it keeps."""
+        role = Role(role_name)
+        flats: frozenset[tuple[str, str]] = frozenset()
+        buildings: set[str] = set()
+        organisations: frozenset[str] = frozenset()
+        tenancies: tuple[Residence, ...] = ()
+        if role is Role.RESIDENT:
+            if residences is None:
+                residences = [
+                    Residence(b, f, utc(since), None if until is None else utc(until))
+                    for b, f, since, until in session.execute(
+                        select(FlatRow.building_id, FlatRow.id, Resident.since, Resident.until)
+                        .join(Resident, Resident.flat_id == FlatRow.id)
+                        .where(Resident.user_id == user_id)
+                    )
+                ]
+            tenancies = tuple(sorted(residences))
+            now = self.now()
+            flats = frozenset((r.building, r.flat) for r in tenancies if r.current(now))
+        else:
+            scopes = session.execute(
+                select(RoleAssignment.scope_kind, RoleAssignment.scope_id).where(
+                    RoleAssignment.user_id == user_id
                 )
-            )
+            ).all()
+            buildings = {s for k, s in scopes if k == ScopeKind.BUILDING.value}
+            organisations = frozenset(s for k, s in scopes if k == ScopeKind.ORGANISATION.value)
+            if organisations:
+                buildings |= set(
+                    session.scalars(
+                        select(BuildingRow.id).where(BuildingRow.organisation_id.in_(organisations))
+                    )
+                )
         return Principal(
-            user_id=user.id,
-            username=user.username,
-            display_name=user.display_name,
+            user_id=user_id,
+            username=username,
+            display_name=display_name,
             role=role,
-            flats=frozenset((b, f) for b, f in flats) if role is Role.RESIDENT else frozenset(),
-            buildings=frozenset(buildings) if role is not Role.RESIDENT else frozenset(),
+            flats=flats,
+            buildings=frozenset(buildings),
             organisations=organisations if role is Role.FINANCE else frozenset(),
-            residences=tuple(residences) if role is Role.RESIDENT else (),
+            residences=tenancies,
         )
 
     def principal_for_token(self, token: str | None) -> Principal | None:
         """The person a session token belongs to, or None (unknown, expired, revoked, the
-        user disabled). For the API's bearer token and the pages' cookie alike."""
+        user disabled). For the API's bearer token and the pages' cookie alike: on every
+        request, so it reads columns, not ORM objects, and a resident's flats in the same query
+        (one row per flat)."""
         if not token or not TOKEN.match(token):
             return None
         now = self.now()
-        with Session(self.engine) as session:
-            row = session.execute(
-                select(SessionRow, User)
-                .join(User, User.id == SessionRow.user_id)
-                .where(SessionRow.token_sha256 == token_hash(token))
-            ).first()
-            if row is None:
+        with self.engine.connect() as conn:
+            rows = conn.execute(_SESSION_QUERY, {"token_sha256": token_hash(token)}).all()
+            if not rows:
                 return None
-            found, user = row[0], row[1]
+            row = rows[0]
             if (
-                found.revoked_at is not None
-                or utc(found.expires_at) <= now
-                or user.disabled_at is not None
-                or user.erased_at is not None
+                row.revoked_at is not None
+                or utc(row.expires_at) <= now
+                or row.disabled_at is not None
+                or row.erased_at is not None
             ):
                 return None
-            return self._principal(session, user)
+            residences = [
+                Residence(r.building_id, r.flat_id, utc(r.since), utc(r.until) if r.until else None)
+                for r in rows
+                if r.flat_id is not None
+            ]
+            return self._principal(
+                conn, row.id, row.username, row.display_name, row.role, residences=residences
+            )
 
     def logout(self, token: str | None, *, address: str | None = None) -> bool:
         """End the session of `token`; False if it was not a live session."""

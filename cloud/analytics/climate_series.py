@@ -131,13 +131,18 @@ def climate_series(
     end: datetime,
     *,
     resolution: Resolution | None = None,
+    not_before: datetime | None = None,
 ) -> ClimateSeries:
     """The flat's per-room series over [start, end) at `resolution` (default: by
     `pick_resolution`). Raises `ClimateRangeError` for a range it will not serve. Whether the
     caller may see the flat is the caller's (the authorisation function's) business.
 
     Reads with `TimeSeriesStore.query_columns` (no DataFrame): a month of hourly rollups is
-    about 2,000 rows for a flat of three rooms."""
+    about 2,000 rows for a flat of three rooms.
+
+    `not_before` (a resident's move-in, `scope.readable_window`): periods that begin before it
+    are left out, as an hourly or daily point then holds an earlier resident's readings; the
+    resolution is still picked from the range asked for."""
     start, end = check_range(start, end)
     chosen = resolution or pick_resolution(start, end)
     where = {"building": building, "flat": flat}
@@ -154,7 +159,20 @@ def climate_series(
             RoomSeries(c.tags.get("room", ""), [t // 10**9 for t in c.time_ns], c.values)
             for c in found
         ]
+    if not_before is not None and not_before > start:
+        rooms = [_from(room, not_before) for room in rooms]
     return ClimateSeries(building, flat, start, end, chosen, STEP[chosen], rooms)
+
+
+def _from(room: RoomSeries, not_before: datetime) -> RoomSeries:
+    """The room's periods that begin at or after `not_before`."""
+    first = not_before.timestamp()
+    keep = [i for i, t in enumerate(room.time_s) if t >= first]
+    return RoomSeries(
+        room.room,
+        [room.time_s[i] for i in keep],
+        {field: [values[i] for i in keep] for field, values in room.values.items()},
+    )
 
 
 def _raw_rooms(found: Sequence[SeriesColumns]) -> list[RoomSeries]:

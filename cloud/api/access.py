@@ -7,6 +7,7 @@ from fastapi import Request
 
 from cloud.accounts import Accounts, AuditAction, FlatView, Principal, scope
 from cloud.accounts.http import client_address
+from cloud.accounts.principal import STAFF
 from cloud.api.deps import FlatRef
 
 
@@ -21,7 +22,10 @@ def check_flat(
 ) -> None:
     """Raise `scope.Denied` unless allowed; a staff read of details is audited (`what`: the
     kind of detail, e.g. ``climate``)."""
-    consented = view is FlatView.DETAIL and accounts.consented(ref.flat_id)
+    # the consent decides only staff's detail reads: residents and admins need no lookup
+    consented = (
+        view is FlatView.DETAIL and principal.role in STAFF and accounts.consented(ref.flat_id)
+    )
     scope.check_flat(principal, ref.building_id, ref.flat_id, view, consented=consented)
     if view is FlatView.DETAIL and scope.needs_detail_audit(principal, ref.flat_id):
         accounts.audit(

@@ -85,10 +85,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
         from cloud.analytics.alert_store import AlertStore
         from cloud.api.documents import RunDocuments
         from cloud.settlement.runs import RunStore
 
+        # this event loop's pool for the blocking handlers and dependencies
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         alert_store = AlertStore(settings.alerts_url)
         runs = RunStore(settings.runs_url)
         documents = RunDocuments(settings.runs_url)

@@ -60,10 +60,12 @@ def flat_climate_response(
     flat: str,
     start: datetime | None,
     end: datetime | None,
+    *,
+    not_before: datetime | None = None,
 ) -> Response:
     """The route's body (`ClimateSeriesOut` as JSON, written with orjson: a month is ~20,000
     numbers, too many for a per-value encoder): 404 for a flat the building does not have,
-    422 for a bad range; default the last 24 hours."""
+    422 for a bad range; default the last 24 hours. `not_before`: see `climate_series`."""
     if flat not in building.flat_ids:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
@@ -73,7 +75,7 @@ def flat_climate_response(
     try:
         end = end or datetime.now(UTC)
         start = start or end - DEFAULT_RANGE
-        series = climate_series(store, building.id, flat, start, end)
+        series = climate_series(store, building.id, flat, start, end, not_before=not_before)
     except ClimateRangeError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     body = {

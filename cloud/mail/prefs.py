@@ -41,6 +41,7 @@ from typing import Final, Protocol
 
 import orjson
 from sqlalchemy import Boolean, DateTime, Integer, String, create_engine, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 MAX_TOKEN_CHARS: Final = 1_000
@@ -133,10 +134,13 @@ class MailPrefs:
         self._key = self._signing_key()
 
     def _signing_key(self) -> bytes:
-        with Session(self._engine) as session, session.begin():
-            row = session.get(_Key, 1)
-            if row is None:
-                session.add(_Key(id=1, key=secrets.token_hex(32)))
+        try:
+            with Session(self._engine) as session, session.begin():
+                row = session.get(_Key, 1)
+                if row is None:
+                    session.add(_Key(id=1, key=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another process (an API worker starting beside this one) made it first
         with Session(self._engine) as session:  # a racing process may have written first
             stored = session.get(_Key, 1)
             assert stored is not None

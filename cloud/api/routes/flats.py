@@ -1,13 +1,15 @@
-"""``/api/flats``: the flats I may see, a flat's detailed readings (``/climate``), its monthly
-figures (``/monthly``), the resident's heating estimate (``/heat-share``) and the residents'
-consent (``/consent``). Who may see what: `cloud.accounts.scope`."""
+"""``/api/flats``: the flats I may see, a flat's climate chart series (``/climate``: the
+resolution picked from the range, `cloud.analytics.climate_series`), its raw readings
+(``/readings``, at most 7 days), its monthly figures (``/monthly``), the resident's heating
+estimate (``/heat-share``) and the residents' consent (``/consent``). Who may see what:
+`cloud.accounts.scope`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from cloud.accounts import FlatView, Role, scope
 from cloud.accounts.http import AccountsDep, CurrentPrincipal, client_address
@@ -36,6 +38,7 @@ from cloud.api.schemas import (
     OpenAlertOut,
     ReadingOut,
 )
+from cloud.api.series import DEFAULT_RANGE, ClimateSeriesOut, flat_climate_response
 from cloud.store.base import CLIMATE
 
 router = APIRouter(prefix="/flats", tags=["flats"])
@@ -73,8 +76,37 @@ def list_flats(
     return out
 
 
-@router.get("/{flat_id}/climate", summary="Detaljerede målinger / detailed readings")
+@router.get(
+    "/{flat_id}/climate",
+    summary="Lejlighedens indeklima over tid / the flat's climate over time",
+    response_model=ClimateSeriesOut,
+)
 def climate(
+    principal: CurrentPrincipal,
+    request: Request,
+    ref: FlatDep,
+    accounts: AccountsDep,
+    store: StoreDep,
+    start: Annotated[Moment | None, Query(description="default: end - 24 h")] = None,
+    end: Annotated[Moment | None, Query(description="default: now (UTC)")] = None,
+) -> Response:
+    """The resident's chart series: per room the mean/min/max at a resolution picked from the
+    range (`cloud.analytics.climate_series.pick_resolution`): raw up to 2 days, hourly rollups
+    up to 62 days, daily rollups (local days) beyond — a year is 366 points per series, never a
+    year of raw readings. Detailed data: the flat's residents (from their move-in on:
+    `scope.readable_window`), and staff of the building while the residents consent (each staff
+    read audited)."""
+    check_flat(accounts, principal, ref, FlatView.DETAIL, request, what="climate series")
+    until = end or datetime.now(UTC)
+    since = start or until - DEFAULT_RANGE
+    first, _ = scope.readable_window(principal, ref.flat_id, since, until)
+    return flat_climate_response(
+        store, ref.building, ref.flat_id, since, until, not_before=first if first > since else None
+    )
+
+
+@router.get("/{flat_id}/readings", summary="Rå målinger / raw readings")
+def readings(
     principal: CurrentPrincipal,
     request: Request,
     ref: FlatDep,
@@ -96,7 +128,7 @@ def climate(
             "Vinduet skal være højst 7 dage og start før end / the window must be at most "
             "7 days, with start before end",
         )
-    check_flat(accounts, principal, ref, FlatView.DETAIL, request, what="climate")
+    check_flat(accounts, principal, ref, FlatView.DETAIL, request, what="readings")
     first, last = scope.readable_window(principal, ref.flat_id, since, until)
     frame = store.query(
         CLIMATE,
@@ -105,10 +137,10 @@ def climate(
         where={"building": ref.building_id, "flat": ref.flat_id},
         fields=list(figures.QUANTITIES),
     )
-    readings = []
+    found = []
     for row in frame.itertuples(index=False):
         values = row._asdict()
-        readings.append(
+        found.append(
             ReadingOut(
                 time=values["time"].to_pydatetime(),
                 room=str(values.get("room", "")),
@@ -117,7 +149,7 @@ def climate(
             )
         )
     return FlatClimateDetailOut(
-        flat=ref.flat_id, building=ref.building_id, start=since, end=until, readings=readings
+        flat=ref.flat_id, building=ref.building_id, start=since, end=until, readings=found
     )
 
 
