@@ -58,6 +58,14 @@ def test_short_or_small_decays_are_not_events() -> None:
     assert decay_events(_series(small)) == []
 
 
+@pytest.mark.parametrize("samples", [3, 5, 6, 7])
+def test_a_series_shorter_than_half_an_hour_has_no_events(samples: int) -> None:
+    """The demo's first minutes: fewer 5-minute samples than the half-hour look-ahead (6)."""
+    index = pd.date_range("2026-01-05 08:00", periods=samples, freq="5min", tz="UTC")
+    co2 = pd.Series(np.linspace(1600.0, 1500.0, samples), index=index)
+    assert decay_events(co2) == []
+
+
 def test_airing_is_excluded_from_the_background_rate() -> None:
     background = _decay(0.5, 1300, 2.0)
     airing = _decay(4.0, 1800, 1.5)  # a long airing: 53 min until 40 ppm above outdoor

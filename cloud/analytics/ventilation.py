@@ -113,7 +113,9 @@ def decay_events(
     excess = c - outdoor_ppm
     # "Falling" = the next half hour ends lower by more than the noise (a noisy plateau is not).
     k = max(1, round(0.5 / float(np.median(np.diff(hours)))))
-    ahead = np.concatenate([c[k:], np.full(k, np.nan)])
+    ahead = np.full(len(c), np.nan)  # a series shorter than half an hour has no "ahead"
+    if k < len(c):
+        ahead[: len(c) - k] = c[k:]
     with np.errstate(invalid="ignore"):
         falling = (ahead - c < -noise_ppm) & (excess > min_end_excess_ppm)
     events = []
