@@ -328,7 +328,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     registry = Registry.model_validate(REGISTRY)
     accounts = open_accounts(f"sqlite:///{folder / 'accounts.db'}", registry)
     accounts.create_user("resident-a", Role.RESIDENT, "a long enough password")
-    accounts.add_resident("resident-a", "A")
+    accounts.add_resident("resident-a", "A", since=T0 - 24 * HOUR)  # lived there all along
     TOKEN["resident"], _ = accounts.login("resident-a", "a long enough password", "test")
     settings = ApiSettings(
         alerts_url=f"sqlite:///{folder / 'alerts.sqlite'}",
