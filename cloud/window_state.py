@@ -13,8 +13,8 @@ reaches it, and the broker redelivers what an ingest took but never acknowledged
 some messages more than once. A point's key is (measurement, tags, time), and writing a key again
 overwrites it, so a repeat must land on the same key and two different messages never on one:
 
-* ``window_event`` points are stamped at the message's millisecond plus ``seq mod 10⁶``
-  nanoseconds (`event_time_ns`). Two outcomes of one window within one millisecond (a burst of
+* ``window_event`` points are stamped at the message's millisecond plus ``seq mod 1000``
+  microseconds (`event_time_ns`; whole microseconds, so Python datetimes carry them). Two outcomes of one window within one millisecond (a burst of
   expired commands after an outage) would otherwise share a key and be merged into one row; a
   repeat has the same ``seq`` and overwrites itself. Messages without ``seq`` (gateways from
   before acked states) keep the millisecond.
@@ -51,15 +51,16 @@ _EVENT_FIELDS: Final = (
 )
 
 
-SEQ_SPREAD_NS: Final = 1_000_000
-"""``window_event`` times are spread by ``seq`` within their millisecond (`event_time_ns`)."""
+SEQ_SPREAD_US: Final = 1_000
+"""``window_event`` times are spread by ``seq`` over the microseconds of their millisecond."""
 
 
 def event_time_ns(message: WindowState) -> int:
-    """A ``window_event`` point's time: the message's millisecond plus ``seq mod 10⁶`` ns —
-    unique per message of a gateway within a millisecond, the same for each repeat of it."""
-    spread = 0 if message.seq is None else message.seq % SEQ_SPREAD_NS
-    return message.time_ms * 1_000_000 + spread
+    """A ``window_event`` point's time: the message's millisecond plus ``seq mod 1000`` µs —
+    different for a gateway's messages within a millisecond (unless a thousand share it), the
+    same for every repeat of one message."""
+    spread_us = 0 if message.seq is None else message.seq % SEQ_SPREAD_US
+    return message.time_ms * 1_000_000 + spread_us * 1_000
 
 
 def points_from_window_state(message: WindowState) -> list[Point]:
