@@ -14,10 +14,11 @@ some messages more than once. A point's key is (measurement, tags, time), and wr
 overwrites it, so a repeat must land on the same key and two different messages never on one:
 
 * ``window_event`` points are stamped at the message's millisecond plus ``seq mod 1000``
-  microseconds (`event_time_ns`; whole microseconds, so Python datetimes carry them). Two outcomes of one window within one millisecond (a burst of
-  expired commands after an outage) would otherwise share a key and be merged into one row; a
-  repeat has the same ``seq`` and overwrites itself. Messages without ``seq`` (gateways from
-  before acked states) keep the millisecond.
+  microseconds (`event_time_ns`; whole microseconds, so Python datetimes carry them). Two
+  outcomes of one window within one millisecond (a burst of expired commands after an outage)
+  would otherwise share a key and be merged into one row; a repeat has the same ``seq`` and
+  overwrites itself. Messages without ``seq`` (gateways from before acked states) keep the
+  millisecond.
 * ``window`` points keep the millisecond: a command and the position read in the same step are
   one key on purpose (different fields; cloud/jobs/actuator_job.py reads a report at exactly the
   command's time as the position before the move).

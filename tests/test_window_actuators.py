@@ -16,6 +16,7 @@ import serial
 from cloud.jobs.actuator_job import actuator_faults
 from cloud.store.base import Point, points_frame
 from cloud.window_state import points_from_window_state
+from edge.outbox import Outbox
 from edge.sensors.serial.errors import NoAnswer, SerialFault
 from edge.ventilation.actuators import (
     ModbusWindow,
@@ -27,7 +28,6 @@ from edge.ventilation.control import Rule
 from edge.ventilation.service import VentilationService
 from edge.ventilation.settings import VentilationConfig
 from edge.ventilation.weather import Weather, decode_weather, read_weather
-from edge.outbox import Outbox
 from edge.wire import Reading, WindowState, decode_window_state
 from firmware_sim.devices.serial_faults import Fault
 from firmware_sim.devices.serial_responders import ModbusResponder

@@ -186,7 +186,8 @@ def test_broker_down_states_kept_on_disk_then_all_delivered_once_in_order(
         decide(gateway, r, 30)  # the windows go on deciding while the broker is down
         total = gateway.outbox.states_added
         assert total - before >= 30  # a decision per weather change, plus outcomes
-        assert on_disk(tmp_path / "outbox.sqlite") == total - before == gateway.outbox.states_pending
+        pending = gateway.outbox.states_pending
+        assert on_disk(tmp_path / "outbox.sqlite") == total - before == pending
         mosquitto.start()
         wait_until(lambda: gateway.outbox.states_pending == 0, TIMEOUT_S, "every state acked")
         wait_until(lambda: len(monitor.first_arrivals()) == total, TIMEOUT_S, "all seen")
