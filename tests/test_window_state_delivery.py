@@ -10,6 +10,7 @@ are the emulators on a pty (the hardware boundary). The ventilation steps when t
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from cloud.window_state import EVENT_MEASUREMENT
 from edge.config import GatewayConfig
 from edge.gateway import Gateway
 from edge.mqtt import MqttConnection
-from edge.wire import TOPIC_ROOT, decode_window_state
+from edge.wire import TOPIC_ROOT, ack_topic, decode_window_state
 from firmware_sim.devices.serial_responders import ModbusResponder
 from firmware_sim.devices.window_controller import WeatherMastEmulator, WindowControllerEmulator
 from tests.stack import wait_until
@@ -299,3 +300,45 @@ def test_more_states_than_the_bound_keeps_the_newest_and_reports_the_drops(
 
             # the count travels in the gateway's status through the broker and ingest
             wait_until(reported, TIMEOUT_S, "window_states_dropped in the stored status")
+
+
+def test_malformed_acks_and_states_are_refused_with_a_reason_never_a_traceback(
+    tmp_path: Path, mosquitto: MosquittoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad_acks = [
+        b"{nope",
+        b'{"v":2,"batch_ids":[],"states":[1]}',
+        b'{"v":1,"batch_ids":[],"states":[0]}',
+        b'{"v":1,"batch_ids":[],"states":["1"]}',
+    ]
+    with (
+        rig(tmp_path) as r,
+        closing(SqliteStore(tmp_path / "store.sqlite")) as store,
+        DeadLetters(tmp_path / "dead.sqlite") as dead,
+        MqttConnection(mosquitto.url, "forger", session_expiry_s=0) as forger,
+        Gateway(r.config(mosquitto.url), clock=r.now) as gateway,
+    ):
+        assert forger.wait_connected(TIMEOUT_S)
+        assert gateway.uplink.conn.wait_subscribed(TIMEOUT_S)
+        decide(gateway, r, 3)
+        total = gateway.outbox.states_added
+        for payload in [*bad_acks, b'{"v":1,"batch_ids":[],"states":[1]}']:
+            forger.publish(ack_topic("gw-w"), payload).wait_for_publish(TIMEOUT_S)
+        # the good ack came last on the same topic: once it took effect, the bad ones were read
+        wait_until(lambda: gateway.outbox.states_pending == total - 1, TIMEOUT_S, "good ack")
+        ignored = [m for m in caplog.messages if m.startswith("ignored a bad ack")]
+        assert len(ignored) == len(bad_acks)  # each refused with its reason, nothing deleted
+        assert "Invalid enum value 2" in ignored[1] and "Expected `int` >= 1" in ignored[2]
+        topic = f"{TOPIC_ROOT}/gw/gw-w/windows/w1/state"
+        with Ingest(store, REG, dead, mqtt_url=mosquitto.url, client_id="ingest-w") as ingest:
+            assert ingest.conn.wait_subscribed(TIMEOUT_S)
+            forger.publish(topic, b'{"v":1,"gateway":"gw-w"}').wait_for_publish(TIMEOUT_S)
+            wait_until(lambda: gateway.outbox.states_pending == 0, TIMEOUT_S, "states acked")
+            wait_until(lambda: dead.count() == 1, TIMEOUT_S, "the bad state's dead letter")
+            assert not ingest.failed.is_set()
+        (letter,) = dead.all()
+        assert letter.topic == topic and "window state: Object missing required field" in (
+            letter.reason
+        )
+        assert sorted(stored_seqs(store)) == list(range(2, total + 1))  # 1 was "acked" above
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
