@@ -22,6 +22,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from cloud.control import ControlClient
 from cloud.deadletter import DeadLetters
 from cloud.gateway_status import GATEWAY_STATUS
 from cloud.ingest import Ingest, _Checked
@@ -342,3 +343,25 @@ def test_malformed_acks_and_states_are_refused_with_a_reason_never_a_traceback(
         )
         assert sorted(stored_seqs(store)) == list(range(2, total + 1))  # 1 was "acked" above
     assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+
+
+def test_the_control_plane_keeps_a_re_sent_answer_once(
+    tmp_path: Path, mosquitto: MosquittoServer
+) -> None:
+    """No ingest: the gateway re-sends its answer every ``resend_after_s``; the technician's
+    client (`cloud.control.ControlClient`) hears each copy but keeps the answer once."""
+    with (
+        rig(tmp_path) as r,
+        ControlClient(mosquitto.url, client_id="control-w") as control,
+        Gateway(r.config(mosquitto.url), clock=r.now) as gateway,
+    ):
+        assert control.conn.wait_subscribed(TIMEOUT_S)
+        assert gateway.uplink.conn.wait_subscribed(TIMEOUT_S)
+        late = r.now() - timedelta(hours=2)
+        first = control.send_command("gw-w", "w1", "close", now=late, lifetime_s=3600)
+        assert [a.outcome for a in control.wait_answer(first, TIMEOUT_S)] == ["expired"]
+        wait_until(lambda: gateway.uplink.states_resent > 0, TIMEOUT_S, "a re-send")
+        # published after the re-send on the same topic: once it is here, the copy was too
+        second = control.send_command("gw-w", "w1", "close", now=late, lifetime_s=3600)
+        assert control.wait_answer(second, TIMEOUT_S)
+        assert len(control.wait_answer(first, 0)) == 1
