@@ -40,6 +40,7 @@ from edge.sensors.health import (
 )
 from edge.sensors.model import MAX_UNKNOWN_DEVICES, Sample
 from edge.uplink import Uplink
+from edge.ventilation.settings import VentilationConfig
 from edge.ventilation.wiring import Ventilation
 from edge.wire import (
     BleHealth,
@@ -94,15 +95,12 @@ class Gateway(Service):
         self.clock = clock
         self.commit_interval_s = commit_interval_s
         self.devices: dict[str, SensorConfig] = {s.device: s for s in config.sensors}
+        vent = config.ventilation
         self.outbox = Outbox(
             config.outbox.path,
             config.gateway_id,
             max_readings=config.outbox.max_readings,
-            **(
-                {"max_states": config.ventilation.state_queue_max}
-                if config.ventilation is not None
-                else {}
-            ),
+            max_states=(vent or VentilationConfig()).state_queue_max,
         )
         self.ventilation: Ventilation | None = None
         if config.ventilation is not None and config.ventilation.windows:

@@ -405,6 +405,10 @@ def test_status_line_for_the_journal() -> None:
     )
     quiet = msgspec.structs.replace(status, sensors=sensors[:3])
     assert status_line(quiet, 0, 0).endswith("3/3 sensors reporting")
+    windows = msgspec.structs.replace(quiet, window_states_dropped=15)
+    assert status_line(windows, 0, 0, states_pending=10).endswith(
+        "3/3 sensors reporting; 10 window states awaiting ingest's ack, 15 dropped"
+    )
 
 
 def test_status_line_says_how_bluetooth_is() -> None:
