@@ -75,6 +75,11 @@ class ControlClient(Service):
             return
         if state.kind in ("command", "config"):
             with self._changed:
+                # a gateway re-sends a state until ingest acks it: keep each answer once
+                if state.seq is not None and any(
+                    a.seq == state.seq and a.gateway == state.gateway for a in self._answers
+                ):
+                    return
                 self._answers.append(state)
                 self._changed.notify_all()
 

@@ -435,9 +435,10 @@ INGEST_START_S = 120.0
 
 
 async def _ingest_listening(gateway: Gateway, stop: asyncio.Event) -> None:
-    """Wait for ingest's first end-to-end ack: from then on it is subscribed. Readings would be
-    re-sent anyway, but window state messages are sent once, and the broker drops what arrives
-    before a shared subscription has its first member (afterwards ingest's session keeps them)."""
+    """Wait for ingest's first end-to-end ack: from then on it is subscribed. The broker drops
+    what arrives before a shared subscription has its first member (afterwards ingest's session
+    keeps it); readings and window states would be re-sent until acked anyway, but only after
+    ``resend_after_s`` — waiting spares the demo those re-sends."""
     deadline = time.monotonic() + INGEST_START_S
     while gateway.uplink.acks_received == 0 and not stop.is_set():
         if time.monotonic() > deadline:

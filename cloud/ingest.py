@@ -5,7 +5,8 @@ Guarantees (DESIGN.md "Delivery guarantees"):
 * a message is acknowledged to the broker only after the store accepted its readings, so a
   killed ingest loses nothing: the broker redelivers to the next one;
 * after a store write, ingest publishes an end-to-end `edge.wire.Ack` on the gateway's ``…/ack``
-  topic, and only then may the gateway drop the batch;
+  topic, and only then may the gateway drop the batch; window state messages the same way (the
+  ack names their ``seq``; cloud/window_state.py keeps re-deliveries on one store key);
 * what can never be stored (malformed, wrong schema, oversize, points the store rejects) goes to
   the dead letters with a reason and is acked, so it never blocks the stream;
 * readings refused only because their gateway or flat is not (yet) in the registry, or because
@@ -43,7 +44,7 @@ from cloud.store.base import (
     StoreUnavailable,
     TimeSeriesStore,
 )
-from cloud.window_state import check_window_state
+from cloud.window_state import judge_window_state
 from edge.lifecycle import Service
 from edge.mqtt import Backoff, MqttConnection
 from edge.wire import (
@@ -133,6 +134,8 @@ class _Checked:
     points: list[Point] = field(default_factory=list)
     """Window state and gateway status messages' points (cloud/window_state.py,
     cloud/gateway_status.py)."""
+    state_seq: int | None = None
+    """A window state message's delivery number, acknowledged to `gateway` (`Ack.states`)."""
 
 
 Verdicts = dict[tuple[str, str, str, str, str], str | None]
@@ -451,15 +454,19 @@ class Ingest(Service):
         return _Checked(message, good, dead, gateway, batch_id)
 
     def _check_state(self, message: mqtt.MQTTMessage) -> _Checked:
-        """A window state message: its points, or a dead letter (never an e2e ack: the gateway
-        sends these once, QoS 1)."""
+        """A window state message: its points, or a dead letter with the reason. Its ``seq``
+        (when the gateway numbered it) is acknowledged on the gateway's ``…/ack`` once stored
+        or dead-lettered, like a readings batch: only then does the gateway forget it."""
         payload = bytes(message.payload)
-        try:
-            points = check_window_state(message.topic, payload, self.registry)
-        except WireError as exc:
-            letter = DeadLetter(time.time(), message.topic, None, exc.reason, payload)
-            return _Checked(message, dead=[letter])
-        return _Checked(message, points=points)
+        verdict = judge_window_state(message.topic, payload, self.registry)
+        checked = _Checked(message, gateway=verdict.gateway, state_seq=verdict.seq)
+        if verdict.refused is None:
+            checked.points = verdict.points
+        else:
+            checked.dead = [
+                DeadLetter(time.time(), message.topic, verdict.gateway, verdict.refused, payload)
+            ]
+        return checked
 
     def _check_status(self, message: mqtt.MQTTMessage) -> _Checked:
         """A gateway status (cloud/gateway_status.py): one point, or a dead letter with the
@@ -529,17 +536,22 @@ class Ingest(Service):
             for letter in dead[:5]:
                 log.warning("dead letter from %s: %s", letter.gateway or "?", letter.reason)
         acks: dict[str, list[str]] = defaultdict(list)
+        state_acks: dict[str, list[int]] = defaultdict(list)
         for item in checked:
             self.stats.messages += 1
             self.stats.readings_stored += len(item.readings)
             if item.gateway is not None and item.batch_id is not None:
                 acks[item.gateway].append(item.batch_id)
+            if item.gateway is not None and item.state_seq is not None:
+                state_acks[item.gateway].append(item.state_seq)
         self.stats.dead_letters += len(dead)
         newest_ms = max((c.readings[-1].time_ms for c in checked if c.readings), default=0)
         if newest_ms:
             self.stats.lag_s = max(0.0, time.time() - newest_ms / 1000)
-        for gateway, batch_ids in acks.items():
-            self.conn.publish(ack_topic(gateway), encode(Ack(v=1, batch_ids=batch_ids)), qos=1)
+        for gateway in acks.keys() | state_acks.keys():
+            # `states` only for gateways that numbered theirs: older ones never see the field
+            ack = Ack(v=1, batch_ids=acks.get(gateway, []), states=state_acks.get(gateway, []))
+            self.conn.publish(ack_topic(gateway), encode(ack), qos=1)
         for item in checked:
             self.conn.ack(item.message)
         self.stats.last_stored_s = time.perf_counter()

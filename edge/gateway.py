@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import paho.mqtt.client as mqtt
 
 from edge.config import GatewayConfig, SensorConfig, SensorKind
 from edge.lifecycle import Service
@@ -41,15 +40,13 @@ from edge.sensors.health import (
 )
 from edge.sensors.model import MAX_UNKNOWN_DEVICES, Sample
 from edge.uplink import Uplink
+from edge.ventilation.settings import VentilationConfig
 from edge.ventilation.wiring import Ventilation
 from edge.wire import (
     BleHealth,
     GatewayStatus,
     Reading,
-    WindowState,
     alerts_topic,
-    encode,
-    window_state_topic,
 )
 
 log = logging.getLogger(__name__)
@@ -98,15 +95,19 @@ class Gateway(Service):
         self.clock = clock
         self.commit_interval_s = commit_interval_s
         self.devices: dict[str, SensorConfig] = {s.device: s for s in config.sensors}
+        vent = config.ventilation
         self.outbox = Outbox(
-            config.outbox.path, config.gateway_id, max_readings=config.outbox.max_readings
+            config.outbox.path,
+            config.gateway_id,
+            max_readings=config.outbox.max_readings,
+            max_states=(vent or VentilationConfig()).state_queue_max,
         )
         self.ventilation: Ventilation | None = None
         if config.ventilation is not None and config.ventilation.windows:
             self.ventilation = Ventilation(
                 config.ventilation,
                 config.gateway_id,
-                self._publish_window_state,
+                self.outbox.add_state,  # durable; the uplink sends it, ingest's ack removes it
                 clock=clock,
                 state_dir=config.outbox.path.parent,
             )
@@ -154,7 +155,6 @@ class Gateway(Service):
         self.flush()
         if self.ventilation is not None:
             self.ventilation.close()
-            self.ventilation.service.flush()
         self.uplink.close()
         self.outbox.close()
 
@@ -361,14 +361,6 @@ class Gateway(Service):
                 alerts_topic(self.config.gateway_id), orjson.dumps(payload), qos=1
             )
 
-    def _publish_window_state(self, window: str, message: WindowState) -> bool:
-        """Hand a window state message to the broker; False (kept queued) while offline."""
-        conn = self.uplink.conn
-        if not conn.connected:
-            return False
-        topic = window_state_topic(self.config.gateway_id, window)
-        return conn.publish(topic, encode(message), qos=1).rc == mqtt.MQTT_ERR_SUCCESS
-
     def status(self) -> GatewayStatus:
         with self._lock:
             sensors = self.watchdog.health()
@@ -382,5 +374,6 @@ class Gateway(Service):
             outbox_dropped=self.outbox.dropped,
             sensors=sensors,
             ble=ble,
-            window_states_dropped=self.ventilation.service.dropped if self.ventilation else 0,
+            window_states_dropped=self.outbox.states_dropped
+            + (self.ventilation.service.unrecorded if self.ventilation else 0),
         )

@@ -9,6 +9,14 @@ group of samples, not per reading, so it stays far below the sensors' rate.
 Readings leave only when ingest confirms their batch is stored (`confirm`). A batch keeps its id
 across re-sends, so the idempotent store absorbs repeats. The outbox is bounded: when it holds
 ``max_readings`` the oldest are dropped, counted (`dropped`) and reported in the gateway status.
+
+Window state messages (`edge.wire.WindowState`: the ventilation's decisions, command outcomes,
+positions — the windows' audit trail) live in the same database, in their own table, with the same
+guarantees: committed (fsynced) by `add_state` before anything else happens to them, numbered
+(``seq``, in the message itself, kept across re-sends), sent one message per state, and deleted
+only when ingest names their number in an ack (`confirm_states`). Bounded by ``max_states``: when
+full, the oldest are dropped, counted (`states_dropped`, kept across restarts) and reported in the
+gateway status (``window_states_dropped``) — the newest say where the windows are now.
 """
 
 from __future__ import annotations
@@ -21,10 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from edge.lifecycle import Closeable
-from edge.wire import SCHEMA_VERSION, Reading, encode
+from edge.wire import SCHEMA_VERSION, Reading, WindowState, encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -40,7 +49,16 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS last_seen (sensor TEXT PRIMARY KEY, time_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS states (
+    seq INTEGER PRIMARY KEY,
+    window TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    sent_at REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS states_sent ON states(sent_at);
 """
+_STATE_COUNTERS = ("states_added", "states_dropped", "states_confirmed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +78,31 @@ class Batch:
         return head[:-1] + b',"readings":[' + b",".join(self.payloads) + b"]}"
 
 
+@dataclass(frozen=True, slots=True)
+class PendingState:
+    """A window state message as stored: its number, window and wire payload (``seq`` in it)."""
+
+    seq: int
+    window: str
+    payload: bytes
+    attempts: int
+
+
 class Outbox(Closeable):
     """Thread-safe (one connection behind a lock): the sampler adds, the uplink sends/confirms."""
 
-    def __init__(self, path: Path, gateway_id: str, *, max_readings: int = 2_000_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        gateway_id: str,
+        *,
+        max_readings: int = 2_000_000,
+        max_states: int = 50_000,
+    ) -> None:
         self.path = path
         self.gateway_id = gateway_id
         self.max_readings = max_readings
+        self.max_states = max_states
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._closed_counters: dict[str, int] = {}
@@ -78,6 +114,7 @@ class Outbox(Closeable):
         self._db.executescript(_SCHEMA)
         self._pending = self._scalar("SELECT count(*) FROM readings")
         self._unbatched = self._scalar("SELECT count(*) FROM readings WHERE batch IS NULL")
+        self._states_pending = self._scalar("SELECT count(*) FROM states")
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -242,10 +279,11 @@ class Outbox(Closeable):
         return {s: datetime.fromtimestamp(t / 1000, tz=UTC) for s, t in rows}
 
     def resend_all(self) -> None:
-        """Make every unconfirmed batch due now (after a reconnect the broker may have lost
-        what it held)."""
+        """Make every unconfirmed batch and window state due now (after a reconnect the broker
+        may have lost what it held)."""
         with self._lock:
             self._conn().execute("UPDATE batches SET sent_at = 0")
+            self._conn().execute("UPDATE states SET sent_at = 0")
 
     @property
     def dropped(self) -> int:
@@ -261,6 +299,107 @@ class Outbox(Closeable):
         with self._lock:
             return self._closed_counters["added"] if self._db is None else self._counter("added")
 
+    # -- window state messages ---------------------------------------------------------------
+    def add_state(self, window: str, message: WindowState) -> int:
+        """Number `message` (``seq``) and commit it durably; returns its number. When the table
+        holds ``max_states``, the oldest are dropped and counted."""
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                seq = self._bump("state_seq", 1)
+                payload = encode(msgspec.structs.replace(message, seq=seq))
+                db.execute(
+                    "INSERT INTO states(seq, window, payload) VALUES (?, ?, ?)",
+                    (seq, window, payload),
+                )
+                self._bump("states_added", 1)
+                overflow = self._states_pending + 1 - self.max_states
+                if overflow > 0:
+                    db.execute(
+                        "DELETE FROM states WHERE seq IN "
+                        "(SELECT seq FROM states ORDER BY seq LIMIT ?)",
+                        (overflow,),
+                    )
+                    self._bump("states_dropped", overflow)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                self._states_pending = self._scalar("SELECT count(*) FROM states")
+                raise
+            self._states_pending += 1 - max(overflow, 0)
+        return seq
+
+    def due_states(
+        self, resend_after_s: float, max_in_flight: int, *, now: float | None = None
+    ) -> list[PendingState]:
+        """The oldest window states never sent by this process or sent more than
+        ``resend_after_s`` ago, in order, so that at most ``max_in_flight`` are sent and not
+        yet overdue (an ack or a re-send is awaited for them)."""
+        cutoff = (time.time() if now is None else now) - resend_after_s
+        with self._lock:
+            if not self._states_pending:
+                return []
+            db = self._conn()
+            in_flight = self._scalar("SELECT count(*) FROM states WHERE sent_at > ?", (cutoff,))
+            room = max_in_flight - in_flight
+            if room <= 0:
+                return []
+            rows = db.execute(
+                "SELECT seq, window, payload, attempts FROM states WHERE sent_at <= ? "
+                "ORDER BY seq LIMIT ?",
+                (cutoff, room),
+            ).fetchall()
+        return [PendingState(int(r[0]), str(r[1]), bytes(r[2]), int(r[3])) for r in rows]
+
+    def mark_states_sent(self, seqs: Iterable[int], *, now: float | None = None) -> None:
+        sent_at = time.time() if now is None else now
+        with self._lock:
+            self._conn().executemany(
+                "UPDATE states SET sent_at = ?, attempts = attempts + 1 WHERE seq = ?",
+                [(sent_at, s) for s in seqs],
+            )
+
+    def confirm_states(self, seqs: Iterable[int]) -> int:
+        """Ingest stored these window states: delete them. Unknown numbers are ignored (a
+        repeated ack, or a state dropped by the bound meanwhile). Returns how many left."""
+        rows = [(s,) for s in seqs]
+        if not rows:
+            return 0
+        with self._lock:
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                before = db.total_changes
+                db.executemany("DELETE FROM states WHERE seq = ?", rows)
+                removed = db.total_changes - before
+                self._bump("states_confirmed", removed)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._states_pending -= removed
+        return removed
+
+    @property
+    def states_pending(self) -> int:
+        """Window state messages not yet confirmed by ingest."""
+        return self._states_pending
+
+    def _figure(self, name: str) -> int:
+        with self._lock:
+            return self._closed_counters[name] if self._db is None else self._counter(name)
+
+    @property
+    def states_dropped(self) -> int:
+        """Window state messages dropped (oldest first) because the table was full, ever."""
+        return self._figure("states_dropped")
+
+    @property
+    def states_added(self) -> int:
+        """Window state messages ever committed to this outbox."""
+        return self._figure("states_added")
+
     def flush(self) -> None:
         """Every `add` is already durable when it returns; kept for the buffer protocol."""
 
@@ -268,6 +407,8 @@ class Outbox(Closeable):
         """Close the database; the figures stay readable. Safe to call twice."""
         with self._lock:
             if self._db is not None:
-                self._closed_counters = {n: self._counter(n) for n in ("added", "dropped")}
+                self._closed_counters = {
+                    n: self._counter(n) for n in ("added", "dropped", *_STATE_COUNTERS)
+                }
                 self._db.close()
                 self._db = None

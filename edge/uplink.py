@@ -3,6 +3,11 @@
 A sender thread forms batches (bounded by size and age), publishes them, and re-sends
 unconfirmed ones with the same batch id after ``resend_after_s`` or right after a reconnect.
 Readings leave the outbox only on ingest's ack (`edge.wire.Ack` on ``…/ack``), never on PUBACK.
+
+Window state messages take the same path: each is published on its window's ``…/state`` topic
+in the order it was recorded (at most `MAX_STATES_IN_FLIGHT` awaiting an ack), re-sent with the
+same ``seq`` after ``resend_after_s`` or a reconnect, and deleted only when an ack names its
+``seq`` (`edge.wire.Ack.states`).
 """
 
 from __future__ import annotations
@@ -27,17 +32,23 @@ from edge.wire import (
     encode,
     readings_topic,
     status_topic,
+    window_state_topic,
 )
 
 log = logging.getLogger(__name__)
 
 StatusSource = Callable[[], GatewayStatus]
+MAX_STATES_IN_FLIGHT = 500
+"""Window state messages sent and not yet acknowledged (nor overdue) at most: a backlog after
+an outage goes out at the pace ingest stores it, not all at once."""
 RESEND_CHECK_S = 1.0
 """How often the outbox is asked for batches due for a re-send (a SQLite query); new batches
 are formed on every tick from in-memory counters."""
 
 
-def status_line(status: GatewayStatus, batches_sent: int, batches_resent: int) -> str:
+def status_line(
+    status: GatewayStatus, batches_sent: int, batches_resent: int, states_pending: int = 0
+) -> str:
     """The gateway's progress for its journal, beside the retained status it publishes."""
     silent = [s.sensor for s in status.sensors if s.silent]
     line = (
@@ -46,6 +57,11 @@ def status_line(status: GatewayStatus, batches_sent: int, batches_resent: int) -
         f"{batches_resent:,} re-sent; {len(status.sensors) - len(silent)}/{len(status.sensors)} "
         "sensors reporting"
     )
+    if states_pending or status.window_states_dropped:
+        line += (
+            f"; {states_pending:,} window states awaiting ingest's ack, "
+            f"{status.window_states_dropped:,} dropped"
+        )
     if silent:
         more = f" and {len(silent) - 5} more" if len(silent) > 5 else ""
         line += f" (silent: {', '.join(silent[:5])}{more})"
@@ -97,6 +113,8 @@ class Uplink(Service):
         self.batches_sent = 0
         self.batches_resent = 0
         self.acks_received = 0
+        self.states_sent = 0
+        self.states_resent = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -123,13 +141,14 @@ class Uplink(Service):
         self.conn.close()
 
     def wait_drained(self, timeout_s: float) -> bool:
-        """Wait until every reading in the outbox has been confirmed by ingest."""
+        """Wait until every reading and window state in the outbox has been confirmed by
+        ingest."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.outbox.pending == 0:
+            if self.outbox.pending == 0 and self.outbox.states_pending == 0:
                 return True
             time.sleep(0.05)
-        return self.outbox.pending == 0
+        return self.outbox.pending == 0 and self.outbox.states_pending == 0
 
     # -- MQTT callbacks (network thread) -------------------------------------------------------
     def _on_connected(self) -> None:
@@ -149,9 +168,16 @@ class Uplink(Service):
         except WireError as exc:
             log.warning("ignored a bad ack on %s: %s", message.topic, exc.reason)
             return
-        removed = self.outbox.confirm(ack.batch_ids)
+        removed = self.outbox.confirm(ack.batch_ids) if ack.batch_ids else 0
+        states = self.outbox.confirm_states(ack.states)
         self.acks_received += 1
-        log.debug("ack for %d batches: %d readings left the outbox", len(ack.batch_ids), removed)
+        log.debug(
+            "ack for %d batches and %d window states: %d readings and %d states left the outbox",
+            len(ack.batch_ids),
+            len(ack.states),
+            removed,
+            states,
+        )
 
     # -- sender thread -------------------------------------------------------------------------
     def _run(self) -> None:
@@ -172,12 +198,18 @@ class Uplink(Service):
             status = self._status()
             self.conn.publish(status_topic(gw), encode(status), retain=True)
             self._last_status_at = now
-            log.info("%s", status_line(status, self.batches_sent, self.batches_resent))
+            log.info(
+                "%s",
+                status_line(
+                    status, self.batches_sent, self.batches_resent, self.outbox.states_pending
+                ),
+            )
         resend_check_due = now - self._last_resend_check >= RESEND_CHECK_S
         if self._reconnected.is_set():
             self._reconnected.clear()
             self.outbox.resend_all()
             resend_check_due = True
+        self._send_states()
         due = self.outbox.due_batches(out.resend_after_s) if resend_check_due else []
         if resend_check_due:
             self._last_resend_check = now
@@ -201,6 +233,30 @@ class Uplink(Service):
                 break
             self._publish(fresh.id, fresh.message(gw))
             self._last_batch_at = now
+
+    def _send_states(self) -> None:
+        """Window states due (never sent by this process, or unacknowledged for
+        ``resend_after_s``), oldest first, while fewer than `MAX_STATES_IN_FLIGHT` await an ack.
+        Stops at the first publish the client does not take (disconnected): order is kept."""
+        gw = self.config.gateway_id
+        due = self.outbox.due_states(self.config.outbox.resend_after_s, MAX_STATES_IN_FLIGHT)
+        sent: list[int] = []
+        try:
+            for state in due:
+                if not self.conn.connected:
+                    break
+                topic = window_state_topic(gw, state.window)
+                info = self.conn.publish(topic, state.payload, qos=1)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    log.info("window state %d not queued (%s); retrying later", state.seq, info.rc)
+                    break
+                sent.append(state.seq)
+                if state.attempts:
+                    self.states_resent += 1
+        finally:
+            if sent:
+                self.outbox.mark_states_sent(sent)
+                self.states_sent += len(sent)
 
     def _publish(self, batch_id: str, message: bytes) -> None:
         info = self.conn.publish(readings_topic(self.config.gateway_id), message, qos=1)

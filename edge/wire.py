@@ -4,9 +4,9 @@ Topics (MQTT 3.1.1 and 5; see DESIGN.md "Contracts that both sides share")::
 
     indeklima/v1/gw/<gateway-id>/readings            batches of readings, QoS 1
     indeklima/v1/gw/<gateway-id>/status              retained; last will = offline
-    indeklima/v1/gw/<gateway-id>/ack                 ingest -> gateway: batches stored
+    indeklima/v1/gw/<gateway-id>/ack                 ingest -> gateway: batches and states stored
     indeklima/v1/gw/<gateway-id>/alerts              gateway health alerts (sensor silent, ...)
-    indeklima/v1/gw/<gateway-id>/windows/<id>/state  window position reports
+    indeklima/v1/gw/<gateway-id>/windows/<id>/state  window decisions, outcomes, positions; QoS 1
     indeklima/v1/gw/<gateway-id>/windows/<id>/cmd    cloud -> gateway, expiry in the payload
     indeklima/v1/gw/<gateway-id>/config              retained set points, cloud -> gateway
 
@@ -14,6 +14,14 @@ Payloads are JSON (orjson) with a schema version ``v``. Everything the system re
 (batch ids, command expiry) is carried in the payload so that MQTT 3.1.1 brokers work too.
 Readings carry the measured time as integer UTC epoch milliseconds (``time_ms``), set at the
 gateway; quantities carry their unit in their name (``temperature_c``, ``co2_ppm``, ...).
+
+Versions: every payload says ``v``; a payload of another version is refused with the reason. Within
+a version a message may only gain *optional* fields (default: absent), so a cloud of this version
+reads what older gateways send and an older gateway is never sent a field it does not know (an
+ack names window states only to gateways that numbered theirs, `WindowState.seq`). Upgrade the
+cloud before the gateways: an older ingest refuses a field it does not know (dead letter) — a
+gateway keeps such unacknowledged window states and re-sends them until a current ingest stores
+them.
 """
 
 from __future__ import annotations
@@ -170,11 +178,20 @@ class ReadingsBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     readings: Annotated[list[Reading], msgspec.Meta(min_length=1, max_length=MAX_BATCH_READINGS)]
 
 
-class Ack(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """End-to-end acknowledgement: these batches are in the store and may leave the outbox."""
+MAX_ACK_STATES: Final = 100_000
+
+
+class Ack(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """End-to-end acknowledgement: these readings batches and window state messages are in the
+    store (or, if they could never be stored, in the dead letters) and may leave the outbox."""
 
     v: Literal[1]
     batch_ids: list[str]
+    states: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(max_length=MAX_ACK_STATES)
+    ] = []
+    """`WindowState.seq` of the acknowledged window state messages. Omitted when empty, so an
+    ack for readings only is what gateways from before numbered states know."""
 
 
 class SensorHealth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -219,7 +236,9 @@ class GatewayStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ble: BleHealth | None = None
     """None on a gateway without BLE sensors."""
     window_states_dropped: int = 0
-    """Window state messages dropped while the broker was away (bounded queue, oldest first)."""
+    """Window state messages the gateway dropped undelivered, since its outbox was made: the
+    oldest first when its bounded on-disk queue (``[ventilation] state_queue_max``) was full,
+    plus any it could not write to disk."""
 
 
 _ID_RE: Final = re.compile(ID_PATTERN)
@@ -366,6 +385,11 @@ class WindowState(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     """kind command/config: the command's correlation id or the configuration's id."""
     outcome: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     reason: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    seq: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """The gateway's delivery number (its outbox's, increasing per gateway; kept across
+    re-sends). Ingest names it in `Ack.states` once the message is stored, and only then does the
+    gateway forget it; the store key uses it so a re-sent message overwrites itself
+    (cloud/window_state.py). None from gateways before end-to-end acked states (no ack)."""
 
 
 STATE_SUBSCRIPTION: Final = f"$share/{SHARED_GROUP}/{TOPIC_ROOT}/gw/+/windows/+/state"
@@ -445,7 +469,5 @@ def decode_batch(payload: bytes) -> ReadingsBatch:
 
 
 def decode_ack(payload: bytes) -> Ack:
-    try:
-        return _ack_decoder.decode(payload)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise WireError(f"ack: {exc}") from None
+    """Validate an ack strictly; raise `WireError` with the reason (the gateway logs it)."""
+    return _decode_small(_ack_decoder, payload, "ack")

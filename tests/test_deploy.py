@@ -38,12 +38,14 @@ from cloud.servers import _ChildServer, _port_open, free_port
 from edge.config import SERIAL_KINDS, GatewayConfig, SensorKind
 from edge.wire import (
     INGEST_SUBSCRIPTION,
+    STATE_SUBSCRIPTION,
     STATUS_SUBSCRIPTION,
     ack_topic,
     config_topic,
     readings_topic,
     status_topic,
     window_cmd_topic,
+    window_state_topic,
 )
 from tests.stack import installed_command
 
@@ -312,6 +314,14 @@ ACL_CASES: dict[str, AclCase] = {
     ),
     "gateway window state reaches control": AclCase(
         "gw-a", f"{GW}/gw-a/windows/w1/state", "control", f"{GW}/+/windows/+/state", True, True
+    ),
+    "gateway window state reaches ingest's shared subscription": AclCase(
+        "gw-a", window_state_topic("gw-a", "w1"), "ingest", STATE_SUBSCRIPTION, True, True
+    ),
+    # ingest acks a state's number to the gateway of its topic: a forged state would delete
+    # another gateway's unsent window states from its outbox
+    "gateway cannot publish another gateway's window state": AclCase(
+        "gw-a", window_state_topic("gw-b", "w1"), "ingest", STATE_SUBSCRIPTION, False, False
     ),
     "ingest ack reaches its gateway": AclCase(
         "ingest", ack_topic("gw-a"), "gw-a", ack_topic("gw-a"), True, True

@@ -21,7 +21,15 @@ from edge.mqtt import MqttConnection
 from edge.outbox import Outbox
 from edge.sensors.model import Sample, SensorValues
 from edge.uplink import status_line
-from edge.wire import GatewayStatus, Reading, SensorHealth, decode_batch, status_topic
+from edge.wire import (
+    GatewayStatus,
+    Reading,
+    SensorHealth,
+    WindowState,
+    decode_batch,
+    decode_window_state,
+    status_topic,
+)
 from tests.stack import Stack, installed_command
 
 T0 = 1_767_225_600_000
@@ -77,6 +85,51 @@ def test_unconfirmed_batches_survive_a_restart_with_their_ids(tmp_path: Path) ->
         assert outbox.confirm([first.id]) == 0  # a repeated ack is harmless
         second = outbox.next_batch(20)
         assert second is not None and second.id != first.id and len(second) == 10
+
+
+def window_state(n: int) -> WindowState:
+    return WindowState(
+        v=1,
+        gateway="gw-1",
+        window="w1",
+        building="B1",
+        flat="F1",
+        room="stue",
+        time_ms=T0 + n * 1000,
+        kind="command",
+        ref=f"c{n}",
+        outcome="refused",
+    )
+
+
+def test_window_states_survive_a_restart_numbered_and_leave_only_on_their_ack(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, "gw-1") as outbox:
+        assert [outbox.add_state("w1", window_state(n)) for n in range(5)] == [1, 2, 3, 4, 5]
+        due = outbox.due_states(3600, max_in_flight=3)
+        assert [s.seq for s in due] == [1, 2, 3]  # oldest first, at most three awaiting acks
+        assert [decode_window_state(s.payload).seq for s in due] == [1, 2, 3]
+        outbox.mark_states_sent([1, 2, 3])
+        assert outbox.due_states(3600, max_in_flight=3) == []  # window full until acks
+        assert outbox.confirm_states([2]) == 1
+        assert [s.seq for s in outbox.due_states(3600, max_in_flight=3)] == [4]
+    with Outbox(path, "gw-1") as outbox:  # as after a SIGKILL: a new process, same file
+        assert (outbox.states_pending, outbox.states_added) == (4, 5)
+        outbox.resend_all()  # what a (re)connect does
+        due = outbox.due_states(3600, max_in_flight=100)
+        assert [(s.seq, s.window, s.attempts) for s in due] == [
+            (1, "w1", 1),
+            (3, "w1", 1),
+            (4, "w1", 0),
+            (5, "w1", 0),
+        ]
+        assert outbox.confirm_states([1, 3, 4, 5, 99]) == 4  # an unknown number is ignored
+        assert outbox.confirm_states([1]) == 0  # a repeated ack is harmless
+        assert outbox.add_state("w1", window_state(6)) == 6  # numbering goes on
+        assert outbox.states_pending == 1
+    assert (outbox.states_added, outbox.states_dropped) == (6, 0)  # figures after close
 
 
 def _gateway_config(tmp_path: Path, url: str, protocol: str) -> GatewayConfig:
@@ -352,6 +405,10 @@ def test_status_line_for_the_journal() -> None:
     )
     quiet = msgspec.structs.replace(status, sensors=sensors[:3])
     assert status_line(quiet, 0, 0).endswith("3/3 sensors reporting")
+    windows = msgspec.structs.replace(quiet, window_states_dropped=15)
+    assert status_line(windows, 0, 0, states_pending=10).endswith(
+        "3/3 sensors reporting; 10 window states awaiting ingest's ack, 15 dropped"
+    )
 
 
 def test_status_line_says_how_bluetooth_is() -> None:

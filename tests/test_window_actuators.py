@@ -16,6 +16,7 @@ import serial
 from cloud.jobs.actuator_job import actuator_faults
 from cloud.store.base import Point, points_frame
 from cloud.window_state import points_from_window_state
+from edge.outbox import Outbox
 from edge.sensors.serial.errors import NoAnswer, SerialFault
 from edge.ventilation.actuators import (
     ModbusWindow,
@@ -27,7 +28,7 @@ from edge.ventilation.control import Rule
 from edge.ventilation.service import VentilationService
 from edge.ventilation.settings import VentilationConfig
 from edge.ventilation.weather import Weather, decode_weather, read_weather
-from edge.wire import Reading, WindowState
+from edge.wire import Reading, WindowState, decode_window_state
 from firmware_sim.devices.serial_faults import Fault
 from firmware_sim.devices.serial_responders import ModbusResponder
 from firmware_sim.devices.window_controller import (
@@ -364,33 +365,48 @@ def test_applied_setpoints_survive_a_restart_without_the_cloud(tmp_path: Path) -
         third.close()
 
 
-def test_state_queue_is_bounded_while_the_broker_is_away() -> None:
-    with bus((1,)) as b:
-        config = VentilationConfig.parse({**_raw_one(b.port), "state_queue_max": 10})
-        online = [False]
-        sent: list[WindowState] = []
-
-        def publish(_window: str, message: WindowState) -> bool:
-            if online[0]:
-                sent.append(message)
-            return online[0]
-
+def test_state_messages_are_kept_on_disk_bounded_oldest_dropped(tmp_path: Path) -> None:
+    """The service records every state message in the outbox at once (no memory queue); the
+    outbox keeps the newest ``max_states`` (numbered, in order) and counts the dropped."""
+    with bus((1,)) as b, Outbox(tmp_path / "o.sqlite", "gw1", max_states=10) as outbox:
+        config = VentilationConfig.parse(_raw_one(b.port))
         service = VentilationService(
             config,
             "gw1",
             {"w1": ModbusWindow(b.line, 1, travel_s=60)},
             lambda: read_weather(b.line, 10),
-            publish,
+            outbox.add_state,
             clock=b.clock.now,
         )
-        for n in range(25):  # 25 refusals queue while offline
+        for n in range(25):  # 25 refusals while nothing is delivered
             service.on_command("w1", b'{"v":1,"id":"c%d"}' % n)
-        assert service.flush() == 0
-        assert (len(service.outbox), service.dropped) == (10, 15)
-        online[0] = True
-        assert service.flush() == 10
-        assert [m.outcome for m in sent] == ["refused"] * 10  # the newest ten, in order
-        assert sent[0].reason and "window command" in sent[0].reason
+        assert (outbox.states_pending, outbox.states_dropped, outbox.states_added) == (10, 15, 25)
+        kept = outbox.due_states(30, 100)
+        assert [s.seq for s in kept] == list(range(16, 26))  # the newest ten, in order
+        message = decode_window_state(kept[0].payload)
+        assert message.seq == 16 and message.outcome == "refused"
+        assert message.reason and "window command" in message.reason
+        service.close()
+
+
+def test_a_state_the_sink_cannot_keep_is_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken_disk(_window: str, _message: WindowState) -> None:
+        raise OSError("disk I/O error")
+
+    with bus((1,)) as b:
+        service = VentilationService(
+            VentilationConfig.parse(_raw_one(b.port)),
+            "gw1",
+            {"w1": ModbusWindow(b.line, 1, travel_s=60)},
+            lambda: read_weather(b.line, 10),
+            broken_disk,
+            clock=b.clock.now,
+        )
+        service.on_command("w1", b"{nope")
+        assert service.unrecorded == 1
+        assert "could not be kept" in caplog.text
         service.close()
 
 

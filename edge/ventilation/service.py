@@ -3,12 +3,15 @@
 Per step: read the weather mast, read each window controller (a changed wall-switch counter is a
 manual operation), feed the latest indoor readings (from the gateway's samples) and any
 technician command to `control.step`, send the decided opening to the controller when it
-changes, and queue what happened as window state messages (`edge.wire.WindowState`): every change
-of decision (rule, tier, target), every command's outcome, the reported position (on change and
-once after each move's travel time), and the verdict on a set point configuration.
+changes, and record what happened as window state messages (`edge.wire.WindowState`): every
+change of decision (rule, tier, target), every command's outcome, the reported position (on change
+and once after each move's travel time), and the verdict on a set point configuration.
 
-Nothing here waits for the cloud: commands and set points arrive when they arrive, state messages
-wait in a bounded queue (oldest dropped and counted when full) until the broker is reachable.
+Nothing here waits for the cloud: commands and set points arrive when they arrive, and each state
+message goes to the `StateSink` — in the gateway, its outbox (`edge.outbox.Outbox.add_state`),
+which commits it to disk before returning and keeps it until ingest acknowledges that it is stored
+(bounded: oldest dropped and counted when full). A message the sink could not take is logged and
+counted (`unrecorded`, in the status's ``window_states_dropped``), never silently lost.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 WeatherSource = Callable[[], Weather]
-Publish = Callable[[str, StateMessage], bool]
-"""(window id, message) → True when handed to the broker (the queue keeps it otherwise)."""
+StateSink = Callable[[str, StateMessage], object]
+"""(window id, message) → commits the message durably for delivery (its return value is not
+used); raises if it cannot."""
 HUMIDITY_WINDOW: Final = timedelta(minutes=30)
 OCCUPANCY_WINDOW: Final = timedelta(hours=1)
 OCCUPIED_CO2_PPM: Final = 650.0
@@ -94,7 +98,7 @@ class VentilationService(Service):
         gateway_id: str,
         actuators: dict[str, Actuator],
         weather: WeatherSource,
-        publish: Publish,
+        record: StateSink,
         *,
         clock: Clock = lambda: datetime.now(UTC),
         setpoints_file: Path | None = None,
@@ -108,10 +112,10 @@ class VentilationService(Service):
         self.gateway_id = gateway_id
         self.clock = clock
         self._weather_source = weather
-        self._publish = publish
+        self._record = record
         self.windows = {w.id: _Window(w, actuators[w.id], config.setpoints) for w in config.windows}
-        self.outbox: deque[tuple[str, StateMessage]] = deque()
-        self.dropped = 0
+        self.unrecorded = 0
+        """State messages the sink refused (e.g. the disk failed): logged and counted."""
         self.weather_failures = 0
         self.actuator_failures = 0
         self.config_id: str | None = None
@@ -198,11 +202,13 @@ class VentilationService(Service):
                 window, now, cmd.id, Outcome.EXPIRED, "udløbet før den nåede frem / expired"
             )
             return
+        old: Command | None = None
         with self._lock:
             if len(window.commands) == window.commands.maxlen:
                 old = window.commands.popleft()
-                self._queue_outcome(window, now, old.id, "refused", "kø fuld / queue full")
             window.commands.append(Command(cmd.id, cmd.action, cmd.target_pct, expires, cmd.hold_s))
+        if old is not None:  # answered outside the lock: the sink writes to disk
+            self._queue_outcome(window, now, old.id, "refused", "kø fuld / queue full")
 
     def on_config(self, payload: bytes) -> None:
         """The retained ``…/config``: applied whole, or refused whole with the reasons."""
@@ -286,7 +292,6 @@ class VentilationService(Service):
                 self._step_window(window, now)
             except Exception:
                 log.exception("window %s: step failed", window.config.id)
-        self.flush()
 
     def _measured(self, value: float | bool | None) -> Measured | None:
         if value is None or self._weather_at is None:
@@ -454,23 +459,16 @@ class VentilationService(Service):
             )
 
     def _queue(self, window: _Window, message: StateMessage) -> None:
-        with self._lock:
-            if len(self.outbox) >= self.config.state_queue_max:
-                self.outbox.popleft()
-                self.dropped += 1
-            self.outbox.append((window.config.id, message))
-
-    def flush(self) -> int:
-        """Hand queued state messages to the broker in order; stops at the first refusal."""
-        sent = 0
-        while True:
-            with self._lock:
-                if not self.outbox:
-                    return sent
-                window_id, message = self.outbox[0]
-            if not self._publish(window_id, message):
-                return sent
-            with self._lock:
-                if self.outbox and self.outbox[0][1] is message:
-                    self.outbox.popleft()
-            sent += 1
+        """Hand `message` to the sink (durable when it returns); count and log a failure."""
+        try:
+            self._record(window.config.id, message)
+        except Exception:
+            self.unrecorded += 1
+            log.exception(
+                "vindue %s: tilstandsbesked (%s) kunne ikke gemmes / window %s: state message "
+                "(%s) could not be kept — check the gateway's disk",
+                window.config.id,
+                message.kind,
+                window.config.id,
+                message.kind,
+            )

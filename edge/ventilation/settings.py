@@ -161,8 +161,11 @@ class VentilationConfig(_Strict, frozen=True):
     autostep: bool = True
     """False: no stepping thread; the owner calls `step_once` (the demo steps in simulated
     time)."""
-    state_queue_max: Annotated[int, Meta(ge=10, le=100_000)] = 5_000
-    """Window state messages held while the broker is away; the oldest are dropped (counted)."""
+    state_queue_max: Annotated[int, Meta(ge=10, le=1_000_000)] = 50_000
+    """Window state messages the gateway keeps on disk (its outbox) until ingest acknowledges
+    that they are stored — about 300 bytes each, so the default 50,000 (≈ 15 MB) holds weeks of
+    decisions, outcomes and positions. When full, the oldest are dropped, counted and reported
+    in the gateway status (``window_states_dropped``)."""
 
     def __post_init__(self) -> None:
         ids = [w.id for w in self.windows]

@@ -12,7 +12,7 @@ from typing import Any
 
 from edge.sensors.serial.errors import PortError
 from edge.ventilation.actuators import Actuator, ModbusWindow, RelayWindow
-from edge.ventilation.service import Publish, VentilationService
+from edge.ventilation.service import StateSink, VentilationService
 from edge.ventilation.settings import VentilationConfig
 from edge.ventilation.weather import Weather, read_weather
 from edge.wire import config_topic, window_cmd_topic
@@ -42,7 +42,7 @@ class Ventilation:
         self,
         config: VentilationConfig,
         gateway_id: str,
-        publish: Publish,
+        record: StateSink,
         *,
         pin_factory: Any = None,
         clock: Callable[..., Any] | None = None,
@@ -88,7 +88,7 @@ class Ventilation:
                 gateway_id,
                 actuators,
                 weather_read,
-                publish,
+                record,
                 setpoints_file=setpoints_file,
                 **extra,
             )
