@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from babel.numbers import format_decimal
 from fastapi import APIRouter, Form, Request
@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cloud.accounts.audit import AuditAction
 from cloud.accounts.http import client_address
-from cloud.accounts.principal import Role
+from cloud.accounts.principal import Principal, Role
 from cloud.accounts.scope import BuildingView, check_building, visible_buildings
 from cloud.api.deps import AppContext, get_context
 from cloud.settlement.csv_io import InputError, parse_period
@@ -44,6 +44,9 @@ from cloud.web.i18n import gettext, language_of
 from cloud.web.session import WebSession
 from cloud.web.texts import N_
 from cloud.web.views import LOCAL_TZ
+
+if TYPE_CHECKING:
+    from cloud.api.schemas import SettlementRequest
 
 router = APIRouter(include_in_schema=False)
 MAX_MONTHS: Final = 12
@@ -267,40 +270,50 @@ def new_run(
         )
     if action != "save":
         return _draft_page(request, user, building, values=values, preview=result)
-    # saved by the API's own function, with this person's name (the same checks and audit)
     from fastapi import HTTPException
 
-    from cloud.api.routes.settlements import create_settlement
     from cloud.api.schemas import SettlementRequest
 
-    context = _context(request)
+    body = SettlementRequest(
+        period_start=values["period_start"],
+        period_end=values["period_end"],
+        total_cost_dkk=result.cost_dkk,
+        bill_received=result.bill_received,
+        statement_date=result.statement_date,
+    )
     try:
-        created = create_settlement(
-            principal=user.principal,
-            request=request,
-            response=Response(),
-            body=SettlementRequest(
-                period_start=values["period_start"],
-                period_end=values["period_end"],
-                total_cost_dkk=result.cost_dkk,
-                bill_received=result.bill_received,
-                statement_date=result.statement_date,
-            ),
-            building=context.registry.building(building),
-            store=context.store,
-            registry=context.registry,
-            tariff=context.tariff,
-            runs=context.runs,
-            documents=context.documents,
-            context=context,
-        )
+        run_id = _save_run(request, user.principal, building, body)
     except HTTPException as exc:
         errors = {"period_start": in_language(str(exc.detail), language_of(request))}
         return _draft_page(
             request, user, building, values=values, errors=errors, status_code=FORM_ERRORS
         )
-    run_id = created.run_id
     return RedirectResponse(f"/buildings/{building}/settlements/{run_id}", status_code=303)
+
+
+def _save_run(
+    request: Request, principal: Principal, building: str, body: SettlementRequest
+) -> int:
+    """Save a draft or a correction by the API's own function, with this person's name: the
+    same checks and audit. The API's refusal is raised as its ``HTTPException``; the new run's
+    id is returned."""
+    from cloud.api.routes.settlements import create_settlement
+
+    context = _context(request)
+    created = create_settlement(
+        principal=principal,
+        request=request,
+        response=Response(),
+        body=body,
+        building=context.registry.building(building),
+        store=context.store,
+        registry=context.registry,
+        tariff=context.tariff,
+        runs=context.runs,
+        documents=context.documents,
+        context=context,
+    )
+    return created.run_id
 
 
 # -- corrections of an approved run ----------------------------------------------------------
@@ -418,38 +431,25 @@ def correct_run(
         return _correction_page(request, user, record, values=values, preview=result)
     from fastapi import HTTPException
 
-    from cloud.api.routes.settlements import create_settlement
     from cloud.api.schemas import SettlementRequest
 
-    context = _context(request)
+    body = SettlementRequest(
+        period_start=period["period_start"],
+        period_end=period["period_end"],
+        total_cost_dkk=result.cost_dkk,
+        bill_received=result.bill_received,
+        statement_date=result.statement_date,
+        corrects_run_id=record.id,
+        reason=values["reason"],
+    )
     try:
-        created = create_settlement(
-            principal=user.principal,
-            request=request,
-            response=Response(),
-            body=SettlementRequest(
-                period_start=period["period_start"],
-                period_end=period["period_end"],
-                total_cost_dkk=result.cost_dkk,
-                bill_received=result.bill_received,
-                statement_date=result.statement_date,
-                corrects_run_id=record.id,
-                reason=values["reason"],
-            ),
-            building=context.registry.building(building),
-            store=context.store,
-            registry=context.registry,
-            tariff=context.tariff,
-            runs=context.runs,
-            documents=context.documents,
-            context=context,
-        )
+        run_id = _save_run(request, user.principal, building, body)
     except HTTPException as exc:
         errors = {"reason": in_language(str(exc.detail), lang)}
         return _correction_page(
             request, user, record, values=values, errors=errors, status_code=FORM_ERRORS
         )
-    return RedirectResponse(f"/buildings/{building}/settlements/{created.run_id}", status_code=303)
+    return RedirectResponse(f"/buildings/{building}/settlements/{run_id}", status_code=303)
 
 
 def _record(request: Request, building: str, run_id: int) -> RunRecord:
