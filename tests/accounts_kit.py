@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from argon2 import PasswordHasher
 
 from cloud.accounts import Accounts, LoginPolicy
@@ -28,13 +29,21 @@ class Clock:
         self.now += delta
 
 
-def database_url(backend: str, tmp_path: Path, postgres: object) -> str:
+def database_url(backend: str, tmp_path: Path, postgres: object, prefix: str = "indeklima") -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'accounts.db'}"
     from tests.postgres import PostgresCluster
 
     assert isinstance(postgres, PostgresCluster)
-    return postgres.database()
+    return postgres.database(prefix)
+
+
+def accounts_url(request: pytest.FixtureRequest, folder: Path, prefix: str = "indeklima") -> str:
+    """The accounts database of a fixture parametrised over "sqlite" and "postgresql": a file
+    in `folder`, or a new database on the session's real PostgreSQL cluster."""
+    backend = str(request.param)
+    postgres = request.getfixturevalue("postgres") if backend == "postgresql" else None
+    return database_url(backend, folder, postgres, prefix)
 
 
 def open_accounts(

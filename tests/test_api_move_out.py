@@ -16,6 +16,7 @@ from cloud.accounts import Role
 from cloud.cli import main as cli_main
 from cloud.store.base import CLIMATE
 from cloud.store.rollup import refresh_rollups
+from tests.accounts_kit import accounts_url
 from tests.api_kit import JAN, PASSWORD, Api, fill_store, running_api
 
 MAR_1 = datetime(2026, 2, 28, 23, tzinfo=UTC)  # 2026-03-01 00:00 Danish time
@@ -26,14 +27,7 @@ FLAT = "B2-02"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp(f"move-out-{request.param}")
-    if request.param == "postgresql":
-        from tests.postgres import PostgresCluster
-
-        cluster = request.getfixturevalue("postgres")
-        assert isinstance(cluster, PostgresCluster)
-        url = cluster.database("moveout")
-    else:
-        url = f"sqlite:///{folder / 'accounts.db'}"
+    url = accounts_url(request, folder, "moveout")
     with running_api(folder, url) as api:
         fill_store(api.store, "B2", days=90, start=JAN)  # January to March
         refresh_rollups(api.store, "B2", JAN, DATA_END)  # what the hourly job does

@@ -18,20 +18,14 @@ import pytest
 import requests
 
 from cloud.store.base import CLIMATE
+from tests.accounts_kit import accounts_url
 from tests.api_kit import PASSWORD, Api, running_api
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     folder = tmp_path_factory.mktemp(f"people-{request.param}")
-    if request.param == "postgresql":
-        from tests.postgres import PostgresCluster
-
-        cluster = request.getfixturevalue("postgres")
-        assert isinstance(cluster, PostgresCluster)
-        url = cluster.database("api")
-    else:
-        url = f"sqlite:///{folder / 'accounts.db'}"
+    url = accounts_url(request, folder, "api")
     with running_api(folder, url) as api:
         yield api
 

@@ -58,7 +58,7 @@ from edge.wire import (
     invalid_ids,
     readings_topic,
 )
-from tests.accounts_kit import CHEAP
+from tests.accounts_kit import CHEAP, accounts_url
 from tests.settle_files import REPO, pdf_text, read_out, settle, write_files
 
 SHAPES = ["0101", "1,10", "1/2 th", "Østergade 1/2 th", "Søndervang 3, st. tv."]
@@ -511,16 +511,9 @@ def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp(f"ids-{request.param}")
-    if request.param == "postgresql":
-        from tests.postgres import PostgresCluster
-
-        cluster = request.getfixturevalue("postgres")
-        assert isinstance(cluster, PostgresCluster)
-        accounts_url = cluster.database("ids")
-    else:
-        accounts_url = f"sqlite:///{folder / 'accounts.db'}"
+    url = accounts_url(request, folder, "ids")
     registry = load_registry(folder, registry_toml())
-    engine = make_engine(accounts_url)
+    engine = make_engine(url)
     upgrade(engine)
     seed_registry(engine, registry, organisation="ORG9")  # TEXT / VARCHAR(64) columns
     accounts = Accounts(engine, passwords=Passwords(CHEAP))
@@ -535,7 +528,7 @@ def site(
         accounts.create_user(f"res{n}", Role.RESIDENT, PASSWORD, display_name=f"Beboer {flat}")
         accounts.add_resident(f"res{n}", flat, since=JAN_START)
     settings = ApiSettings(
-        accounts_url=accounts_url,
+        accounts_url=url,
         alerts_url=f"sqlite:///{folder / 'alerts.sqlite'}",
         runs_url=f"sqlite:///{folder / 'runs.db'}",
     )
