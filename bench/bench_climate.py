@@ -426,7 +426,8 @@ def bench_server(
     password = "bench password 1"
     for _, f in flats(n_flats):
         accounts.create_user(f"res-{f}", Role.RESIDENT, password)
-        accounts.add_resident(f"res-{f}", f)
+        # moved in before the data: a resident sees nothing from before moving in
+        accounts.add_resident(f"res-{f}", f, since=END - timedelta(days=2 * 366))
         tokens[f], _ = accounts.login(f"res-{f}", password, "bench")
     accounts.close()
     port = free_port()
@@ -480,11 +481,21 @@ def http_level(
                 [RAW_ROUTE.format(flat_id=f) + f"?{q}", tokens[f]] for _, f in flats(n_flats)
                 for q in (month, year)
             ]  # fmt: skip
+        answers = []
         for path, token in (ours[0], ours[1], raw[0]):  # the answers are there and the same
             answer = requests.get(
                 url + path, headers={"Authorization": f"Bearer {token}"}, timeout=120
             )
             answer.raise_for_status()
+            answers.append(answer.json())
+        month_ours, year_ours, month_raw = answers
+        for body, least in ((month_ours, 24 * 29), (year_ours, 364)):
+            sizes = [len(room["time_s"]) for room in body["rooms"]]
+            if len(sizes) != len(ROOMS) or min(sizes) < least:
+                raise SystemExit(f"the chart answer is not the whole range: {sizes} points")
+        hours = {r["room"]: r["time_s"] for r in month_ours["rooms"]}
+        if hours != {r["room"]: r["time_s"] for r in month_raw["rooms"]}:
+            raise SystemExit("the rollup and raw answers cover different hours")
         print(
             f"\nHTTP GET /api/flats/{{id}}/climate as the flat's resident ({n_flats} residents, "
             f"a session each), uvicorn with {workers} worker process(es) of {api_threads} "

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from edge.lifecycle import Closeable
+from edge.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,10 @@ class DeadLetters(Closeable):
         self.retention_s = retention_s
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._db)
+        # one writer makes or upgrades the schema; another process opening the file at the same
+        # moment (two ingests share it) waits here and then finds it done
+        self._db.execute("BEGIN IMMEDIATE")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY, time_s REAL, "
             "topic TEXT, gateway TEXT, reason TEXT, payload BLOB)"

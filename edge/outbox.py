@@ -33,6 +33,7 @@ import msgspec
 import orjson
 
 from edge.lifecycle import Closeable
+from edge.sqlite_wal import enable_wal
 from edge.wire import SCHEMA_VERSION, Reading, WindowState, encode
 
 _SCHEMA = """
@@ -109,7 +110,7 @@ class Outbox(Closeable):
         self._db: sqlite3.Connection | None = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._db)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._pending = self._scalar("SELECT count(*) FROM readings")

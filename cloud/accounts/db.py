@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from cloud.accounts.models import BuildingRow, FlatRow, Organisation
 from cloud.registry import Registry
+from edge.sqlite_wal import enable_wal
 
 DEFAULT_URL: Final = "sqlite:///accounts.db"
 VERSION_TABLE: Final = "accounts_alembic_version"
@@ -40,8 +41,8 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+            enable_wal(dbapi_connection)
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -66,6 +66,7 @@ from cloud.store.base import (
 )
 from cloud.store.lineprotocol import LineProtocolError, check_name
 from cloud.store.rollup import DAILY, HOURLY, QUANTITIES, STATS, stat_field
+from edge.sqlite_wal import enable_wal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,7 +221,7 @@ class SqliteStore:
                     isolation_level=None,
                     check_same_thread=False,
                 )
-                conn.execute("PRAGMA journal_mode=WAL")
+                enable_wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             except (sqlite3.Error, OSError) as exc:
