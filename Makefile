@@ -82,8 +82,8 @@ bench: setup
 # catalogs, compile the .mo files (both committed). Translate new entries in
 # cloud/web/locale/da/LC_MESSAGES/messages.po, then run it again.
 i18n: setup
-	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o cloud/web/locale/messages.pot cloud/web
-	$(VENV)/bin/pybabel update --no-fuzzy-matching -i cloud/web/locale/messages.pot -d cloud/web/locale
+	$(VENV)/bin/pybabel extract -F babel.cfg -w 100 --no-location --sort-output -o cloud/web/locale/messages.pot cloud/web
+	$(VENV)/bin/pybabel update -w 100 --no-fuzzy-matching -i cloud/web/locale/messages.pot -d cloud/web/locale
 	$(VENV)/bin/pybabel compile --use-fuzzy -d cloud/web/locale
 
 clean-venv:
