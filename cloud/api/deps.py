@@ -86,8 +86,6 @@ FlatKey = Annotated[
     ),
 ]
 """A flat in a URL: its key (`cloud.registry.flat_key`), resolved through the registry."""
-FlatId = FlatKey
-"""The earlier name of `FlatKey` (a path segment was the flat's id when ids were URL-safe)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,14 +92,20 @@ def mould_by_room(
 
 
 def climate_rooms(
-    store: TimeSeriesStore, building: str, flat: str, start: datetime, end: datetime
+    store: TimeSeriesStore,
+    building: str,
+    flat: str,
+    start: datetime,
+    end: datetime,
+    *,
+    not_before: datetime | None = None,
 ) -> tuple[list[Series], str]:
     """Per-room series over [start, end) for the charts, from `climate_series` (the same
     service as the API's climate endpoint: raw, hourly or daily rollups by the range's
-    length, never a year of raw points), and the resolution it chose."""
+    length, never a year of raw points; `not_before` as there), and the resolution it chose."""
     from cloud.analytics.climate_series import climate_series
 
-    found = climate_series(store, building, flat, start, end)
+    found = climate_series(store, building, flat, start, end, not_before=not_before)
     return (
         [Series(r.room, r.time, r.values) for r in found.rooms],
         found.resolution.value,

@@ -121,12 +121,15 @@ def chart_data(
     start, end = readable_window(principal, flat_id, asked, end)
     series: list[Series] = []
     resolution = "raw"
-    if start < end:
+    if start < end:  # the resolution of the range asked for, as the API's climate endpoint
         series, resolution = climate_rooms(
-            request.app.state.context.store, building, flat_id, start, end
+            request.app.state.context.store,
+            building,
+            flat_id,
+            asked,
+            end,
+            not_before=start if start > asked else None,
         )
-    if start > asked:
-        series = [_from(s, start) for s in series]
     return {
         "range": chosen,
         "ranges": RANGES,
@@ -135,15 +138,6 @@ def chart_data(
         "resolution": resolution,
         "has_data": any(s.time for s in series),
     }
-
-
-def _from(series: Series, start: datetime) -> Series:
-    keep = [i for i, t in enumerate(series.time) if t >= start]
-    return Series(
-        series.room,
-        [series.time[i] for i in keep],
-        {k: [v[i] for i in keep] for k, v in series.values.items()},
-    )
 
 
 @router.get("/my-data")
