@@ -9,15 +9,17 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cloud.deadletter import DeadLetter, DeadLetters
 from cloud.servers import InfluxServer
-from cloud.store.base import CLIMATE
+from cloud.store.base import CLIMATE, StoreRejected
 from cloud.store.influx import InfluxStore
 from edge.wire import Reading
 
@@ -86,13 +88,27 @@ def test_backup_restores_into_fresh_servers(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         store = InfluxStore(fresh.url, "indeklima", create_database=False)
-        after = store.query(CLIMATE, START, END)
+        after = _query_once_enabled(store)
         store.close()
     assert len(before) == 300
     assert after.equals(before)
     assert set(after["gateway"]) == {"gw-1"}
     assert _dump(dead_path) == sqlite_before
     assert {p: (p.read_bytes(), p.stat().st_mode) for p in files_before} == files_before
+
+
+def _query_once_enabled(store: InfluxStore) -> pd.DataFrame:
+    """InfluxDB 1.x answers "shard is disabled" for a moment after a restore, while it opens
+    the restored shards (the command then says to restart the services); wait that out (at most
+    30 s), any other refusal fails the test."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return store.query(CLIMATE, START, END)
+        except StoreRejected as exc:
+            if "shard is disabled" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
 
 
 def test_restore_refuses_a_changed_backup_before_touching_anything(tmp_path: Path) -> None:
